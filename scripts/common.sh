@@ -1,0 +1,38 @@
+# Shared helpers for the project's shell entry points. Sourced, never run.
+#
+# Everything the scripts install lives under UTD_CACHE (outside the repo), so a
+# second run on the same machine reuses it and a fresh clone stays clean.
+
+UTD_CACHE="${UTD_CACHE:-$HOME/.cache/utd-stream}"
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+KOTLIN_VERSION="2.4.20"
+LIVEKIT_SERVER_VERSION="v1.13.5"
+SWIFT_SUITE="trixie"
+
+KOTLIN_HOME="$UTD_CACHE/kotlin-$KOTLIN_VERSION"
+SWIFT_ROOT="$UTD_CACHE/swift-$SWIFT_SUITE-root"
+LIVEKIT_SERVER_BIN="$UTD_CACHE/bin/livekit-server-$LIVEKIT_SERVER_VERSION"
+JNA_JAR="/usr/share/java/jna.jar"
+
+mkdir -p "$UTD_CACHE"
+
+log() { printf '[utd] %s\n' "$*" >&2; }
+die() { printf '[utd] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# step NAME COMMAND...: runs a step, printing what it does and how long it took.
+step() {
+  local name="$1"; shift
+  local start end
+  start=$(date +%s.%N)
+  log "step '$name': start"
+  if "$@"; then
+    end=$(date +%s.%N)
+    log "step '$name': done in $(awk -v a="$start" -v b="$end" 'BEGIN{printf "%.1f", b-a}') s"
+  else
+    local rc=$?
+    end=$(date +%s.%N)
+    log "step '$name': FAILED (exit $rc) after $(awk -v a="$start" -v b="$end" 'BEGIN{printf "%.1f", b-a}') s"
+    return "$rc"
+  fi
+}

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Installs the real toolchains the tests and the demo need, idempotently, cached
+# under $UTD_CACHE (default ~/.cache/utd-stream). Safe to run again: every step
+# checks for its finished result first and does nothing when it is there.
+#
+# Usage: scripts/setup.sh [apt] [kotlin] [swift] [livekit]   (no argument: all)
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# Debian packages: the JDK and JNA for the Kotlin tests, debootstrap for Swift.
+setup_apt() {
+  local wanted=(default-jdk-headless libjna-java debootstrap)
+  local missing=()
+  for pkg in "${wanted[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  if [ ${#missing[@]} -eq 0 ]; then
+    log "apt: ${wanted[*]} already installed"
+    return 0
+  fi
+  log "apt: installing ${missing[*]}"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  [ -f "$JNA_JAR" ] || die "libjna-java installed but $JNA_JAR is missing"
+}
+
+# kotlinc, the Kotlin stdlib, coroutines and kotlin-test, from the npm package.
+setup_kotlin() {
+  if [ -x "$KOTLIN_HOME/bin/kotlinc" ]; then
+    log "kotlin: $KOTLIN_VERSION already at $KOTLIN_HOME"
+    return 0
+  fi
+  command -v npm >/dev/null || die "npm is needed to fetch kotlin-compiler from the npm registry"
+  local work
+  work=$(mktemp -d "$UTD_CACHE/kotlin-download.XXXXXX")
+  log "kotlin: fetching kotlin-compiler@$KOTLIN_VERSION from the npm registry (~90 MB)"
+  (cd "$work" && npm pack --silent "kotlin-compiler@$KOTLIN_VERSION" >/dev/null)
+  tar -xzf "$work"/kotlin-compiler-*.tgz -C "$work"
+  chmod +x "$work/package/bin/"*
+  rm -rf "$KOTLIN_HOME"
+  mv "$work/package" "$KOTLIN_HOME"
+  rm -rf "$work"
+  [ -x "$KOTLIN_HOME/bin/kotlinc" ] || die "kotlin-compiler package has no bin/kotlinc"
+}
+
+# Swift 6 on Linux: Debian trixie's swiftlang in a debootstrapped chroot, because
+# the host's (bookworm) glibc is too old for it.
+setup_swift() {
+  if [ -f "$SWIFT_ROOT/.utd-ready" ]; then
+    log "swift: chroot already at $SWIFT_ROOT"
+    return 0
+  fi
+  command -v debootstrap >/dev/null || setup_apt
+  local building="$SWIFT_ROOT.partial"
+  # A half-built root from an interrupted run may still have proc mounted.
+  umount -l "$building/proc" 2>/dev/null || true
+  as_root rm -rf "$building"
+  log "swift: debootstrap $SWIFT_SUITE (minbase) into $building"
+  as_root debootstrap --variant=minbase "$SWIFT_SUITE" "$building" http://deb.debian.org/debian >/dev/null
+  cp /etc/resolv.conf "$building/etc/resolv.conf"
+  as_root mount -t proc proc "$building/proc"
+  # shellcheck disable=SC2064 # expand now: the path is fixed for this run
+  trap "umount -l '$building/proc' 2>/dev/null || true" RETURN
+  log "swift: installing swiftlang inside the chroot"
+  as_root chroot "$building" /usr/bin/env DEBIAN_FRONTEND=noninteractive bash -c \
+    'apt-get update -qq && apt-get install -y -qq --no-install-recommends swiftlang libc6-dev >/dev/null && apt-get clean'
+  as_root chroot "$building" swift --version >&2
+  umount -l "$building/proc"
+  touch "$building/.utd-ready"
+  as_root rm -rf "$SWIFT_ROOT"
+  mv "$building" "$SWIFT_ROOT"
+}
+
+# The real LiveKit SFU, built from the Go module proxy.
+setup_livekit() {
+  if [ -x "$LIVEKIT_SERVER_BIN" ]; then
+    log "livekit-server: $LIVEKIT_SERVER_VERSION already at $LIVEKIT_SERVER_BIN"
+    return 0
+  fi
+  command -v go >/dev/null || die "the Go toolchain (1.26+) is needed to build livekit-server; install Go and re-run"
+  local gobin
+  gobin=$(mktemp -d "$UTD_CACHE/livekit-build.XXXXXX")
+  log "livekit-server: go install github.com/livekit/livekit-server/cmd/server@$LIVEKIT_SERVER_VERSION"
+  if ! GOBIN="$gobin" GOFLAGS=-mod=mod go install "github.com/livekit/livekit-server/cmd/server@$LIVEKIT_SERVER_VERSION"; then
+    rm -rf "$gobin"
+    die "go install of livekit-server failed: is the Go module proxy ($(go env GOPROXY)) reachable?"
+  fi
+  mkdir -p "$(dirname "$LIVEKIT_SERVER_BIN")"
+  mv "$gobin/server" "$LIVEKIT_SERVER_BIN"
+  rm -rf "$gobin"
+}
+
+main() {
+  local parts=("$@")
+  [ ${#parts[@]} -gt 0 ] || parts=(apt kotlin swift livekit)
+  for part in "${parts[@]}"; do
+    case "$part" in
+      apt) step "apt packages (JDK, JNA, debootstrap)" setup_apt ;;
+      kotlin) step "kotlin $KOTLIN_VERSION" setup_kotlin ;;
+      swift) step "swift chroot ($SWIFT_SUITE swiftlang)" setup_swift ;;
+      livekit) step "livekit-server $LIVEKIT_SERVER_VERSION" setup_livekit ;;
+      *) die "unknown setup part '$part' (expected apt, kotlin, swift or livekit)" ;;
+    esac
+  done
+}
+
+main "$@"

@@ -1,0 +1,18 @@
+//! UTD Stream: a headless real-time audio/video SDK.
+//!
+//! The Rust core is idiomatic async Rust; the items marked `#[uniffi::export]`
+//! (and the `uniffi::*` derives) form the public Swift / Kotlin surface.
+//! See `docs/architecture.md` for the layers.
+
+uniffi::setup_scaffolding!();
+
+pub mod error;
+pub mod logging;
+pub mod runtime;
+pub mod subscription;
+pub mod types;
+pub mod version;
+
+pub use error::{UTDErrorCode, UTDStreamError};
+pub use subscription::UTDSubscription;
+pub use types::{UTDCallStatus, UTDStreamType};
