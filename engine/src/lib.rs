@@ -1,0 +1,1 @@
+//! The reference UTD-Stream Engine (being built; see docs/engine-api.md).
