@@ -254,7 +254,10 @@ impl UTDStreamError {
             .map(Duration::from_secs);
         match serde_json::from_str::<EngineErrorBody>(body) {
             Ok(EngineErrorBody { error }) => {
-                let delay = error.retry_after_ms.map(Duration::from_millis).or(header_delay);
+                let delay = error
+                    .retry_after_ms
+                    .map(Duration::from_millis)
+                    .or(header_delay);
                 let message = error
                     .message
                     .unwrap_or_else(|| format!("engine refused the request ({})", error.code));
@@ -265,7 +268,9 @@ impl UTDStreamError {
                 Self::from_engine(
                     status,
                     None,
-                    format!("engine replied HTTP {status} without a contract error body: {shown:?}"),
+                    format!(
+                        "engine replied HTTP {status} without a contract error body: {shown:?}"
+                    ),
                     None,
                     header_delay,
                 )
@@ -281,8 +286,16 @@ impl UTDStreamError {
     /// its own requests. Useful for apps that call engine endpoints through
     /// their own backend.
     #[uniffi::constructor]
-    pub fn parse_engine_reply(status_code: u16, body: String, retry_after: Option<String>) -> Arc<Self> {
-        Arc::new(Self::from_engine_reply(status_code, &body, retry_after.as_deref()))
+    pub fn parse_engine_reply(
+        status_code: u16,
+        body: String,
+        retry_after: Option<String>,
+    ) -> Arc<Self> {
+        Arc::new(Self::from_engine_reply(
+            status_code,
+            &body,
+            retry_after.as_deref(),
+        ))
     }
 }
 
@@ -401,7 +414,11 @@ mod tests {
         assert!(e.is_chat_disabled() && !e.is_signaling_disabled());
         assert_eq!(e.message(), "chat is off");
 
-        let e = UTDStreamError::from_engine_reply(429, r#"{"error":{"code":"rate_limited"}}"#, Some("2"));
+        let e = UTDStreamError::from_engine_reply(
+            429,
+            r#"{"error":{"code":"rate_limited"}}"#,
+            Some("2"),
+        );
         assert_eq!(e.retry_after_ms(), Some(2000));
 
         let e = UTDStreamError::from_engine_reply(500, "<html>oops</html>", None);

@@ -6,13 +6,19 @@
 
 uniffi::setup_scaffolding!();
 
+pub mod api;
+pub mod auth;
+pub mod client;
 pub mod error;
 pub mod logging;
+pub mod observe;
 pub mod runtime;
+pub mod signalling;
 pub mod subscription;
 pub mod types;
 pub mod version;
 
+pub use client::UTDStreamClient;
 pub use error::{UTDErrorCode, UTDStreamError};
 pub use subscription::UTDSubscription;
 pub use types::{UTDCallStatus, UTDStreamType};

@@ -26,8 +26,8 @@ impl UTDSubscription {
 
 #[uniffi::export]
 impl UTDSubscription {
-    /// Stops delivery. Idempotent: later calls do nothing. No callback starts
-    /// after `cancel()` returns (one already running may finish).
+    /// Stops delivery. Idempotent: later calls do nothing. A callback that
+    /// was already being delivered when `cancel()` ran may still complete.
     pub fn cancel(&self) {
         let on_cancel = match self.on_cancel.lock() {
             Ok(mut slot) => slot.take(),

@@ -20,7 +20,12 @@ pub fn build_info() -> UTDBuildInfo {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         git_commit: option_env!("UTD_GIT_COMMIT").map(str::to_owned),
         target: env!("UTD_BUILD_TARGET").to_owned(),
-        profile: if cfg!(debug_assertions) { "debug" } else { "release" }.to_owned(),
+        profile: if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        }
+        .to_owned(),
     }
 }
 

@@ -88,7 +88,10 @@ pub trait UTDLogListener: Send + Sync {
 /// Starts forwarding SDK log records at `min_level` or more severe to
 /// `listener`. Several listeners may be active; each gets its own level.
 #[uniffi::export]
-pub fn subscribe_logs(min_level: UTDLogLevel, listener: Arc<dyn UTDLogListener>) -> Arc<UTDSubscription> {
+pub fn subscribe_logs(
+    min_level: UTDLogLevel,
+    listener: Arc<dyn UTDLogListener>,
+) -> Arc<UTDSubscription> {
     let hub = hub();
     let id = hub.next_id.fetch_add(1, Ordering::Relaxed);
     hub.with_listeners(|l| {
@@ -176,7 +179,10 @@ impl Hub {
     fn submit(&self, mut record: UTDLogRecord) {
         let lost = self.dropped.swap(0, Ordering::Relaxed);
         if lost > 0 {
-            let _ = write!(record.message, " ({lost} earlier log records were dropped: listener too slow)");
+            let _ = write!(
+                record.message,
+                " ({lost} earlier log records were dropped: listener too slow)"
+            );
         }
         match self.queue.try_send(record) {
             Ok(()) => {}
@@ -294,7 +300,9 @@ mod tests {
         let sub = subscribe_logs(UTDLogLevel::Info, Arc::new(Collect(Mutex::new(tx))));
         tracing::debug!(target: "utd_stream::test", "too verbose");
         tracing::info!(target: "utd_stream::test", user = "u1", "sent Bearer utdst_secret99");
-        let record = rx.recv_timeout(Duration::from_secs(5)).expect("a forwarded record");
+        let record = rx
+            .recv_timeout(Duration::from_secs(5))
+            .expect("a forwarded record");
         assert_eq!(record.level, UTDLogLevel::Info);
         assert_eq!(record.message, "sent Bearer [redacted] user=u1");
         sub.cancel();

@@ -39,7 +39,10 @@ fn next_secret(s: &str) -> Option<(usize, usize)> {
     }));
     // A JWT (LiveKit room tokens): header segments start with "eyJ".
     consider(s.find("eyJ").map(|i| (i, i + token_len(&s[i..]))));
-    consider(s.find(SESSION_TOKEN_PREFIX).map(|i| (i, i + token_len(&s[i..]))));
+    consider(
+        s.find(SESSION_TOKEN_PREFIX)
+            .map(|i| (i, i + token_len(&s[i..]))),
+    );
     // key=value and "key":"value" for credential-named keys.
     for key in [
         "token",
@@ -63,8 +66,10 @@ fn find_ci(haystack: &str, needle: &str) -> Option<usize> {
 }
 
 fn token_len(s: &str) -> usize {
-    s.find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~' | '+' | '/' | '=')))
-        .unwrap_or(s.len())
+    s.find(|c: char| {
+        !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~' | '+' | '/' | '='))
+    })
+    .unwrap_or(s.len())
 }
 
 /// `key=VALUE` or `"key":"VALUE"` (optionally with spaces): the VALUE span.
@@ -113,10 +118,16 @@ mod tests {
     fn hides_bearers_jwts_and_credential_values() {
         let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1MSJ9.c2lnbmF0dXJl";
         let cases = [
-            ("Authorization: Bearer utdst_abc123", "Authorization: Bearer [redacted]"),
+            (
+                "Authorization: Bearer utdst_abc123",
+                "Authorization: Bearer [redacted]",
+            ),
             (&format!("token {jwt} ok") as &str, "token [redacted] ok"),
             ("GET /ws?token=abc.def&x=1", "GET /ws?token=[redacted]&x=1"),
-            (r#"{"app_key":"k_123","name":"a"}"#, r#"{"app_key":"[redacted]","name":"a"}"#),
+            (
+                r#"{"app_key":"k_123","name":"a"}"#,
+                r#"{"app_key":"[redacted]","name":"a"}"#,
+            ),
             ("session utdst_zzz9 minted", "session [redacted] minted"),
             ("nothing secret here", "nothing secret here"),
         ];

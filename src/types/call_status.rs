@@ -101,10 +101,17 @@ mod tests {
         for s in UTDCallStatus::ALL {
             assert_eq!(UTDCallStatus::parse_wire(s.as_wire()).ok(), Some(s));
         }
-        let live: Vec<_> = UTDCallStatus::ALL.into_iter().filter(|s| !s.is_terminal()).collect();
+        let live: Vec<_> = UTDCallStatus::ALL
+            .into_iter()
+            .filter(|s| !s.is_terminal())
+            .collect();
         assert_eq!(
             live,
-            [UTDCallStatus::Initiating, UTDCallStatus::Ringing, UTDCallStatus::Active]
+            [
+                UTDCallStatus::Initiating,
+                UTDCallStatus::Ringing,
+                UTDCallStatus::Active
+            ]
         );
     }
 }

@@ -1,1 +1,14 @@
-//! Test support: starts the real livekit-server and engine on free loopback ports.
+//! Test support: starts the real livekit-server (and, in `utd-stack`, the
+//! engine) on free loopback ports and stops them when the test ends.
+//!
+//! ```no_run
+//! let server = utd_testkit::LiveKitServer::start()?;
+//! println!("LiveKit at {}", server.ws_url());
+//! // dropped here: the process is killed and reaped
+//! # Ok::<(), anyhow::Error>(())
+//! ```
+
+pub mod livekit;
+pub mod ports;
+
+pub use livekit::{livekit_server_binary, LiveKitServer, LiveKitServerBuilder};

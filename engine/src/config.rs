@@ -1,0 +1,102 @@
+//! Engine configuration, shared by the binary (flags/env) and in-process starts.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where the engine keeps its SQLite database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseLocation {
+    /// A private in-memory database: gone when the engine stops.
+    Memory,
+    /// A database file (created if missing), opened in WAL mode.
+    File(PathBuf),
+}
+
+impl DatabaseLocation {
+    /// Parses the CLI form: `:memory:` or a file path.
+    pub fn parse(value: &str) -> Self {
+        if value == ":memory:" {
+            DatabaseLocation::Memory
+        } else {
+            DatabaseLocation::File(PathBuf::from(value))
+        }
+    }
+}
+
+/// Everything the engine needs to run. Secrets in here are never logged.
+#[derive(Clone)]
+pub struct EngineConfig {
+    /// Address to listen on; port 0 picks a free port.
+    pub bind: SocketAddr,
+    /// SQLite location.
+    pub database: DatabaseLocation,
+    /// LiveKit URL handed to clients in room tokens.
+    pub livekit_url: String,
+    /// LiveKit API key used to sign room tokens and verify webhooks.
+    pub livekit_api_key: String,
+    /// LiveKit API secret (never leaves the engine).
+    pub livekit_api_secret: String,
+    /// Bearer token of the `/admin/v1` surface.
+    pub admin_token: String,
+    /// Lifetime of user sessions (`user_token`).
+    pub session_ttl: Duration,
+    /// Lifetime of LiveKit room tokens.
+    pub room_token_ttl: Duration,
+    /// Unanswered calls become `missed` after this long.
+    pub ring_timeout: Duration,
+    /// Interval of server pings on the signal WebSocket.
+    pub heartbeat_interval: Duration,
+    /// Public base URL (`http(s)://host:port`) used to build `ws_url`; derived
+    /// from the bound address when `None`.
+    pub public_url: Option<String>,
+    /// Capacity of each connection's outbound queue before it is closed as a
+    /// slow consumer.
+    pub ws_queue_capacity: usize,
+    /// Default per-user requests per minute for newly created apps.
+    pub default_per_user_per_minute: u32,
+    /// Default per-app requests per minute for newly created apps.
+    pub default_per_app_per_minute: u32,
+}
+
+impl std::fmt::Debug for EngineConfig {
+    // Hand-written so that secrets never reach a log line through `{:?}`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineConfig")
+            .field("bind", &self.bind)
+            .field("database", &self.database)
+            .field("livekit_url", &self.livekit_url)
+            .field("livekit_api_key", &self.livekit_api_key)
+            .field("livekit_api_secret", &"<redacted>")
+            .field("admin_token", &"<redacted>")
+            .field("session_ttl", &self.session_ttl)
+            .field("room_token_ttl", &self.room_token_ttl)
+            .field("ring_timeout", &self.ring_timeout)
+            .field("heartbeat_interval", &self.heartbeat_interval)
+            .field("public_url", &self.public_url)
+            .finish()
+    }
+}
+
+impl EngineConfig {
+    /// A configuration for tests: loopback with a free port, in-memory database,
+    /// the livekit-server `--dev` key pair and a fixed admin token.
+    pub fn for_tests() -> Self {
+        EngineConfig {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database: DatabaseLocation::Memory,
+            livekit_url: "ws://127.0.0.1:7880".to_owned(),
+            livekit_api_key: "devkey".to_owned(),
+            livekit_api_secret: "secret".to_owned(),
+            admin_token: "test-admin-token".to_owned(),
+            session_ttl: Duration::from_secs(24 * 3600),
+            room_token_ttl: Duration::from_secs(600),
+            ring_timeout: Duration::from_secs(30),
+            heartbeat_interval: Duration::from_secs(5),
+            public_url: None,
+            ws_queue_capacity: 256,
+            default_per_user_per_minute: 1_200,
+            default_per_app_per_minute: 120_000,
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! Media rooms: type and ownership (the first host claims the room).
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::DbError;
+use crate::ids::now_ms;
+
+/// Outcome of a room-token request against the room record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoomClaim {
+    /// The caller is (now) the room's owner.
+    Host,
+    /// The caller joins without publish rights.
+    Audience,
+    /// The room exists with another stream type.
+    WrongType,
+    /// Someone else owns the room.
+    OwnedByOther,
+}
+
+/// Checks and, when allowed, records the room and its owner in one transaction.
+/// A refusal writes nothing.
+pub fn claim(
+    conn: &mut Connection,
+    app_id: &str,
+    room_name: &str,
+    stream_type: &str,
+    identity: &str,
+    as_host: bool,
+) -> Result<RoomClaim, DbError> {
+    let tx = conn.transaction()?;
+    let existing: Option<(String, Option<String>)> = tx
+        .query_row(
+            "SELECT stream_type, owner_identity FROM rooms WHERE app_id = ?1 AND room_name = ?2",
+            params![app_id, room_name],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let outcome = match existing {
+        None => {
+            let owner = as_host.then_some(identity);
+            tx.execute(
+                "INSERT INTO rooms (app_id, room_name, stream_type, owner_identity, created_at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![app_id, room_name, stream_type, owner, now_ms() as i64],
+            )?;
+            if as_host {
+                RoomClaim::Host
+            } else {
+                RoomClaim::Audience
+            }
+        }
+        Some((kind, _)) if kind != stream_type => RoomClaim::WrongType,
+        Some(_) if !as_host => RoomClaim::Audience,
+        Some((_, Some(owner))) if owner == identity => RoomClaim::Host,
+        Some((_, Some(_))) => RoomClaim::OwnedByOther,
+        Some((_, None)) => {
+            tx.execute(
+                "UPDATE rooms SET owner_identity = ?3 WHERE app_id = ?1 AND room_name = ?2",
+                params![app_id, room_name, identity],
+            )?;
+            RoomClaim::Host
+        }
+    };
+    tx.commit()?;
+    Ok(outcome)
+}

@@ -1,0 +1,28 @@
+//! State shared by every handler and socket task.
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::EngineConfig;
+use crate::db::Db;
+use crate::ratelimit::RateLimiter;
+use crate::signal::hub::Hub;
+
+/// Everything a request handler needs.
+pub(crate) struct Shared {
+    pub db: Db,
+    pub config: EngineConfig,
+    pub limiter: RateLimiter,
+    pub hub: Hub,
+    /// Public URL of the signal WebSocket (`ws_url` in room tokens).
+    pub ws_url: String,
+    /// Tracks socket tasks so shutdown can wait for their close frames.
+    pub tracker: TaskTracker,
+    /// Cancelled when the engine shuts down.
+    pub shutdown: CancellationToken,
+}
+
+/// Handler state.
+pub(crate) type AppState = Arc<Shared>;
