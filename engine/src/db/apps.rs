@@ -190,7 +190,11 @@ pub fn ban(
 ) -> Result<bool, DbError> {
     let tx = conn.transaction()?;
     let exists: bool = tx
-        .query_row("SELECT 1 FROM apps WHERE app_id = ?1", params![app_id], |_| Ok(true))
+        .query_row(
+            "SELECT 1 FROM apps WHERE app_id = ?1",
+            params![app_id],
+            |_| Ok(true),
+        )
         .optional()?
         .unwrap_or(false);
     if !exists {

@@ -120,7 +120,14 @@ fn migrate(conn: &mut Connection) -> Result<(), DbError> {
 /// requests wrote nothing).
 pub fn row_counts(conn: &Connection) -> Result<std::collections::BTreeMap<String, i64>, DbError> {
     let mut out = std::collections::BTreeMap::new();
-    for table in ["apps", "sessions", "bans", "rooms", "push_tokens", "presence"] {
+    for table in [
+        "apps",
+        "sessions",
+        "bans",
+        "rooms",
+        "push_tokens",
+        "presence",
+    ] {
         let n: i64 = conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))?;
         out.insert(table.to_owned(), n);
     }

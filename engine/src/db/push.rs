@@ -20,7 +20,14 @@ pub fn register(
          ON CONFLICT (app_id, token) DO UPDATE SET identity = excluded.identity,
              platform = excluded.platform, device_id = excluded.device_id,
              updated_at_ms = excluded.updated_at_ms",
-        params![app_id, token, identity, platform, device_id, now_ms() as i64],
+        params![
+            app_id,
+            token,
+            identity,
+            platform,
+            device_id,
+            now_ms() as i64
+        ],
     )?;
     Ok(())
 }

@@ -23,8 +23,6 @@ pub struct SessionRecord {
     pub expires_at_ms: u64,
     /// Revocation time, if revoked.
     pub revoked_at_ms: Option<u64>,
-    /// Why it was revoked (`logout`, `banned`).
-    pub revoked_reason: Option<String>,
 }
 
 /// A session looked up by its bearer, with its app and ban state.
@@ -57,7 +55,6 @@ pub fn insert_session(
         device_id: device_id.map(str::to_owned),
         expires_at_ms: now.saturating_add(ttl_ms),
         revoked_at_ms: None,
-        revoked_reason: None,
     };
     conn.execute(
         "INSERT INTO sessions (token_sha256, app_id, identity, name, device_id, created_at_ms,
@@ -79,7 +76,7 @@ pub fn insert_session(
 pub fn lookup(conn: &Connection, token_sha256: &[u8]) -> Result<Option<SessionLookup>, DbError> {
     let sql = format!(
         "SELECT {APP_COLUMNS}, s.token_sha256, s.app_id, s.identity, s.name, s.device_id,
-                s.expires_at_ms, s.revoked_at_ms, s.revoked_reason,
+                s.expires_at_ms, s.revoked_at_ms,
                 EXISTS (SELECT 1 FROM bans b WHERE b.app_id = s.app_id AND b.identity = s.identity)
          FROM sessions s JOIN apps a ON a.app_id = s.app_id
          WHERE s.token_sha256 = ?1"
@@ -98,9 +95,8 @@ pub fn lookup(conn: &Connection, token_sha256: &[u8]) -> Result<Option<SessionLo
                     device_id: r.get(o + 4)?,
                     expires_at_ms: r.get::<_, i64>(o + 5)? as u64,
                     revoked_at_ms: r.get::<_, Option<i64>>(o + 6)?.map(|v| v as u64),
-                    revoked_reason: r.get(o + 7)?,
                 },
-                banned: r.get(o + 8)?,
+                banned: r.get(o + 7)?,
             })
         })
         .optional()?)

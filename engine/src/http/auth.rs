@@ -76,7 +76,11 @@ pub(crate) async fn authenticate_bearer(state: &AppState, token: &str) -> Result
 }
 
 /// Applies both token buckets for one request.
-pub(crate) fn rate_limit(state: &AppState, app: &AppRecord, identity: &str) -> Result<(), ApiError> {
+pub(crate) fn rate_limit(
+    state: &AppState,
+    app: &AppRecord,
+    identity: &str,
+) -> Result<(), ApiError> {
     state
         .limiter
         .check(

@@ -94,7 +94,9 @@ pub(crate) fn validate_profile(
     device_id: Option<&str>,
 ) -> Result<(), ApiError> {
     if name.is_some_and(|n| !is_valid_text(n, 128)) {
-        return Err(ApiError::invalid_argument("name must be 1..=128 characters"));
+        return Err(ApiError::invalid_argument(
+            "name must be 1..=128 characters",
+        ));
     }
     if device_id.is_some_and(|d| !is_valid_text(d, 128)) {
         return Err(ApiError::invalid_argument(

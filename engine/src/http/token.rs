@@ -154,7 +154,10 @@ pub async fn mint(
         }
     };
 
-    if matches!(req.stream_type, StreamType::AudioCall | StreamType::VideoCall) {
+    if matches!(
+        req.stream_type,
+        StreamType::AudioCall | StreamType::VideoCall
+    ) {
         // Call rooms are only reachable through a call (issue 5): the engine
         // never hands out a call room by name alone.
         if !app.signaling_enabled() {
@@ -184,7 +187,9 @@ pub async fn mint(
         RoomClaim::Host => true,
         RoomClaim::Audience => false,
         RoomClaim::WrongType => {
-            return Err(ApiError::conflict("the room exists with another stream_type"))
+            return Err(ApiError::conflict(
+                "the room exists with another stream_type",
+            ))
         }
         RoomClaim::OwnedByOther => {
             return Err(ApiError::forbidden("the room is hosted by someone else"))
@@ -195,9 +200,15 @@ pub async fn mint(
     let user_token = match existing {
         Some(t) => t,
         None => {
-            store_session(&state, &app, &identity, name.as_deref(), req.device_id.as_deref())
-                .await?
-                .0
+            store_session(
+                &state,
+                &app,
+                &identity,
+                name.as_deref(),
+                req.device_id.as_deref(),
+            )
+            .await?
+            .0
         }
     };
     let role = if host { "host" } else { "audience" };

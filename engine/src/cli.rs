@@ -1,0 +1,276 @@
+//! Command line: `utd-engine [serve]` and `utd-engine admin …` (on the DB).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::json;
+
+use crate::config::{DatabaseLocation, EngineConfig};
+use crate::db::Db;
+use crate::plans::Plan;
+
+/// The UTD-Stream reference engine.
+#[derive(Debug, Parser)]
+#[command(name = "utd-engine", version, about)]
+pub struct Cli {
+    /// Server options (also used by `admin` for `--database`).
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Administer apps directly in the database.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+/// Server options.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Listen address.
+    #[arg(
+        long,
+        env = "UTD_BIND",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
+    pub bind: SocketAddr,
+    /// SQLite file, or `:memory:`.
+    #[arg(
+        long,
+        env = "UTD_DATABASE",
+        default_value = "utd-engine.sqlite3",
+        global = true
+    )]
+    pub database: String,
+    /// LiveKit URL handed to clients.
+    #[arg(
+        long,
+        env = "LIVEKIT_URL",
+        default_value = "ws://127.0.0.1:7880",
+        global = true
+    )]
+    pub livekit_url: String,
+    /// LiveKit API key.
+    #[arg(long, env = "LIVEKIT_API_KEY", default_value = "devkey", global = true)]
+    pub livekit_api_key: String,
+    /// LiveKit API secret.
+    #[arg(
+        long,
+        env = "LIVEKIT_API_SECRET",
+        default_value = "secret",
+        hide_env_values = true,
+        global = true
+    )]
+    pub livekit_api_secret: String,
+    /// Admin bearer token (required to serve).
+    #[arg(long, env = "UTD_ADMIN_TOKEN", hide_env_values = true, global = true)]
+    pub admin_token: Option<String>,
+    /// Public base URL used to build `ws_url`.
+    #[arg(long, env = "UTD_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+    /// Session lifetime in seconds.
+    #[arg(
+        long,
+        env = "UTD_SESSION_TTL_SECS",
+        default_value_t = 86_400,
+        global = true
+    )]
+    pub session_ttl_secs: u64,
+    /// Room token lifetime in seconds.
+    #[arg(
+        long,
+        env = "UTD_ROOM_TOKEN_TTL_SECS",
+        default_value_t = 600,
+        global = true
+    )]
+    pub room_token_ttl_secs: u64,
+    /// Ring timeout of calls in seconds.
+    #[arg(
+        long,
+        env = "UTD_RING_TIMEOUT_SECS",
+        default_value_t = 30,
+        global = true
+    )]
+    pub ring_timeout_secs: u64,
+    /// Signal heartbeat interval in seconds.
+    #[arg(long, env = "UTD_HEARTBEAT_SECS", default_value_t = 20, global = true)]
+    pub heartbeat_secs: u64,
+    /// Log format: json or text.
+    #[arg(long, env = "UTD_LOG_FORMAT", default_value = "json", global = true)]
+    pub log_format: String,
+}
+
+impl ServeArgs {
+    /// Builds the engine configuration.
+    pub fn to_config(&self) -> anyhow::Result<EngineConfig> {
+        let admin_token = self
+            .admin_token
+            .clone()
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| anyhow::anyhow!("--admin-token / UTD_ADMIN_TOKEN is required"))?;
+        let defaults = EngineConfig::for_tests();
+        Ok(EngineConfig {
+            bind: self.bind,
+            database: DatabaseLocation::parse(&self.database),
+            livekit_url: self.livekit_url.clone(),
+            livekit_api_key: self.livekit_api_key.clone(),
+            livekit_api_secret: self.livekit_api_secret.clone(),
+            admin_token,
+            session_ttl: Duration::from_secs(self.session_ttl_secs.max(1)),
+            room_token_ttl: Duration::from_secs(self.room_token_ttl_secs.max(1)),
+            ring_timeout: Duration::from_secs(self.ring_timeout_secs.max(1)),
+            heartbeat_interval: Duration::from_secs(self.heartbeat_secs.max(1)),
+            public_url: self.public_url.clone(),
+            ..defaults
+        })
+    }
+}
+
+/// Admin subcommands (they print JSON on stdout).
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create an app; prints app_id, app_key, server_secret.
+    CreateApp {
+        /// App name.
+        #[arg(long)]
+        name: String,
+        /// Plan: free, signaling, pro, enterprise.
+        #[arg(long, default_value = "free")]
+        plan: String,
+    },
+    /// Change an app's plan.
+    SetPlan {
+        /// App id.
+        app_id: String,
+        /// Plan.
+        #[arg(long)]
+        plan: String,
+        /// Report capability flags and limits as null.
+        #[arg(long)]
+        no_report_capabilities: bool,
+    },
+    /// Ban an identity (revokes its sessions).
+    Ban {
+        /// App id.
+        app_id: String,
+        /// Identity.
+        identity: String,
+        /// Reason.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Lift a ban.
+    Unban {
+        /// App id.
+        app_id: String,
+        /// Identity.
+        identity: String,
+    },
+    /// Set rate limits.
+    SetRateLimits {
+        /// App id.
+        app_id: String,
+        /// Requests per minute per user.
+        #[arg(long)]
+        per_user: u32,
+        /// Requests per minute per app.
+        #[arg(long)]
+        per_app: u32,
+    },
+    /// Print an app (no secret).
+    ShowApp {
+        /// App id.
+        app_id: String,
+    },
+}
+
+fn parse_plan(value: &str) -> anyhow::Result<Plan> {
+    Plan::parse(value).ok_or_else(|| anyhow::anyhow!("unknown plan {value:?}"))
+}
+
+fn need(found: bool, app_id: &str) -> anyhow::Result<()> {
+    anyhow::ensure!(found, "no such app {app_id}");
+    Ok(())
+}
+
+/// Runs an admin command against the database; returns the JSON to print.
+pub fn run_admin(database: &str, command: AdminCommand) -> anyhow::Result<serde_json::Value> {
+    let db = Db::open(&DatabaseLocation::parse(database))?;
+    let defaults = EngineConfig::for_tests();
+    let out = db.call_blocking(|c| {
+        Ok(match command {
+            AdminCommand::CreateApp { name, plan } => {
+                let plan =
+                    parse_plan(&plan).map_err(|e| crate::db::DbError::Task(e.to_string()))?;
+                let app = crate::db::apps::create_app(
+                    c,
+                    &name,
+                    plan,
+                    defaults.default_per_user_per_minute,
+                    defaults.default_per_app_per_minute,
+                )?;
+                Ok(json!({
+                    "app_id": app.record.app_id,
+                    "app_key": app.record.app_key,
+                    "server_secret": app.server_secret,
+                    "plan": plan,
+                }))
+            }
+            AdminCommand::SetPlan {
+                app_id,
+                plan,
+                no_report_capabilities,
+            } => parse_plan(&plan).and_then(|plan| {
+                let found = crate::db::apps::set_plan(
+                    c,
+                    &app_id,
+                    plan,
+                    !no_report_capabilities,
+                    None,
+                    None,
+                    &Default::default(),
+                )?;
+                need(found, &app_id)?;
+                Ok(json!({ "app_id": app_id, "plan": plan }))
+            }),
+            AdminCommand::Ban {
+                app_id,
+                identity,
+                reason,
+            } => crate::db::apps::ban(c, &app_id, &identity, reason.as_deref())
+                .map_err(anyhow::Error::from)
+                .and_then(|found| need(found, &app_id))
+                .map(|_| json!({ "banned": identity })),
+            AdminCommand::Unban { app_id, identity } => {
+                crate::db::apps::unban(c, &app_id, &identity)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|found| need(found, &app_id))
+                    .map(|_| json!({ "unbanned": identity }))
+            }
+            AdminCommand::SetRateLimits {
+                app_id,
+                per_user,
+                per_app,
+            } => crate::db::apps::set_rate_limits(c, &app_id, per_user, per_app)
+                .map_err(anyhow::Error::from)
+                .and_then(|found| need(found, &app_id))
+                .map(|_| json!({ "per_user_per_minute": per_user, "per_app_per_minute": per_app })),
+            AdminCommand::ShowApp { app_id } => crate::db::apps::get_app(c, &app_id)
+                .map_err(anyhow::Error::from)
+                .and_then(|app| {
+                    let app = app.ok_or_else(|| anyhow::anyhow!("no such app {app_id}"))?;
+                    Ok(serde_json::to_value(crate::http::admin::app_view(&app))?)
+                }),
+        })
+    })?;
+    out
+}

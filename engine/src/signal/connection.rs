@@ -1,0 +1,276 @@
+//! One signal connection: authenticate, `hello`, then read client messages,
+//! send pings, and write the bounded outbound queue until a close.
+
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use futures_util::stream::SplitSink;
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::{mpsc, watch};
+
+use super::hub::CloseReason;
+use super::protocol::{self, ClientMessage};
+use crate::http::auth::{authenticate_bearer, rate_limit};
+use crate::http::errors::{ApiError, ErrorCode};
+use crate::http::session::session_view;
+use crate::ids::now_ms;
+use crate::state::AppState;
+
+/// How long one outbound frame may take to be written before the peer is
+/// considered gone.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long to keep reading for the peer's close reply after we closed.
+const CLOSE_LINGER: Duration = Duration::from_secs(2);
+
+fn close_for(err: &ApiError) -> (u16, String) {
+    match err.code() {
+        ErrorCode::Banned => (4403, "banned".into()),
+        ErrorCode::Unauthenticated => (4401, "unauthenticated".into()),
+        _ => (1011, "internal".into()),
+    }
+}
+
+async fn close_now(mut socket: WebSocket, code: u16, reason: String) {
+    let frame = CloseFrame {
+        code,
+        reason: reason.into(),
+    };
+    let _ = tokio::time::timeout(WRITE_TIMEOUT, socket.send(Message::Close(Some(frame)))).await;
+    // Give the client a moment to read the close before the TCP socket goes.
+    let _ = tokio::time::timeout(CLOSE_LINGER, async {
+        while let Some(Ok(msg)) = socket.next().await {
+            if matches!(msg, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+/// Runs a connection to completion.
+pub async fn run(state: AppState, socket: WebSocket, token: Option<String>) {
+    let Some(token) = token else {
+        return close_now(socket, 4401, "unauthenticated".into()).await;
+    };
+    let user = match authenticate_bearer(&state, &token).await {
+        Ok(u) => u,
+        Err(e) => {
+            let (code, reason) = close_for(&e);
+            return close_now(socket, code, reason).await;
+        }
+    };
+    if !user.app.signaling_enabled() {
+        return close_now(socket, 4403, "feature_disabled:signaling".into()).await;
+    }
+    if let Err(e) = rate_limit(&state, &user.app, &user.session.identity) {
+        let wait = e.retry_after_ms().unwrap_or(1000);
+        return close_now(socket, 4429, format!("rate_limited:{wait}")).await;
+    }
+
+    let (tx, rx) = mpsc::channel::<String>(state.config.ws_queue_capacity.max(1));
+    let heartbeat = state.config.heartbeat_interval;
+    let view = session_view(&user.app, &user.session);
+    let app_id = user.app.app_id.clone();
+    let identity = user.session.identity.clone();
+    let reg = state
+        .hub
+        .register(&app_id, &identity, &user.session.token_sha256, tx.clone());
+    // `hello` goes through the queue first; register() only fans out to
+    // *other* connections, so nothing can precede it on this one.
+    let hello = protocol::hello_message(&view, heartbeat.as_millis() as u64, reg.id);
+    if tx.try_send(hello).is_err() {
+        state.hub.close(reg.id, 4008, "slow_consumer");
+    }
+    drop(tx);
+    tracing::info!(app_id, identity, conn = reg.id, "signal connected");
+
+    let (sink, mut stream) = socket.split();
+    let writer = tokio::spawn(write_loop(sink, rx, reg.kill_rx.clone()));
+    let mut kill_rx = reg.kill_rx;
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
+    let mut last_inbound = Instant::now();
+    let mut closing_since: Option<Instant> = None;
+    let shutdown = state.shutdown.clone();
+
+    loop {
+        if closing_since.is_some_and(|t| t.elapsed() > CLOSE_LINGER + WRITE_TIMEOUT) {
+            break;
+        }
+        tokio::select! {
+            frame = stream.next() => {
+                let Some(Ok(frame)) = frame else { break };
+                last_inbound = Instant::now();
+                match frame {
+                    Message::Text(text) => {
+                        if closing_since.is_none() {
+                            handle_text(&state, reg.id, &app_id, text.as_str()).await;
+                        }
+                    }
+                    Message::Binary(_) => state.hub.send(
+                        reg.id,
+                        &protocol::error_message("invalid_argument", "binary frames are not supported", None),
+                    ),
+                    Message::Close(_) => {
+                        state.hub.close(reg.id, 1000, "bye");
+                        break;
+                    }
+                    Message::Ping(_) | Message::Pong(_) => {}
+                }
+            }
+            _ = ticker.tick(), if closing_since.is_none() => {
+                if last_inbound.elapsed() > heartbeat * 2 {
+                    state.hub.close(reg.id, 4408, "heartbeat_timeout");
+                } else {
+                    state.hub.send(reg.id, &protocol::ping_message(now_ms()));
+                    revalidate(&state, reg.id, &token).await;
+                }
+            }
+            changed = kill_rx.changed(), if closing_since.is_none() => {
+                if changed.is_err() || kill_rx.borrow().is_some() {
+                    closing_since = Some(Instant::now());
+                }
+            }
+            _ = shutdown.cancelled(), if closing_since.is_none() => {
+                state.hub.close(reg.id, 1001, "server_shutdown");
+                closing_since = Some(Instant::now());
+            }
+            _ = tokio::time::sleep(CLOSE_LINGER), if closing_since.is_some() => {
+                if writer.is_finished() { break; }
+            }
+        }
+    }
+
+    if let Some(at) = state.hub.unregister(reg.id) {
+        let (a, i) = (app_id.clone(), identity.clone());
+        if let Err(e) = state
+            .db
+            .call(move |c| crate::db::presence::set_last_seen(c, &a, &i, at))
+            .await
+        {
+            tracing::warn!(error = %e, "could not persist last seen");
+        }
+    }
+    writer.abort();
+    tracing::info!(app_id, identity, conn = reg.id, "signal disconnected");
+}
+
+/// Writes queued messages in order; on a close request, sends the close frame
+/// after the frame in flight (never interrupting one mid-write).
+async fn write_loop(
+    mut sink: SplitSink<WebSocket, Message>,
+    mut rx: mpsc::Receiver<String>,
+    mut kill_rx: watch::Receiver<Option<CloseReason>>,
+) {
+    loop {
+        let close = kill_rx.borrow().clone();
+        if let Some(reason) = close {
+            let frame = CloseFrame {
+                code: reason.code,
+                reason: reason.reason.into(),
+            };
+            let _ =
+                tokio::time::timeout(WRITE_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
+            return;
+        }
+        tokio::select! {
+            biased;
+            changed = kill_rx.changed() => {
+                if changed.is_err() { return; }
+            }
+            msg = rx.recv() => {
+                let Some(text) = msg else { return };
+                match tokio::time::timeout(WRITE_TIMEOUT, sink.send(Message::Text(text.into()))).await {
+                    Ok(Ok(())) => {}
+                    _ => return,
+                }
+            }
+        }
+    }
+}
+
+/// Re-checks the session at each heartbeat: revoked, expired, banned (also by
+/// the CLI) or a plan that lost signaling close the connection.
+async fn revalidate(state: &AppState, id: u64, token: &str) {
+    match authenticate_bearer(state, token).await {
+        Ok(user) if !user.app.signaling_enabled() => {
+            state.hub.close(id, 4403, "feature_disabled:signaling")
+        }
+        Ok(_) => {}
+        Err(e) if e.code() == ErrorCode::Internal => {}
+        Err(e) => {
+            let (code, reason) = close_for(&e);
+            state.hub.close(id, code, &reason);
+        }
+    }
+}
+
+async fn handle_text(state: &AppState, id: u64, app_id: &str, text: &str) {
+    let envelope = match protocol::parse(text) {
+        Ok(e) => e,
+        Err(refusal) => {
+            let msg = protocol::error_message(
+                "invalid_argument",
+                &refusal.message,
+                refusal.reference.as_ref(),
+            );
+            return state.hub.send(id, &msg);
+        }
+    };
+    let reference = envelope.reference;
+    match envelope.message {
+        ClientMessage::Pong => {}
+        ClientMessage::Echo(payload) => {
+            if let Some(r) = &reference {
+                state.hub.send(id, &protocol::echo_message(r, &payload));
+            }
+            return;
+        }
+        ClientMessage::Unwatch(identities) => state.hub.unwatch(id, &identities),
+        ClientMessage::Watch(identities) => {
+            let states = match state.hub.watch(id, &identities) {
+                Ok(s) => s,
+                Err(message) => {
+                    let msg =
+                        protocol::error_message("invalid_argument", &message, reference.as_ref());
+                    return state.hub.send(id, &msg);
+                }
+            };
+            let offline: Vec<String> = states
+                .iter()
+                .filter(|(_, online, cached)| !online && cached.is_none())
+                .map(|(i, _, _)| i.clone())
+                .collect();
+            let app = app_id.to_owned();
+            let stored = if offline.is_empty() {
+                Vec::new()
+            } else {
+                match state
+                    .db
+                    .call(move |c| crate::db::presence::last_seen(c, &app, &offline))
+                    .await
+                {
+                    Ok(v) => v,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not read last seen");
+                        Vec::new()
+                    }
+                }
+            };
+            for (identity, online, cached) in states {
+                let last_seen = cached.or_else(|| {
+                    stored
+                        .iter()
+                        .find(|(i, _)| *i == identity)
+                        .and_then(|(_, at)| *at)
+                });
+                state.hub.send(
+                    id,
+                    &protocol::presence_message(&identity, online, last_seen),
+                );
+            }
+        }
+    }
+    if let Some(r) = &reference {
+        state.hub.send(id, &protocol::ack_message(r));
+    }
+}

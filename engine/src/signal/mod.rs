@@ -1,0 +1,42 @@
+//! The signal WebSocket: `GET /api/v1/signal`.
+
+pub mod connection;
+pub mod hub;
+pub mod protocol;
+
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::{State, WebSocketUpgrade};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+
+use crate::http::auth::bearer;
+use crate::http::errors::ApiError;
+use crate::state::AppState;
+
+/// Largest accepted client frame.
+pub const MAX_CLIENT_MESSAGE: usize = 64 * 1024;
+
+/// Upgrades, then authenticates on the socket so that every failure reaches
+/// the client as a close code it can act on (HTTP statuses on a refused
+/// upgrade are invisible to many WebSocket clients).
+pub async fn ws_handler(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(_) => {
+            return ApiError::invalid_argument("expected a WebSocket upgrade request")
+                .into_response()
+        }
+    };
+    let token = bearer(&headers);
+    let guard = state.tracker.token();
+    ws.max_message_size(MAX_CLIENT_MESSAGE)
+        .max_frame_size(MAX_CLIENT_MESSAGE)
+        .on_upgrade(move |socket| async move {
+            connection::run(state, socket, token).await;
+            drop(guard);
+        })
+}

@@ -1,0 +1,216 @@
+// Shared helpers for the Kotlin tests: a log collector (the listener pattern
+// apps copy), the utd-stack environment for scenario tests against the real
+// engine, and small network fixtures.
+package com.utdstream.tests
+
+import com.utdstream.sdk.UTDLogLevel
+import com.utdstream.sdk.UTDLogListener
+import com.utdstream.sdk.UTDLogRecord
+import com.utdstream.sdk.UTDSubscription
+import com.utdstream.sdk.subscribeLogs
+import java.io.File
+import java.net.HttpURLConnection
+import java.net.InetAddress
+import java.net.ServerSocket
+import java.net.Socket
+import java.net.URI
+import kotlin.time.Duration
+import kotlinx.coroutines.channels.Channel
+import kotlinx.coroutines.withTimeoutOrNull
+
+/**
+ * Collects SDK log records into a channel. The SDK calls `onLog` on its own
+ * log thread; `trySend` on an unlimited channel never blocks that thread.
+ */
+class LogCollector : UTDLogListener {
+    val records = Channel<UTDLogRecord>(Channel.UNLIMITED)
+
+    override fun onLog(record: UTDLogRecord) {
+        records.trySend(record)
+    }
+
+    /** The first record matching [predicate] within [timeout], else null. */
+    suspend fun awaitRecord(timeout: Duration, predicate: (UTDLogRecord) -> Boolean): UTDLogRecord? =
+        withTimeoutOrNull(timeout) {
+            var found: UTDLogRecord? = null
+            while (found == null) {
+                val record = records.receive()
+                if (predicate(record)) found = record
+            }
+            found
+        }
+
+    /** Everything received so far, without waiting. */
+    fun drain(): List<UTDLogRecord> = generateSequence { records.tryReceive().getOrNull() }.toList()
+}
+
+/** Subscribes a fresh [LogCollector] at [level]; the caller cancels. */
+fun collectLogs(level: UTDLogLevel): Pair<LogCollector, UTDSubscription> {
+    val collector = LogCollector()
+    return collector to subscribeLogs(level, collector)
+}
+
+/**
+ * The running engine + livekit-server started by scripts/test-kotlin.sh
+ * through the `utd-stack` binary. `UTD_STACK_ENV` is the path of its JSON env
+ * file (or the JSON itself).
+ */
+class StackEnv(val engineUrl: String, val livekitUrl: String, val adminToken: String, val controlUrl: String) {
+    /** Stops the engine (the client sees its connection drop). */
+    fun stopEngine() = control("/engine/stop")
+
+    /** Starts the engine again on the same port with the same database. */
+    fun startEngine() = control("/engine/start")
+
+    private fun control(path: String) {
+        val status = httpPost(controlUrl.trimEnd('/') + path)
+        check(status in 200..299) { "utd-stack control $path answered HTTP $status" }
+    }
+
+    companion object {
+        /** The stack environment, or a failure saying how to get one. */
+        fun require(): StackEnv {
+            val raw = System.getenv("UTD_STACK_ENV")
+                ?: error("UTD_STACK_ENV is not set: run the tests through scripts/test-kotlin.sh, which starts utd-stack")
+            val json = if (raw.trimStart().startsWith("{")) raw else File(raw).readText()
+            val values = parseFlatJsonObject(json)
+            fun field(name: String) = values[name] ?: error("utd-stack env has no \"$name\": $json")
+            return StackEnv(field("engine_url"), field("livekit_url"), field("admin_token"), field("control_url"))
+        }
+    }
+}
+
+/** POSTs an empty body; returns the HTTP status. */
+fun httpPost(url: String, headers: Map<String, String> = emptyMap()): Int {
+    val connection = URI(url).toURL().openConnection() as HttpURLConnection
+    try {
+        connection.requestMethod = "POST"
+        connection.connectTimeout = 5_000
+        connection.readTimeout = 30_000
+        headers.forEach { (k, v) -> connection.setRequestProperty(k, v) }
+        connection.doOutput = true
+        connection.outputStream.use { }
+        return connection.responseCode
+    } finally {
+        connection.disconnect()
+    }
+}
+
+/** GETs [url]; returns (status, body). */
+fun httpGet(url: String, headers: Map<String, String> = emptyMap()): Pair<Int, String> {
+    val connection = URI(url).toURL().openConnection() as HttpURLConnection
+    try {
+        connection.connectTimeout = 5_000
+        connection.readTimeout = 30_000
+        headers.forEach { (k, v) -> connection.setRequestProperty(k, v) }
+        val status = connection.responseCode
+        val stream = if (status >= 400) connection.errorStream else connection.inputStream
+        return status to (stream?.bufferedReader()?.readText() ?: "")
+    } finally {
+        connection.disconnect()
+    }
+}
+
+/**
+ * Parses a JSON object whose values are strings, numbers, booleans or null
+ * (the utd-stack env file). Enough for that file; not a general parser.
+ */
+fun parseFlatJsonObject(json: String): Map<String, String?> {
+    val out = mutableMapOf<String, String?>()
+    var i = 0
+    fun skipSpace() { while (i < json.length && json[i].isWhitespace()) i++ }
+    fun expect(c: Char) {
+        skipSpace()
+        check(i < json.length && json[i] == c) { "expected '$c' at $i in $json" }
+        i++
+    }
+    fun string(): String {
+        expect('"')
+        val sb = StringBuilder()
+        while (true) {
+            check(i < json.length) { "unterminated string in $json" }
+            val c = json[i++]
+            when (c) {
+                '"' -> return sb.toString()
+                '\\' -> {
+                    val e = json[i++]
+                    when (e) {
+                        'n' -> sb.append('\n')
+                        't' -> sb.append('\t')
+                        'r' -> sb.append('\r')
+                        'b' -> sb.append('\b')
+                        'f' -> sb.append('\u000c')
+                        'u' -> { sb.append(json.substring(i, i + 4).toInt(16).toChar()); i += 4 }
+                        else -> sb.append(e)
+                    }
+                }
+                else -> sb.append(c)
+            }
+        }
+    }
+    expect('{')
+    skipSpace()
+    if (json[i] == '}') return out
+    while (true) {
+        val key = string()
+        expect(':')
+        skipSpace()
+        out[key] = if (json[i] == '"') {
+            string()
+        } else {
+            val start = i
+            while (i < json.length && json[i] != ',' && json[i] != '}' && !json[i].isWhitespace()) i++
+            json.substring(start, i).takeUnless { it == "null" }
+        }
+        skipSpace()
+        if (json[i] == ',') { i++; continue }
+        expect('}')
+        return out
+    }
+}
+
+/**
+ * A loopback TCP server that accepts connections and never answers: a
+ * request to it hangs until the client gives up. [peerClosed] tells whether
+ * the client closed the connection it opened.
+ */
+class SilentServer : AutoCloseable {
+    private val server = ServerSocket(0, 50, InetAddress.getLoopbackAddress())
+    private val accepted = java.util.concurrent.LinkedBlockingQueue<Socket>()
+    private val acceptor = Thread {
+        try {
+            while (true) accepted.put(server.accept())
+        } catch (_: Exception) {
+            // closed
+        }
+    }.apply { isDaemon = true; start() }
+
+    val url: String get() = "http://127.0.0.1:${server.localPort}"
+
+    /** Waits for the first connection; null if none came within [timeoutMs]. */
+    fun awaitConnection(timeoutMs: Long): Socket? =
+        accepted.poll(timeoutMs, java.util.concurrent.TimeUnit.MILLISECONDS)
+
+    override fun close() {
+        server.close()
+        acceptor.interrupt()
+        generateSequence { accepted.poll() }.forEach { it.close() }
+    }
+}
+
+/** True if the peer closes [socket] (read returns EOF or reset) within [timeoutMs]. */
+fun peerCloses(socket: Socket, timeoutMs: Int): Boolean {
+    socket.soTimeout = timeoutMs
+    val buffer = ByteArray(4096)
+    return try {
+        // The request bytes come first; read until EOF.
+        while (socket.getInputStream().read(buffer) >= 0) {
+            // discard
+        }
+        true
+    } catch (_: java.net.SocketTimeoutException) {
+        false
+    } catch (_: java.net.SocketException) {
+        true // reset by peer
+    }
+}
