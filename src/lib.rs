@@ -11,6 +11,7 @@ pub mod auth;
 pub mod client;
 pub mod error;
 pub mod logging;
+pub mod media;
 pub mod observe;
 pub mod runtime;
 pub mod signalling;

@@ -214,3 +214,74 @@ fun peerCloses(socket: Socket, timeoutMs: Int): Boolean {
         true // reset by peer
     }
 }
+
+/** One request a [ScriptedHttpServer] received. */
+class ReceivedRequest(val method: String, val path: String, val headers: Map<String, String>, val body: String)
+
+/**
+ * A loopback HTTP/1.1 server that answers every request with the same canned
+ * reply: a stand-in engine for replies the real one is hard to provoke on
+ * demand. Records what it received.
+ */
+class ScriptedHttpServer(
+    private val status: Int,
+    private val body: String,
+    private val headers: Map<String, String> = emptyMap(),
+) : AutoCloseable {
+    private val server = ServerSocket(0, 50, InetAddress.getLoopbackAddress())
+    val requests = java.util.concurrent.LinkedBlockingQueue<ReceivedRequest>()
+    private val acceptor = Thread {
+        try {
+            while (true) {
+                server.accept().use { serve(it) }
+            }
+        } catch (_: Exception) {
+            // closed
+        }
+    }.apply { isDaemon = true; start() }
+
+    val url: String get() = "http://127.0.0.1:${server.localPort}"
+
+    private fun serve(socket: Socket) {
+        socket.soTimeout = 10_000
+        val input = socket.getInputStream().buffered()
+        fun line(): String {
+            val sb = StringBuilder()
+            while (true) {
+                val c = input.read()
+                if (c < 0 || c == '\n'.code) return sb.toString().trimEnd('\r')
+                sb.append(c.toChar())
+            }
+        }
+        val (method, path) = line().split(" ").let { it[0] to it[1] }
+        val received = mutableMapOf<String, String>()
+        while (true) {
+            val header = line()
+            if (header.isEmpty()) break
+            val (name, value) = header.split(":", limit = 2)
+            received[name.trim().lowercase()] = value.trim()
+        }
+        val length = received["content-length"]?.toInt() ?: 0
+        val requestBody = String(input.readNBytes(length), Charsets.UTF_8)
+        requests.put(ReceivedRequest(method, path, received, requestBody))
+        val payload = body.toByteArray(Charsets.UTF_8)
+        val reply = buildString {
+            append("HTTP/1.1 $status Scripted\r\n")
+            append("Content-Type: application/json\r\n")
+            append("Content-Length: ${payload.size}\r\n")
+            append("Connection: close\r\n")
+            headers.forEach { (k, v) -> append("$k: $v\r\n") }
+            append("\r\n")
+        }
+        socket.getOutputStream().apply {
+            write(reply.toByteArray(Charsets.UTF_8))
+            write(payload)
+            flush()
+        }
+    }
+
+    override fun close() {
+        server.close()
+        acceptor.interrupt()
+    }
+}

@@ -1,0 +1,1 @@
+//! The media transport: the LiveKit connection behind a narrow trait.
