@@ -1,1 +1,385 @@
 //! The media transport: the LiveKit connection behind a narrow trait.
+//!
+//! Everything above this module (audio room seats, the live stream stage, 1:1
+//! calls) talks to a room only through [`RoomTransport`] and reacts to the
+//! [`TransportEvent`]s it broadcasts. Three implementations exist:
+//!
+//! - [`livekit::LiveKitTransport`] (cargo feature `livekit`): production media
+//!   over the official `livekit` crate (WebRTC). The iOS/Android packaging
+//!   turns the feature on; CI only type-checks it (`DOCS_RS=1`), because its
+//!   build downloads a prebuilt libwebrtc.
+//! - [`control_plane::ControlPlaneTransport`]: a real join to a real
+//!   livekit-server over the official `livekit-signaling` crate, with no
+//!   WebRTC. It sees real participant and permission updates and real
+//!   accept/refuse decisions for publishing, which is what the runtime tests
+//!   need. What it cannot do (media, data messages, sessions longer than the
+//!   server's 60 s join timeout) fails with [`UTDErrorCode::Unsupported`].
+//! - [`fake::FakeTransport`]: an in-memory test double with a controllable
+//!   permission, so session logic can be tested without any server.
+//!
+//! Permissions are decided by the server only: a transport reflects the
+//! permission the server granted ([`TransportEvent::PermissionChanged`]) and
+//! refuses to publish a source it does not allow, but never elevates itself.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use tokio::sync::broadcast;
+
+use crate::error::{UTDErrorCode, UTDStreamError};
+
+pub mod control_plane;
+pub mod fake;
+#[cfg(feature = "livekit")]
+pub mod livekit;
+
+/// Result type of every transport operation.
+pub type TransportResult<T> = Result<T, UTDStreamError>;
+
+/// How many events a slow subscriber may fall behind before it sees
+/// `RecvError::Lagged`. Room events are small and bursty (a join of many
+/// participants); this leaves room for a few hundred without growing forever.
+pub const EVENT_CHANNEL_CAPACITY: usize = 512;
+
+/// How to join a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TransportOptions {
+    /// Ask the SFU to send remote video at the resolution actually rendered.
+    pub adaptive_stream: bool,
+    /// Let the SFU pause simulcast layers nobody is watching.
+    pub dynacast: bool,
+    /// Subscribe to every remote track as soon as it is published.
+    pub auto_subscribe: bool,
+}
+
+impl Default for TransportOptions {
+    fn default() -> Self {
+        Self {
+            adaptive_stream: true,
+            dynacast: true,
+            auto_subscribe: true,
+        }
+    }
+}
+
+/// Where a track's media comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TrackSource {
+    /// The device microphone.
+    Microphone,
+    /// The device camera (frames pushed in by platform code).
+    Camera,
+    /// A screen capture (published by other SDKs; this one does not publish it).
+    ScreenShare,
+    /// A screen capture's audio (published by other SDKs only).
+    ScreenShareAudio,
+    /// A source the server did not name.
+    Unknown,
+}
+
+impl TrackSource {
+    /// Whether this SDK can publish the source (microphone and camera only).
+    pub fn is_publishable(self) -> bool {
+        matches!(self, Self::Microphone | Self::Camera)
+    }
+}
+
+impl fmt::Display for TrackSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Microphone => "microphone",
+            Self::Camera => "camera",
+            Self::ScreenShare => "screen_share",
+            Self::ScreenShareAudio => "screen_share_audio",
+            Self::Unknown => "unknown",
+        })
+    }
+}
+
+/// What the server allows the local participant to do, as granted by the
+/// token and changed later by RoomService.UpdateParticipant.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Permission {
+    /// May publish tracks at all.
+    pub can_publish: bool,
+    /// May subscribe to other participants' tracks.
+    pub can_subscribe: bool,
+    /// May send data messages.
+    pub can_publish_data: bool,
+    /// The sources it may publish; empty means every source (LiveKit's rule).
+    pub can_publish_sources: Vec<TrackSource>,
+}
+
+impl Permission {
+    /// Whether publishing `source` is allowed, by the same rule the SFU
+    /// applies: `can_publish`, and the source listed (or no list at all).
+    pub fn allows_publishing(&self, source: TrackSource) -> bool {
+        self.can_publish
+            && (self.can_publish_sources.is_empty() || self.can_publish_sources.contains(&source))
+    }
+}
+
+/// A published track as the room sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackInfo {
+    /// The server-assigned track id.
+    pub sid: String,
+    /// Where the media comes from.
+    pub source: TrackSource,
+    /// Whether the publisher muted it.
+    pub muted: bool,
+}
+
+/// A participant in the room other than the local one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParticipantInfo {
+    /// The app's user identity (unique in the room).
+    pub identity: String,
+    /// The server-assigned session id (changes when the participant rejoins).
+    pub sid: String,
+    /// Display name from the token, possibly empty.
+    pub name: String,
+    /// The tracks it currently publishes.
+    pub tracks: Vec<TrackInfo>,
+}
+
+/// What [`RoomTransport::connect`] returns once the server admitted us.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinedRoom {
+    /// The room's name.
+    pub room_name: String,
+    /// The local participant's identity (from the token).
+    pub local_identity: String,
+    /// The local participant's server-assigned session id.
+    pub local_sid: String,
+    /// What the server allows the local participant to do right now.
+    pub permission: Permission,
+    /// Everyone else already in the room.
+    pub remote_participants: Vec<ParticipantInfo>,
+}
+
+/// Why the connection to the room ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DisconnectReason {
+    /// [`RoomTransport::disconnect`] was called.
+    ClientInitiated,
+    /// The same identity joined the room elsewhere.
+    DuplicateIdentity,
+    /// The server shut down.
+    ServerShutdown,
+    /// RoomService.RemoveParticipant removed us (e.g. kicked by a host).
+    ParticipantRemoved,
+    /// RoomService.DeleteRoom ended the room.
+    RoomDeleted,
+    /// The room closed because everyone left.
+    RoomClosed,
+    /// The server dropped us because the media connection never came up. For
+    /// the control-plane transport (no WebRTC) this is livekit-server's 60 s
+    /// join timeout, which always ends its sessions.
+    JoinFailure,
+    /// The connection was lost and could not be resumed.
+    ConnectionLost,
+    /// Any other reason; the text says what the server or transport reported.
+    Other(String),
+}
+
+/// Something that happened in the room. Events for one room never mention
+/// participants of another.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TransportEvent {
+    /// A participant entered the room.
+    ParticipantJoined(ParticipantInfo),
+    /// A participant left the room.
+    ParticipantLeft {
+        /// Who left.
+        identity: String,
+    },
+    /// A participant's name or track list changed.
+    ParticipantUpdated(ParticipantInfo),
+    /// The server changed what the LOCAL participant may do.
+    PermissionChanged(Permission),
+    /// A track was published (`local` for our own tracks).
+    TrackPublished {
+        /// The publisher's identity.
+        identity: String,
+        /// Whether the publisher is the local participant.
+        local: bool,
+        /// The track.
+        track: TrackInfo,
+    },
+    /// A track was unpublished (`local` for our own tracks).
+    TrackUnpublished {
+        /// The publisher's identity.
+        identity: String,
+        /// Whether the publisher is the local participant.
+        local: bool,
+        /// The track.
+        track: TrackInfo,
+    },
+    /// The server took one of our tracks away, typically because publish
+    /// permission for its source was revoked. Followed by the matching local
+    /// [`TransportEvent::TrackUnpublished`].
+    LocalTrackUnpublishedByServer {
+        /// The track that was removed.
+        track: TrackInfo,
+    },
+    /// The set of participants currently speaking (identities, loudest first).
+    ActiveSpeakersChanged {
+        /// Who is speaking now; empty when nobody is.
+        identities: Vec<String>,
+    },
+    /// A data message arrived.
+    DataReceived {
+        /// The sender's identity, `None` when the server sent it.
+        from: Option<String>,
+        /// The message bytes.
+        payload: Vec<u8>,
+        /// The sender's topic, if any.
+        topic: Option<String>,
+    },
+    /// The connection dropped and the transport is trying to resume it.
+    Reconnecting,
+    /// The connection was resumed; the room state is current again.
+    Reconnected,
+    /// The connection ended for good; `connect` again to rejoin.
+    Disconnected {
+        /// Why it ended.
+        reason: DisconnectReason,
+    },
+}
+
+/// The narrow interface every session type uses to talk to a room.
+///
+/// One transport value holds at most one room connection at a time; after
+/// [`disconnect`](Self::disconnect) (or a [`TransportEvent::Disconnected`]) it
+/// may [`connect`](Self::connect) again. Subscribe with
+/// [`events`](Self::events) before connecting so nothing is missed.
+#[async_trait]
+pub trait RoomTransport: Send + Sync {
+    /// Joins the room at `url` with an access token. Fails with `Conflict`
+    /// when the room refuses the join (e.g. full), `Unauthenticated` for a
+    /// bad token, `Network`/`Timeout` when the server cannot be reached, and
+    /// `InvalidState` if already connected.
+    async fn connect(
+        &self,
+        url: &str,
+        token: &str,
+        options: TransportOptions,
+    ) -> TransportResult<JoinedRoom>;
+
+    /// Publishes the microphone or camera. Fails with `Forbidden` when the
+    /// granted permission lacks the source (checked before asking) or when
+    /// the server refuses it. Publishing an already published source is a
+    /// no-op.
+    async fn publish(&self, source: TrackSource) -> TransportResult<()>;
+
+    /// Stops publishing `source`; a no-op when it is not published.
+    async fn unpublish(&self, source: TrackSource) -> TransportResult<()>;
+
+    /// Turns the microphone on (publishing it if needed) or mutes it.
+    async fn set_microphone(&self, enabled: bool) -> TransportResult<()>;
+
+    /// Turns the camera on (publishing it if needed) or mutes it.
+    async fn set_camera(&self, enabled: bool) -> TransportResult<()>;
+
+    /// Sends `payload` to everyone in the room, or only to
+    /// `destination_identities` when it is not empty. `reliable` picks the
+    /// ordered, retransmitted channel over the lossy one.
+    async fn send_data(
+        &self,
+        payload: Vec<u8>,
+        reliable: bool,
+        destination_identities: Vec<String>,
+    ) -> TransportResult<()>;
+
+    /// Leaves the room. A no-op when not connected.
+    async fn disconnect(&self) -> TransportResult<()>;
+
+    /// A new subscription to this transport's events (all rooms it joins).
+    fn events(&self) -> broadcast::Receiver<TransportEvent>;
+
+    /// The local permission as last granted by the server (`None` when not
+    /// connected).
+    fn permission(&self) -> Option<Permission>;
+
+    /// The sources the local participant currently publishes.
+    fn published_sources(&self) -> Vec<TrackSource>;
+
+    /// The other participants in the room right now.
+    fn remote_participants(&self) -> Vec<ParticipantInfo>;
+}
+
+/// The `Forbidden` error for publishing a source the permission lacks.
+pub(crate) fn publish_forbidden(source: TrackSource, permission: &Permission) -> UTDStreamError {
+    let why = if permission.can_publish {
+        format!("the server does not allow publishing the {source} (allowed sources: {allowed})",
+            allowed = describe_sources(&permission.can_publish_sources))
+    } else {
+        "the server has not granted publish permission".to_string()
+    };
+    UTDStreamError::new(UTDErrorCode::Forbidden, format!("cannot publish the {source}: {why}"))
+}
+
+fn describe_sources(sources: &[TrackSource]) -> String {
+    if sources.is_empty() {
+        return "all".to_string();
+    }
+    sources
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The error for operations that need a room connection.
+pub(crate) fn not_connected(what: &str) -> UTDStreamError {
+    UTDStreamError::invalid_state(format!("cannot {what}: the transport is not connected to a room"))
+}
+
+/// The error for sources this SDK never publishes.
+pub(crate) fn unpublishable(source: TrackSource) -> UTDStreamError {
+    UTDStreamError::invalid_argument(format!(
+        "cannot publish the {source}: this SDK publishes only the microphone and the camera"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_source_list_allows_every_source_but_only_with_can_publish() {
+        let mut permission = Permission {
+            can_publish: true,
+            ..Permission::default()
+        };
+        assert!(permission.allows_publishing(TrackSource::Camera));
+        permission.can_publish_sources = vec![TrackSource::Microphone];
+        assert!(permission.allows_publishing(TrackSource::Microphone));
+        assert!(!permission.allows_publishing(TrackSource::Camera));
+        permission.can_publish = false;
+        assert!(!permission.allows_publishing(TrackSource::Microphone));
+    }
+
+    #[test]
+    fn forbidden_errors_say_which_rule_refused() {
+        let listener = Permission::default();
+        let e = publish_forbidden(TrackSource::Microphone, &listener);
+        assert_eq!(e.kind(), UTDErrorCode::Forbidden);
+        assert!(e.message().contains("not granted publish permission"));
+
+        let speaker = Permission {
+            can_publish: true,
+            can_publish_sources: vec![TrackSource::Microphone],
+            ..Permission::default()
+        };
+        let e = publish_forbidden(TrackSource::Camera, &speaker);
+        assert!(e.message().contains("allowed sources: microphone"), "{e}");
+    }
+
+    #[test]
+    fn default_options_turn_adaptive_stream_dynacast_and_auto_subscribe_on() {
+        let o = TransportOptions::default();
+        assert!(o.adaptive_stream && o.dynacast && o.auto_subscribe);
+    }
+}

@@ -1,0 +1,224 @@
+// Shared helpers for the Swift tests. LogCollector is the listener pattern
+// apps copy: under Swift 6 strict concurrency a listener must be Sendable,
+// so it keeps only `let` state (an AsyncStream and its continuation).
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+import UTDStream
+import XCTest
+
+/// Receives SDK log records on the SDK's log thread and hands them to async
+/// code through an AsyncStream.
+final class LogCollector: UTDLogListener {
+    let records: AsyncStream<UTDLogRecord>
+    private let continuation: AsyncStream<UTDLogRecord>.Continuation
+
+    init() {
+        (records, continuation) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
+    }
+
+    func onLog(record: UTDLogRecord) {
+        continuation.yield(record)
+    }
+}
+
+/// Subscribes a fresh collector at `level`; the caller cancels the subscription.
+func collectLogs(_ level: UTDLogLevel) -> (LogCollector, UTDSubscription) {
+    let collector = LogCollector()
+    return (collector, subscribeLogs(minLevel: level, listener: collector))
+}
+
+/// The first element of `stream` matching `predicate` within `timeout`, or nil.
+/// Consumes the stream: use each stream for one wait (a timed-out wait ends it).
+func first<T: Sendable>(
+    _ stream: AsyncStream<T>,
+    within timeout: Duration,
+    where predicate: @escaping @Sendable (T) -> Bool = { _ in true }
+) async -> T? {
+    await withTaskGroup(of: T?.self) { group in
+        group.addTask {
+            for await element in stream where predicate(element) {
+                return element
+            }
+            return nil
+        }
+        group.addTask {
+            try? await Task.sleep(for: timeout)
+            return nil
+        }
+        let winner = await group.next() ?? nil
+        group.cancelAll()
+        return winner
+    }
+}
+
+/// Asserts that `body` throws a UTDStreamError and returns it.
+func assertThrowsUTD<T>(
+    _ body: () async throws -> T,
+    file: StaticString = #filePath,
+    line: UInt = #line
+) async -> UTDStreamError? {
+    do {
+        let value = try await body()
+        XCTFail("expected a UTDStreamError, got \(value)", file: file, line: line)
+    } catch let error as UTDStreamError {
+        return error
+    } catch {
+        XCTFail("expected a UTDStreamError, got \(error)", file: file, line: line)
+    }
+    return nil
+}
+
+/// Synchronous variant of `assertThrowsUTD`.
+func assertThrowsUTDSync<T>(
+    _ body: () throws -> T,
+    file: StaticString = #filePath,
+    line: UInt = #line
+) -> UTDStreamError? {
+    do {
+        let value = try body()
+        XCTFail("expected a UTDStreamError, got \(value)", file: file, line: line)
+    } catch let error as UTDStreamError {
+        return error
+    } catch {
+        XCTFail("expected a UTDStreamError, got \(error)", file: file, line: line)
+    }
+    return nil
+}
+
+/// What a `ScriptedHTTPServer` received.
+struct ReceivedRequest: Sendable {
+    let method: String
+    let path: String
+    let head: String
+    let body: String
+}
+
+/// A loopback HTTP/1.1 server on a POSIX socket that answers every request
+/// with one canned reply: a stand-in engine for replies the real one is hard
+/// to provoke on demand. Requests arrive on `requests`.
+final class ScriptedHTTPServer: Sendable {
+    let port: UInt16
+    let requests: AsyncStream<ReceivedRequest>
+    private let listener: Int32
+
+    init(status: Int, body: String, headers: [String: String] = [:]) throws {
+        let (fd, port) = try listenOnLoopback()
+        self.listener = fd
+        self.port = port
+        let (requests, continuation) = AsyncStream.makeStream(of: ReceivedRequest.self)
+        self.requests = requests
+        var reply = "HTTP/1.1 \(status) Scripted\r\nContent-Type: application/json\r\n"
+        reply += "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n"
+        for (name, value) in headers { reply += "\(name): \(value)\r\n" }
+        reply += "\r\n" + body
+        let replyBytes = Array(reply.utf8)
+        Thread.detachNewThread {
+            while true {
+                let connection = accept(fd, nil, nil)
+                if connection < 0 { break }  // listener closed
+                if let request = readRequest(connection) { continuation.yield(request) }
+                _ = replyBytes.withUnsafeBytes { send(connection, $0.baseAddress, $0.count, 0) }
+                close(connection)
+            }
+            continuation.finish()
+        }
+    }
+
+    var url: String { "http://127.0.0.1:\(port)" }
+
+    func stop() {
+        shutdown(listener, Int32(SHUT_RDWR))
+        close(listener)
+    }
+}
+
+private func listenOnLoopback() throws -> (Int32, UInt16) {
+    #if canImport(Glibc)
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    #else
+    let fd = socket(AF_INET, SOCK_STREAM, 0)
+    #endif
+    guard fd >= 0 else { throw POSIXError(.EIO) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    let bound = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+        }
+    }
+    guard bound == 0, listen(fd, 16) == 0 else {
+        close(fd)
+        throw POSIXError(.EADDRINUSE)
+    }
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+    }
+    return (fd, UInt16(bigEndian: address.sin_port))
+}
+
+/// Reads one request (head plus Content-Length body) from a connection.
+private func readRequest(_ connection: Int32) -> ReceivedRequest? {
+    var timeout = timeval(tv_sec: 10, tv_usec: 0)
+    setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    var data = [UInt8]()
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    let separator = Array("\r\n\r\n".utf8)
+    while true {
+        if let end = data.firstRange(of: separator) {
+            let head = String(decoding: data[..<end.lowerBound], as: UTF8.self)
+            let lines = head.components(separatedBy: "\r\n")
+            let requestLine = lines.first?.split(separator: " ") ?? []
+            let length = lines.dropFirst()
+                .first { $0.lowercased().hasPrefix("content-length:") }
+                .flatMap { Int($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) } ?? 0
+            while data.count - end.upperBound < length {
+                let n = recv(connection, &buffer, buffer.count, 0)
+                if n <= 0 { return nil }
+                data += buffer[..<n]
+            }
+            let body = String(decoding: data[end.upperBound..<(end.upperBound + length)], as: UTF8.self)
+            guard requestLine.count >= 2 else { return nil }
+            return ReceivedRequest(
+                method: String(requestLine[0]), path: String(requestLine[1]), head: head, body: body)
+        }
+        let n = recv(connection, &buffer, buffer.count, 0)
+        if n <= 0 { return nil }
+        data += buffer[..<n]
+    }
+}
+
+/// The running engine + livekit-server started by scripts/test-swift.sh
+/// (utd-stack). `UTD_STACK_ENV` is the path of its JSON env file.
+struct StackEnv: Decodable, Sendable {
+    let engineUrl: String
+    let livekitUrl: String
+    let adminToken: String
+    let controlUrl: String
+
+    enum CodingKeys: String, CodingKey {
+        case engineUrl = "engine_url"
+        case livekitUrl = "livekit_url"
+        case adminToken = "admin_token"
+        case controlUrl = "control_url"
+    }
+
+    static func require() throws -> StackEnv {
+        guard let raw = ProcessInfo.processInfo.environment["UTD_STACK_ENV"] else {
+            throw StackError("UTD_STACK_ENV is not set: run the tests through scripts/test-swift.sh")
+        }
+        let json = raw.hasPrefix("{") ? Data(raw.utf8) : try Data(contentsOf: URL(fileURLWithPath: raw))
+        return try JSONDecoder().decode(StackEnv.self, from: json)
+    }
+}
+
+struct StackError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,261 @@
+//! `utd-stack`: the real livekit-server plus the engine, for the Kotlin and
+//! Swift suites and the demo.
+//!
+//! ```text
+//! utd-stack --env-file PATH [--watch-pid PID] [--database FILE]
+//! ```
+//!
+//! Starts livekit-server on free loopback ports and the engine in-process on a
+//! file database, then writes PATH as JSON:
+//! `{"engine_url","livekit_url","admin_token","control_url", ...}`. Foreign
+//! tests read it (via `UTD_STACK_ENV`) and drive the control endpoint:
+//!
+//! - `POST /engine/stop`: graceful engine stop (clients see their sockets close);
+//! - `POST /engine/start`: the engine again, on the same port with the same
+//!   database, so a connected client can reconnect by itself;
+//! - `GET /status`: `{"engine_running": bool}`;
+//! - `POST /shutdown`: stops everything and exits.
+//!
+//! It also exits on SIGINT/SIGTERM and, with `--watch-pid`, when that process
+//! (the test script) is gone, so an interrupted run leaves nothing behind.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+use tokio::sync::{watch, Mutex};
+use utd_engine::{DatabaseLocation, EngineConfig, RunningEngine};
+use utd_testkit::ports::free_tcp_port;
+use utd_testkit::LiveKitServer;
+
+/// The engine route LiveKit posts its webhooks to (docs/engine-api.md §9).
+const WEBHOOK_PATH: &str = "/api/v1/livekit/webhook";
+
+struct Args {
+    env_file: PathBuf,
+    watch_pid: Option<libc::pid_t>,
+    database: Option<PathBuf>,
+}
+
+fn parse_args() -> Result<Args> {
+    let mut env_file = None;
+    let mut watch_pid = None;
+    let mut database = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().with_context(|| format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--env-file" => env_file = Some(PathBuf::from(value()?)),
+            "--watch-pid" => {
+                let raw = value()?;
+                watch_pid = Some(
+                    raw.parse()
+                        .with_context(|| format!("--watch-pid {raw:?}"))?,
+                );
+            }
+            "--database" => database = Some(PathBuf::from(value()?)),
+            "-h" | "--help" => {
+                println!("usage: utd-stack --env-file PATH [--watch-pid PID] [--database FILE]");
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument {other:?} (see --help)"),
+        }
+    }
+    Ok(Args {
+        env_file: env_file.context("--env-file PATH is required")?,
+        watch_pid,
+        database,
+    })
+}
+
+fn main() -> Result<()> {
+    let args = parse_args()?;
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        // Logs go to a file in CI; colour codes would only garble it.
+        .with_ansi(false)
+        .init();
+
+    // The engine's port is chosen first so LiveKit can be told where to send
+    // webhooks before the engine exists.
+    let engine_port = free_tcp_port()?;
+    // Started on the main thread, which lives as long as the process: the
+    // server is tied to the thread that spawned it (PR_SET_PDEATHSIG).
+    let livekit = LiveKitServer::builder()
+        .with_webhook(format!("http://127.0.0.1:{engine_port}{WEBHOOK_PATH}"))
+        .start()?;
+
+    let dir = tempfile::Builder::new().prefix("utd-stack-").tempdir()?;
+    let database = args
+        .database
+        .clone()
+        .unwrap_or_else(|| dir.path().join("engine.db"));
+    let mut config = EngineConfig::for_tests();
+    config.bind = SocketAddr::from(([127, 0, 0, 1], engine_port));
+    config.database = DatabaseLocation::File(database);
+    config.livekit_url = livekit.ws_url();
+    config.livekit_api_key = livekit.api_key().to_owned();
+    config.livekit_api_secret = livekit.api_secret().to_owned();
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let result = runtime.block_on(serve(config, &livekit, &args));
+    let _ = std::fs::remove_file(&args.env_file);
+    // Explicit order: engine (inside serve) first, then LiveKit, then the
+    // temp dir with the database.
+    drop(livekit);
+    drop(dir);
+    result
+}
+
+struct Stack {
+    config: EngineConfig,
+    engine: Mutex<Option<RunningEngine>>,
+    /// Flips to true once, when the stack should exit.
+    exit: watch::Sender<bool>,
+}
+
+impl Stack {
+    async fn exit_requested(&self) {
+        let mut exit = self.exit.subscribe();
+        // Err only if the sender is gone, which means we are exiting anyway.
+        let _ = exit.wait_for(|requested| *requested).await;
+    }
+}
+
+async fn serve(config: EngineConfig, livekit: &LiveKitServer, args: &Args) -> Result<()> {
+    let engine = utd_engine::start(config.clone())
+        .await
+        .context("starting the engine")?;
+    let engine_url = engine.base_url();
+    let admin_token = engine.admin_token().to_owned();
+    let stack = Arc::new(Stack {
+        config,
+        engine: Mutex::new(Some(engine)),
+        exit: watch::channel(false).0,
+    });
+
+    let control = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+    let control_url = format!("http://{}", control.local_addr()?);
+    let app = Router::new()
+        .route("/engine/stop", post(stop_engine))
+        .route("/engine/start", post(start_engine))
+        .route("/status", get(status))
+        .route("/shutdown", post(shutdown))
+        .with_state(stack.clone());
+    let exit = stack.clone();
+    let control_server = tokio::spawn(async move {
+        axum::serve(control, app)
+            .with_graceful_shutdown(async move { exit.exit_requested().await })
+            .await
+    });
+
+    write_env_file(
+        &args.env_file,
+        &json!({
+            "engine_url": engine_url,
+            "livekit_url": livekit.ws_url(),
+            "livekit_http_url": livekit.http_url(),
+            "livekit_api_key": livekit.api_key(),
+            "livekit_api_secret": livekit.api_secret(),
+            "admin_token": admin_token,
+            "control_url": control_url,
+        }),
+    )?;
+    tracing::info!(%engine_url, livekit = %livekit.ws_url(), %control_url, "utd-stack ready");
+
+    tokio::select! {
+        _ = stack.exit_requested() => tracing::info!("shutdown requested: stopping"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: stopping"),
+        _ = terminated() => tracing::info!("SIGTERM: stopping"),
+        _ = parent_gone(args.watch_pid) => tracing::info!("watched process is gone: stopping"),
+    }
+    // Ends the control server too, whichever branch won.
+    stack.exit.send_replace(true);
+    if let Some(engine) = stack.engine.lock().await.take() {
+        engine.shutdown().await;
+    }
+    match tokio::time::timeout(Duration::from_secs(5), control_server).await {
+        Ok(Ok(Ok(()))) | Err(_) => Ok(()),
+        Ok(Ok(Err(e))) => Err(e).context("control server"),
+        Ok(Err(e)) => Err(e).context("control server task"),
+    }
+}
+
+/// Writes the env file atomically, so a reader polling for it never sees a
+/// half-written JSON.
+fn write_env_file(path: &Path, value: &serde_json::Value) -> Result<()> {
+    let partial = path.with_extension("partial");
+    std::fs::write(&partial, serde_json::to_vec_pretty(value)?)
+        .with_context(|| format!("writing {}", partial.display()))?;
+    std::fs::rename(&partial, path).with_context(|| format!("renaming to {}", path.display()))
+}
+
+async fn stop_engine(State(stack): State<Arc<Stack>>) -> Json<serde_json::Value> {
+    if let Some(engine) = stack.engine.lock().await.take() {
+        engine.shutdown().await;
+        tracing::info!("engine stopped");
+    }
+    Json(json!({ "engine_running": false }))
+}
+
+async fn start_engine(
+    State(stack): State<Arc<Stack>>,
+) -> Result<Json<serde_json::Value>, (StatusCode, String)> {
+    let mut slot = stack.engine.lock().await;
+    if slot.is_none() {
+        // Same bind address and database: to a client it is the same engine
+        // coming back.
+        let engine = utd_engine::start(stack.config.clone())
+            .await
+            .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")))?;
+        tracing::info!(url = %engine.base_url(), "engine started again");
+        *slot = Some(engine);
+    }
+    Ok(Json(json!({ "engine_running": true })))
+}
+
+async fn status(State(stack): State<Arc<Stack>>) -> Json<serde_json::Value> {
+    Json(json!({ "engine_running": stack.engine.lock().await.is_some() }))
+}
+
+async fn shutdown(State(stack): State<Arc<Stack>>) -> StatusCode {
+    stack.exit.send_replace(true);
+    StatusCode::ACCEPTED
+}
+
+async fn terminated() {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut signal) => {
+            signal.recv().await;
+        }
+        // Without a handler, SIGTERM's default action still ends the process.
+        Err(_) => std::future::pending().await,
+    }
+}
+
+async fn parent_gone(pid: Option<libc::pid_t>) {
+    let Some(pid) = pid else {
+        return std::future::pending().await;
+    };
+    loop {
+        // SAFETY: signal 0 sends nothing; it only checks that the pid exists.
+        if unsafe { libc::kill(pid, 0) } != 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
