@@ -33,7 +33,7 @@ mkdir -p "$out"
 compile() {
   # kotlinc takes ~15 s; skip it when neither the bindings nor the tests changed.
   local stamp="$out/inputs.sha256" current
-  current=$(cat "$generated" tests/kotlin/*.kt | sha256sum | cut -d' ' -f1)
+  current=$(cat "$generated" platforms/android/src/main/kotlin/com/utdstream/sdk/*.kt tests/kotlin/*.kt | sha256sum | cut -d' ' -f1)
   if [ -f "$jar" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$current" ]; then
     log "kotlin: sources unchanged, reusing $jar"
     return 0
@@ -42,7 +42,7 @@ compile() {
   # JAVA_OPTS keeps kotlinc's own JVM from grabbing a quarter of the RAM of
   # a small CI machine next to cargo.
   JAVA_OPTS="${JAVA_OPTS:--Xmx1g}" "$KOTLIN_HOME/bin/kotlinc" -nowarn -cp "$libs" \
-    "$generated" tests/kotlin/*.kt -d "$jar" || return 1
+    "$generated" platforms/android/src/main/kotlin/com/utdstream/sdk/*.kt tests/kotlin/*.kt -d "$jar" || return 1
   echo "$current" >"$stamp"
 }
 

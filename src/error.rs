@@ -279,24 +279,24 @@ impl UTDStreamError {
     }
 }
 
+/// Parses an engine error reply (HTTP status, JSON body, optional
+/// `Retry-After` header) into the typed error, exactly as the SDK does for
+/// its own requests. Useful for apps that call engine endpoints through
+/// their own backend.
+///
+/// A free function rather than a named constructor: UniFFI's Kotlin
+/// bindings cannot give an error interface secondary constructors.
 #[uniffi::export]
-impl UTDStreamError {
-    /// Parses an engine error reply (HTTP status, JSON body, optional
-    /// `Retry-After` header) into the typed error, exactly as the SDK does for
-    /// its own requests. Useful for apps that call engine endpoints through
-    /// their own backend.
-    #[uniffi::constructor]
-    pub fn parse_engine_reply(
-        status_code: u16,
-        body: String,
-        retry_after: Option<String>,
-    ) -> Arc<Self> {
-        Arc::new(Self::from_engine_reply(
-            status_code,
-            &body,
-            retry_after.as_deref(),
-        ))
-    }
+pub fn parse_engine_reply(
+    status_code: u16,
+    body: String,
+    retry_after: Option<String>,
+) -> Arc<UTDStreamError> {
+    Arc::new(UTDStreamError::from_engine_reply(
+        status_code,
+        &body,
+        retry_after.as_deref(),
+    ))
 }
 
 #[uniffi::export]

@@ -92,7 +92,10 @@ impl FakeTransport {
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
-        self.inner.state.lock().unwrap_or_else(PoisonError::into_inner)
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     fn emit(&self, event: TransportEvent) {
@@ -410,15 +413,22 @@ mod tests {
         assert_eq!(e.kind(), UTDErrorCode::Forbidden);
 
         fake.set_permission(speaker());
-        assert!(matches!(events.recv().await, Ok(TransportEvent::PermissionChanged(p)) if p.can_publish));
+        assert!(
+            matches!(events.recv().await, Ok(TransportEvent::PermissionChanged(p)) if p.can_publish)
+        );
         fake.set_microphone(true).await.expect("mic on");
         assert_eq!(fake.published_sources(), vec![TrackSource::Microphone]);
-        assert!(matches!(events.recv().await, Ok(TransportEvent::TrackPublished { local: true, .. })));
+        assert!(matches!(
+            events.recv().await,
+            Ok(TransportEvent::TrackPublished { local: true, .. })
+        ));
         let e = fake.publish(TrackSource::Camera).await.unwrap_err();
         assert_eq!(e.kind(), UTDErrorCode::Forbidden);
 
         fake.set_permission(Permission::default());
-        assert!(matches!(events.recv().await, Ok(TransportEvent::PermissionChanged(p)) if !p.can_publish));
+        assert!(
+            matches!(events.recv().await, Ok(TransportEvent::PermissionChanged(p)) if !p.can_publish)
+        );
         assert!(matches!(
             events.recv().await,
             Ok(TransportEvent::LocalTrackUnpublishedByServer { track }) if track.source == TrackSource::Microphone
@@ -440,17 +450,28 @@ mod tests {
             .expect("second connect");
         fake.refuse_next_publish();
         assert_eq!(
-            fake.publish(TrackSource::Microphone).await.unwrap_err().kind(),
+            fake.publish(TrackSource::Microphone)
+                .await
+                .unwrap_err()
+                .kind(),
             UTDErrorCode::Forbidden
         );
-        fake.publish(TrackSource::Microphone).await.expect("publish");
+        fake.publish(TrackSource::Microphone)
+            .await
+            .expect("publish");
         fake.send_data(b"hi".to_vec(), true, vec!["bob".into()])
             .await
             .expect("send");
-        assert_eq!(fake.sent_data()[0].destination_identities, vec!["bob".to_string()]);
+        assert_eq!(
+            fake.sent_data()[0].destination_identities,
+            vec!["bob".to_string()]
+        );
         fake.disconnect().await.expect("disconnect");
         assert_eq!(
-            fake.send_data(vec![], false, vec![]).await.unwrap_err().kind(),
+            fake.send_data(vec![], false, vec![])
+                .await
+                .unwrap_err()
+                .kind(),
             UTDErrorCode::InvalidState
         );
     }

@@ -4,7 +4,7 @@
 //! calls) talks to a room only through [`RoomTransport`] and reacts to the
 //! [`TransportEvent`]s it broadcasts. Three implementations exist:
 //!
-//! - [`livekit::LiveKitTransport`] (cargo feature `livekit`): production media
+//! - `livekit::LiveKitTransport` (cargo feature `livekit`): production media
 //!   over the official `livekit` crate (WebRTC). The iOS/Android packaging
 //!   turns the feature on; CI only type-checks it (`DOCS_RS=1`), because its
 //!   build downloads a prebuilt libwebrtc.
@@ -139,6 +139,8 @@ pub struct ParticipantInfo {
     pub sid: String,
     /// Display name from the token, possibly empty.
     pub name: String,
+    /// Whether the server currently lets it publish (seated, on stage).
+    pub can_publish: bool,
     /// The tracks it currently publishes.
     pub tracks: Vec<TrackInfo>,
 }
@@ -312,12 +314,17 @@ pub trait RoomTransport: Send + Sync {
 /// The `Forbidden` error for publishing a source the permission lacks.
 pub(crate) fn publish_forbidden(source: TrackSource, permission: &Permission) -> UTDStreamError {
     let why = if permission.can_publish {
-        format!("the server does not allow publishing the {source} (allowed sources: {allowed})",
-            allowed = describe_sources(&permission.can_publish_sources))
+        format!(
+            "the server does not allow publishing the {source} (allowed sources: {allowed})",
+            allowed = describe_sources(&permission.can_publish_sources)
+        )
     } else {
         "the server has not granted publish permission".to_string()
     };
-    UTDStreamError::new(UTDErrorCode::Forbidden, format!("cannot publish the {source}: {why}"))
+    UTDStreamError::new(
+        UTDErrorCode::Forbidden,
+        format!("cannot publish the {source}: {why}"),
+    )
 }
 
 fn describe_sources(sources: &[TrackSource]) -> String {
@@ -333,7 +340,9 @@ fn describe_sources(sources: &[TrackSource]) -> String {
 
 /// The error for operations that need a room connection.
 pub(crate) fn not_connected(what: &str) -> UTDStreamError {
-    UTDStreamError::invalid_state(format!("cannot {what}: the transport is not connected to a room"))
+    UTDStreamError::invalid_state(format!(
+        "cannot {what}: the transport is not connected to a room"
+    ))
 }
 
 /// The error for sources this SDK never publishes.

@@ -11,7 +11,12 @@ STACK_PID=""
 stack_start() {
   local dir="$1"
   local bin="$REPO_ROOT/target/debug/utd-stack"
-  [ -x "$bin" ] || { log "utd-stack is not built (cargo build -p utd-testkit --bin utd-stack)"; return 1; }
+  if [ ! -x "$bin" ]; then
+    # scripts/test.sh's `cargo test --workspace` builds it; a suite run on
+    # its own right after scripts/bindings.sh may not have it yet.
+    log "utd-stack not built yet: cargo build -p utd-testkit --bin utd-stack"
+    cargo build --quiet -p utd-testkit --bin utd-stack || return 1
+  fi
   mkdir -p "$dir"
   STACK_ENV_FILE="$dir/stack-env.json"
   STACK_LOG="$dir/stack.log"
@@ -38,7 +43,7 @@ stack_start() {
     waited=$((waited + 1))
   done
   export UTD_STACK_ENV="$STACK_ENV_FILE"
-  log "utd-stack ready (pid $STACK_PID): $(tr -d '\n ' <"$STACK_ENV_FILE")"
+  log "utd-stack ready (pid $STACK_PID); env file $STACK_ENV_FILE"
 }
 
 stack_stop() {

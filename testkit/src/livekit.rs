@@ -77,7 +77,7 @@ impl LiveKitServerBuilder {
     ///
     /// The process is killed when the returned value is dropped, and also by
     /// the kernel if the thread that started it dies first
-    /// (`PR_SET_DEATHSIG`), so start it from a thread that outlives it: the
+    /// (`PR_SET_PDEATHSIG`), so start it from a thread that outlives it: the
     /// test's own thread or `main`, not a short-lived blocking-pool thread.
     pub fn start(self) -> Result<LiveKitServer> {
         let binary = livekit_server_binary()?;

@@ -12,7 +12,7 @@ import kotlin.test.assertNull
 import kotlin.test.assertTrue
 
 private fun reply(status: Int, body: String, retryAfter: String? = null): UTDStreamException =
-    UTDStreamException.parseEngineReply(status.toUShort(), body, retryAfter)
+    parseEngineReply(status.toUShort(), body, retryAfter)
 
 /** The helper flags of [e] in one string, so a failure shows all of them. */
 private fun flags(e: UTDStreamException): String =

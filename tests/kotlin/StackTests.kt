@@ -3,6 +3,9 @@
 // restarts it on the same URL.
 package com.utdstream.tests
 
+import com.utdstream.sdk.UTDErrorCode
+import com.utdstream.sdk.UTDStreamClient
+import com.utdstream.sdk.UTDStreamException
 import kotlin.test.assertEquals
 import kotlin.test.assertFailsWith
 import kotlin.test.assertTrue
@@ -22,5 +25,18 @@ fun registerStackTests(suite: TestSuite) {
             stack.startEngine()
         }
         assertEquals(200, httpGet(health).first)
+    }
+
+    suite.asyncTest("stack: the real engine refuses an unknown app as UNAUTHENTICATED (401)") {
+        val stack = StackEnv.require()
+        val client = UTDStreamClient("app_does_not_exist", "pk_wrong", stack.engineUrl)
+        try {
+            val error = assertFailsWith<UTDStreamException> { client.authenticate("alice") }
+            assertEquals(UTDErrorCode.UNAUTHENTICATED, error.code())
+            assertEquals(401.toUShort(), error.statusCode())
+            assertEquals("unauthenticated", error.engineCode())
+        } finally {
+            client.dispose()
+        }
     }
 }

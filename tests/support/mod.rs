@@ -51,7 +51,7 @@ impl Engine {
 
     /// The admin API client.
     pub fn admin(&self) -> AdminClient {
-        AdminClient::new(&self.url(), &self.config.admin_token)
+        AdminClient::new(self.url(), &self.config.admin_token)
     }
 
     /// Creates an app on `plan`.

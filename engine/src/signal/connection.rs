@@ -21,6 +21,8 @@ use crate::state::AppState;
 const WRITE_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long to keep reading for the peer's close reply after we closed.
 const CLOSE_LINGER: Duration = Duration::from_secs(2);
+/// Minimum read-after-close time once our close frame is written.
+const CLOSE_LINGER_AFTER_WRITE: Duration = Duration::from_millis(300);
 
 fn close_for(err: &ApiError) -> (u16, String) {
     match err.code() {
@@ -134,8 +136,14 @@ pub async fn run(state: AppState, socket: WebSocket, token: Option<String>) {
                 state.hub.close(reg.id, 1001, "server_shutdown");
                 closing_since = Some(Instant::now());
             }
-            _ = tokio::time::sleep(CLOSE_LINGER), if closing_since.is_some() => {
-                if writer.is_finished() { break; }
+            _ = tokio::time::sleep(Duration::from_millis(50)), if closing_since.is_some() => {
+                // The close frame is out; keep reading briefly so the peer's
+                // pending data does not turn our TCP close into a reset.
+                if writer.is_finished()
+                    && closing_since.is_some_and(|t| t.elapsed() > CLOSE_LINGER_AFTER_WRITE)
+                {
+                    break;
+                }
             }
         }
     }

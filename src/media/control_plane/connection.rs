@@ -119,20 +119,29 @@ impl Connection {
             Message::TrackPublished(published) => self.accepted(published, events),
             Message::RequestResponse(response) => self.refused(response),
             Message::TrackUnpublished(unpublished) => {
-                let list = self.state().room.local_track_unpublished(&unpublished.track_sid);
+                let list = self
+                    .state()
+                    .room
+                    .local_track_unpublished(&unpublished.track_sid);
                 Self::emit_all(events, list);
             }
             Message::Mute(mute) => {
                 // A server-side mute (RoomService.MutePublishedTrack).
                 let mut state = self.state();
-                if let Some(track) = state.room.local_tracks.values_mut().find(|t| t.sid == mute.sid) {
+                if let Some(track) = state
+                    .room
+                    .local_tracks
+                    .values_mut()
+                    .find(|t| t.sid == mute.sid)
+                {
                     track.muted = mute.muted;
                 }
             }
             Message::Leave(leave) => {
                 let resume = leave.action() == proto::leave_request::Action::Resume;
                 if !resume {
-                    self.end(disconnect_reason_from_proto(leave.reason), events).await;
+                    self.end(disconnect_reason_from_proto(leave.reason), events)
+                        .await;
                     return false;
                 }
                 return self.resume(events).await;
@@ -145,7 +154,11 @@ impl Connection {
         true
     }
 
-    fn accepted(&self, published: proto::TrackPublishedResponse, events: &broadcast::Sender<TransportEvent>) {
+    fn accepted(
+        &self,
+        published: proto::TrackPublishedResponse,
+        events: &broadcast::Sender<TransportEvent>,
+    ) {
         let mut state = self.state();
         let Some((source, reply)) = state.pending_adds.remove(&published.cid) else {
             return; // a publish that already timed out
@@ -176,7 +189,11 @@ impl Connection {
             return;
         }
         if let Some((source, reply)) = self.state().pending_adds.remove(&request.cid) {
-            let _ = reply.send(Err(add_track_refusal(source, response.reason, &response.message)));
+            let _ = reply.send(Err(add_track_refusal(
+                source,
+                response.reason,
+                &response.message,
+            )));
         }
     }
 
@@ -188,7 +205,8 @@ impl Connection {
         loop {
             let attempt = tokio::time::timeout_at(
                 deadline,
-                self.client.restart(proto::ReconnectReason::RrSignalDisconnected),
+                self.client
+                    .restart(proto::ReconnectReason::RrSignalDisconnected),
             )
             .await;
             match attempt {
@@ -198,7 +216,8 @@ impl Connection {
                     return true;
                 }
                 Ok(Err(livekit_signaling::SignalError::LeaveRequest { reason, .. })) => {
-                    self.end(disconnect_reason_from_proto(reason as i32), events).await;
+                    self.end(disconnect_reason_from_proto(reason as i32), events)
+                        .await;
                     return false;
                 }
                 Ok(Err(error)) if tokio::time::Instant::now() + delay < deadline => {

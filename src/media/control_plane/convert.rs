@@ -38,7 +38,9 @@ pub(crate) fn track_type_for(source: TrackSource) -> proto::TrackType {
 
 /// The server's permission message as ours. A missing message means the
 /// server granted nothing.
-pub(crate) fn permission_from_proto(permission: Option<&proto::ParticipantPermission>) -> Permission {
+pub(crate) fn permission_from_proto(
+    permission: Option<&proto::ParticipantPermission>,
+) -> Permission {
     let Some(p) = permission else {
         return Permission::default();
     };
@@ -69,6 +71,7 @@ pub(crate) fn participant_from_proto(info: &proto::ParticipantInfo) -> Participa
         identity: info.identity.clone(),
         sid: info.sid.clone(),
         name: info.name.clone(),
+        can_publish: info.permission.as_ref().is_some_and(|p| p.can_publish),
         tracks: info.tracks.iter().map(track_from_proto).collect(),
     }
 }
@@ -91,11 +94,7 @@ pub(crate) fn disconnect_reason_from_proto(reason: i32) -> DisconnectReason {
 }
 
 /// How the server answered an AddTrack it did not accept.
-pub(crate) fn add_track_refusal(
-    source: TrackSource,
-    reason: i32,
-    message: &str,
-) -> UTDStreamError {
+pub(crate) fn add_track_refusal(source: TrackSource, reason: i32, message: &str) -> UTDStreamError {
     use proto::request_response::Reason as R;
     let detail = if message.is_empty() {
         String::new()
@@ -136,12 +135,18 @@ pub(crate) fn join_error(error: &SignalError) -> UTDStreamError {
         SignalError::Client(status, body) if matches!(status.as_u16(), 401 | 403) => {
             UTDStreamError::new(
                 UTDErrorCode::Unauthenticated,
-                format!("livekit-server rejected the access token ({status}): {}", body.trim()),
+                format!(
+                    "livekit-server rejected the access token ({status}): {}",
+                    body.trim()
+                ),
             )
         }
         SignalError::Client(status, body) => UTDStreamError::new(
             UTDErrorCode::InvalidArgument,
-            format!("livekit-server refused the join ({status}): {}", body.trim()),
+            format!(
+                "livekit-server refused the join ({status}): {}",
+                body.trim()
+            ),
         ),
         SignalError::Server(status, body) => UTDStreamError::new(
             UTDErrorCode::Server,
@@ -153,13 +158,19 @@ pub(crate) fn join_error(error: &SignalError) -> UTDStreamError {
                 format!("livekit-server rejected the access token ({status})"),
             )
         }
-        // The WebSocket was accepted, then closed before a JoinResponse: the
-        // room itself turned us away. livekit-server does this when the room
-        // is at max_participants (it sends a JOIN_FAILURE leave and closes).
-        SignalError::Closed => UTDStreamError::new(
+        // livekit-signaling has already asked /rtc/validate, which accepted
+        // the token and room, so a 500 on the upgrade means the room itself
+        // turned the participant away: livekit-server answers a join to a
+        // room at max_participants exactly so (its Join error surfaces as 500).
+        SignalError::Handshake { status } if status.as_u16() == 500 => UTDStreamError::new(
             UTDErrorCode::Conflict,
-            "livekit-server closed the connection before admitting us to the room \
-             (the room is full: max_participants reached, or it refused the join)",
+            "livekit-server refused to admit the participant to the room (HTTP 500 on the \
+             signal upgrade after the token was validated): the room is full \
+             (max_participants reached) or could not take the participant",
+        ),
+        SignalError::Handshake { status } => UTDStreamError::new(
+            UTDErrorCode::Server,
+            format!("livekit-server failed the signal upgrade ({status})"),
         ),
         SignalError::Timeout(what) => UTDStreamError::new(
             UTDErrorCode::Timeout,
@@ -190,7 +201,11 @@ mod tests {
         assert!(mapped.can_publish && mapped.can_subscribe && !mapped.can_publish_data);
         assert_eq!(
             mapped.can_publish_sources,
-            vec![TrackSource::Microphone, TrackSource::Camera, TrackSource::Unknown]
+            vec![
+                TrackSource::Microphone,
+                TrackSource::Camera,
+                TrackSource::Unknown
+            ]
         );
         assert_eq!(permission_from_proto(None), Permission::default());
     }
@@ -207,7 +222,10 @@ mod tests {
             assert_eq!(source_from_proto(source_to_proto(s) as i32), s);
         }
         assert_eq!(track_type_for(TrackSource::Camera), proto::TrackType::Video);
-        assert_eq!(track_type_for(TrackSource::Microphone), proto::TrackType::Audio);
+        assert_eq!(
+            track_type_for(TrackSource::Microphone),
+            proto::TrackType::Audio
+        );
     }
 
     #[test]
@@ -247,7 +265,24 @@ mod tests {
 
     #[test]
     fn join_failures_map_to_what_the_app_would_do() {
-        assert_eq!(join_error(&SignalError::Closed).kind(), UTDErrorCode::Conflict);
+        assert_eq!(
+            join_error(&SignalError::Closed).kind(),
+            UTDErrorCode::Network
+        );
+        assert_eq!(
+            join_error(&SignalError::Handshake {
+                status: http_status(500)
+            })
+            .kind(),
+            UTDErrorCode::Conflict
+        );
+        assert_eq!(
+            join_error(&SignalError::Handshake {
+                status: http_status(503)
+            })
+            .kind(),
+            UTDErrorCode::Server
+        );
         assert_eq!(
             join_error(&SignalError::Client(
                 http_status(401),

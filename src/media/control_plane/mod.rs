@@ -57,7 +57,7 @@ use crate::media::{
 };
 
 mod connection;
-mod convert;
+pub(crate) mod convert;
 mod room_state;
 
 use connection::Connection;
@@ -81,6 +81,23 @@ struct Shared {
     current: Mutex<Option<Arc<Connection>>>,
     /// Serialises connect and disconnect.
     lifecycle: tokio::sync::Mutex<()>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // Dropping the last handle without `disconnect` must not leave a
+        // participant in the room until the server's join timeout.
+        let current = self
+            .current
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let (Some(connection), Ok(runtime)) = (current, tokio::runtime::Handle::try_current()) {
+            if connection.end_locally() {
+                runtime.spawn(async move { connection.client.close().await });
+            }
+        }
+    }
 }
 
 impl Default for ControlPlaneTransport {
@@ -228,10 +245,9 @@ impl ControlPlaneTransport {
         };
         connection
             .client
-            .send(proto::signal_request::Message::Mute(proto::MuteTrackRequest {
-                sid,
-                muted,
-            }))
+            .send(proto::signal_request::Message::Mute(
+                proto::MuteTrackRequest { sid, muted },
+            ))
             .await;
         Ok(true)
     }
@@ -379,5 +395,43 @@ impl RoomTransport for ControlPlaneTransport {
         self.live_connection()
             .map(|c| c.state().room.remote_participants())
             .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::UTDErrorCode;
+
+    #[test]
+    fn an_ended_session_says_why_operations_fail() {
+        let e = ended_error("publish", &DisconnectReason::JoinFailure);
+        assert_eq!(e.kind(), UTDErrorCode::Unsupported);
+        assert!(e.message().contains("JOIN_TIMEOUT"), "{e}");
+        assert!(e.message().contains("control-plane transport"), "{e}");
+        let e = ended_error("publish", &DisconnectReason::ParticipantRemoved);
+        assert_eq!(e.kind(), UTDErrorCode::InvalidState);
+    }
+
+    #[tokio::test]
+    async fn operations_before_connect_are_invalid_state_and_data_is_unsupported() {
+        let transport = ControlPlaneTransport::new();
+        let e = transport
+            .publish(TrackSource::Microphone)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), UTDErrorCode::InvalidState);
+        let e = transport
+            .publish(TrackSource::ScreenShare)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), UTDErrorCode::InvalidArgument);
+        let e = transport
+            .send_data(vec![1], true, vec![])
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), UTDErrorCode::Unsupported);
+        assert!(transport.permission().is_none());
+        transport.disconnect().await.expect("disconnect is a no-op");
     }
 }

@@ -5,9 +5,11 @@ use std::collections::HashMap;
 
 use livekit_protocol as proto;
 
-use super::convert::{participant_from_proto, permission_from_proto, track_from_proto};
+use super::convert::{participant_from_proto, permission_from_proto};
 use crate::error::UTDStreamError;
-use crate::media::{JoinedRoom, ParticipantInfo, Permission, TrackInfo, TrackSource, TransportEvent};
+use crate::media::{
+    JoinedRoom, ParticipantInfo, Permission, TrackInfo, TrackSource, TransportEvent,
+};
 
 /// A remote participant plus the version of its last applied update.
 #[derive(Debug, Clone)]
@@ -34,7 +36,9 @@ pub(crate) struct RoomState {
 impl RoomState {
     /// The state right after the server's JoinResponse, plus what `connect`
     /// returns.
-    pub(crate) fn from_join(join: &proto::JoinResponse) -> Result<(Self, JoinedRoom), UTDStreamError> {
+    pub(crate) fn from_join(
+        join: &proto::JoinResponse,
+    ) -> Result<(Self, JoinedRoom), UTDStreamError> {
         let local = join.participant.as_ref().ok_or_else(|| {
             UTDStreamError::protocol("livekit-server's JoinResponse carried no local participant")
         })?;
@@ -60,7 +64,11 @@ impl RoomState {
             }
         }
         let joined = JoinedRoom {
-            room_name: join.room.as_ref().map(|r| r.name.clone()).unwrap_or_default(),
+            room_name: join
+                .room
+                .as_ref()
+                .map(|r| r.name.clone())
+                .unwrap_or_default(),
             local_identity: state.local_identity.clone(),
             local_sid: state.local_sid.clone(),
             permission,
@@ -215,7 +223,10 @@ impl RoomState {
 
     /// Applies a SpeakersChanged delta; returns the new speaker list when it
     /// changed who is speaking or their order.
-    pub(crate) fn apply_speakers(&mut self, changes: &[proto::SpeakerInfo]) -> Option<TransportEvent> {
+    pub(crate) fn apply_speakers(
+        &mut self,
+        changes: &[proto::SpeakerInfo],
+    ) -> Option<TransportEvent> {
         let before = self.speaker_identities();
         for change in changes {
             if change.active {
@@ -229,7 +240,8 @@ impl RoomState {
     }
 
     fn speaker_identities(&self) -> Vec<String> {
-        let mut speaking: Vec<(&String, f32)> = self.speakers.iter().map(|(s, l)| (s, *l)).collect();
+        let mut speaking: Vec<(&String, f32)> =
+            self.speakers.iter().map(|(s, l)| (s, *l)).collect();
         speaking.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
         speaking
             .into_iter()

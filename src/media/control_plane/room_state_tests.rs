@@ -61,8 +61,10 @@ fn remote_join_tracks_and_leave_become_events_in_order() {
     carol.tracks = vec![track("TR_mic", proto::TrackSource::Microphone)];
     let events = state.apply_update(&[carol.clone()]);
     assert!(matches!(&events[0], TransportEvent::ParticipantJoined(p) if p.identity == "carol"));
-    assert!(matches!(&events[1], TransportEvent::TrackPublished { identity, local: false, track }
-        if identity == "carol" && track.source == TrackSource::Microphone));
+    assert!(
+        matches!(&events[1], TransportEvent::TrackPublished { identity, local: false, track }
+        if identity == "carol" && track.source == TrackSource::Microphone)
+    );
 
     // A stale (same version) update changes nothing.
     assert!(state.apply_update(&[carol.clone()]).is_empty());
@@ -70,14 +72,20 @@ fn remote_join_tracks_and_leave_become_events_in_order() {
     carol.version = 2;
     carol.tracks = vec![track("TR_cam", proto::TrackSource::Camera)];
     let events = state.apply_update(&[carol.clone()]);
-    assert!(matches!(&events[0], TransportEvent::TrackUnpublished { track, .. } if track.sid == "TR_mic"));
-    assert!(matches!(&events[1], TransportEvent::TrackPublished { track, .. } if track.sid == "TR_cam"));
+    assert!(
+        matches!(&events[0], TransportEvent::TrackUnpublished { track, .. } if track.sid == "TR_mic")
+    );
+    assert!(
+        matches!(&events[1], TransportEvent::TrackPublished { track, .. } if track.sid == "TR_cam")
+    );
     assert!(matches!(&events[2], TransportEvent::ParticipantUpdated(p) if p.tracks.len() == 1));
 
     carol.version = 3;
     carol.state = proto::participant_info::State::Disconnected as i32;
     let events = state.apply_update(&[carol]);
-    assert!(matches!(&events[0], TransportEvent::TrackUnpublished { track, .. } if track.sid == "TR_cam"));
+    assert!(
+        matches!(&events[0], TransportEvent::TrackUnpublished { track, .. } if track.sid == "TR_cam")
+    );
     assert_eq!(
         events[1],
         TransportEvent::ParticipantLeft {
@@ -125,8 +133,12 @@ fn local_permission_changes_emit_events_and_revoke_disallowed_tracks() {
     me.permission = Some(permission(false, &[]));
     let events = state.apply_update(&[me]);
     assert!(matches!(&events[0], TransportEvent::PermissionChanged(p) if !p.can_publish));
-    assert!(matches!(&events[1], TransportEvent::LocalTrackUnpublishedByServer { track } if track.sid == "TR_local"));
-    assert!(matches!(&events[2], TransportEvent::TrackUnpublished { local: true, identity, .. } if identity == "me"));
+    assert!(
+        matches!(&events[1], TransportEvent::LocalTrackUnpublishedByServer { track } if track.sid == "TR_local")
+    );
+    assert!(
+        matches!(&events[2], TransportEvent::TrackUnpublished { local: true, identity, .. } if identity == "me")
+    );
     assert!(state.local_tracks.is_empty());
 }
 

@@ -4,7 +4,7 @@ import UTDStream
 import XCTest
 
 private func reply(_ status: UInt16, _ body: String, retryAfter: String? = nil) -> UTDStreamError {
-    UTDStreamError.parseEngineReply(statusCode: status, body: body, retryAfter: retryAfter)
+    parseEngineReply(statusCode: status, body: body, retryAfter: retryAfter)
 }
 
 /// The helper flags that are on, in one string, so a failure shows all of them.

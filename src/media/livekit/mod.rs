@@ -1,0 +1,431 @@
+//! The production transport: media over the official `livekit` crate (WebRTC).
+//!
+//! `Room::connect` with adaptive stream, dynacast and auto-subscribe taken
+//! from [`TransportOptions`] (all on by default); the microphone through the
+//! crate's `PlatformAudio` (the platform audio device module, with its echo
+//! cancellation); the camera through a [`CameraFrameSink`] the platform camera
+//! pushes I420, NV12 or RGBA frames into; data through `publish_data`
+//! (reliable or lossy, optionally to chosen identities).
+//!
+//! Before publishing it checks the permission the server granted; when the
+//! server revokes publish for a source it unpublishes its own tracks of that
+//! source and reports [`TransportEvent::LocalTrackUnpublishedByServer`].
+//!
+//! This module is only type-checked and linted on CI machines
+//! (`DOCS_RS=1 cargo clippy --features livekit`): the crate's build downloads
+//! a prebuilt libwebrtc, which those machines cannot reach, so it is never
+//! linked or run there. The runtime tests use the control-plane transport,
+//! which shares the event and permission semantics.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
+use async_trait::async_trait;
+use livekit::options::TrackPublishOptions;
+use livekit::prelude::{
+    DataPacket, LocalAudioTrack, LocalTrack, LocalVideoTrack, Participant, PlatformAudio, Room,
+    RoomError, RoomEvent, RoomOptions, TrackSid,
+};
+use livekit::webrtc::video_source::RtcVideoSource;
+use tokio::sync::{broadcast, mpsc};
+
+use crate::error::{UTDErrorCode, UTDStreamError};
+use crate::media::{
+    not_connected, publish_forbidden, unpublishable, JoinedRoom, ParticipantInfo, Permission,
+    RoomTransport, TrackInfo, TrackSource, TransportEvent, TransportOptions, TransportResult,
+    EVENT_CHANNEL_CAPACITY,
+};
+
+mod camera;
+mod events;
+
+pub use camera::CameraFrameSink;
+use events::{map_event, permission_of, remote_info, source_from_lk, source_to_lk};
+
+/// The camera resolution announced to WebRTC unless changed.
+const DEFAULT_CAMERA_SIZE: (u32, u32) = (1280, 720);
+
+/// The production LiveKit transport.
+#[derive(Clone)]
+pub struct LiveKitTransport {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    events: broadcast::Sender<TransportEvent>,
+    current: Mutex<Option<Arc<Session>>>,
+    lifecycle: tokio::sync::Mutex<()>,
+    camera_size: (u32, u32),
+    camera: OnceLock<CameraFrameSink>,
+}
+
+struct Session {
+    room: Room,
+    /// Held while the microphone is published: dropping the last
+    /// `PlatformAudio` releases the microphone.
+    audio: Mutex<Option<PlatformAudio>>,
+    /// Track sids we are unpublishing ourselves; any other local unpublish
+    /// was the server's doing.
+    unpublishing: Mutex<HashSet<TrackSid>>,
+    publish_lock: tokio::sync::Mutex<()>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn room_error(what: &str, error: RoomError) -> UTDStreamError {
+    match error {
+        RoomError::Request {
+            reason: livekit_protocol::request_response::Reason::NotAllowed,
+            message,
+        } => UTDStreamError::new(
+            UTDErrorCode::Forbidden,
+            format!("{what}: not allowed: {message}"),
+        ),
+        RoomError::AlreadyClosed => {
+            UTDStreamError::invalid_state(format!("{what}: the room is closed"))
+        }
+        RoomError::Engine(e) => UTDStreamError::network(format!("{what}: {e}")),
+        other => UTDStreamError::internal(format!("{what}: {other}")),
+    }
+}
+
+impl std::fmt::Debug for LiveKitTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveKitTransport")
+            .field("connected", &self.session().is_some())
+            .finish()
+    }
+}
+
+impl Default for LiveKitTransport {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl LiveKitTransport {
+    /// A transport that is not connected yet, with a 1280x720 camera.
+    pub fn new() -> Self {
+        Self::with_camera_size(DEFAULT_CAMERA_SIZE.0, DEFAULT_CAMERA_SIZE.1)
+    }
+
+    /// A transport whose camera announces `width` x `height` to WebRTC.
+    pub fn with_camera_size(width: u32, height: u32) -> Self {
+        let (events, _) = broadcast::channel(EVENT_CHANNEL_CAPACITY);
+        Self {
+            shared: Arc::new(Shared {
+                events,
+                current: Mutex::new(None),
+                lifecycle: tokio::sync::Mutex::new(()),
+                camera_size: (width, height),
+                camera: OnceLock::new(),
+            }),
+        }
+    }
+
+    /// Where platform code pushes camera frames. Created on first use (it
+    /// starts the WebRTC runtime); frames reach the room while the camera is
+    /// published.
+    pub fn camera_sink(&self) -> CameraFrameSink {
+        let (width, height) = self.shared.camera_size;
+        self.shared
+            .camera
+            .get_or_init(|| CameraFrameSink::new(width, height))
+            .clone()
+    }
+
+    fn session(&self) -> Option<Arc<Session>> {
+        lock(&self.shared.current).clone()
+    }
+
+    fn require(&self, what: &str) -> TransportResult<Arc<Session>> {
+        self.session().ok_or_else(|| not_connected(what))
+    }
+
+    fn local_publication(
+        session: &Session,
+        source: TrackSource,
+    ) -> Option<livekit::prelude::LocalTrackPublication> {
+        session
+            .room
+            .local_participant()
+            .track_publications()
+            .into_values()
+            .find(|p| source_from_lk(p.source()) == source)
+    }
+
+    async fn set_source(&self, source: TrackSource, enabled: bool) -> TransportResult<()> {
+        let session = self.require(if enabled {
+            "enable a source"
+        } else {
+            "disable a source"
+        })?;
+        match Self::local_publication(&session, source) {
+            Some(publication) if enabled => publication.unmute(),
+            Some(publication) => publication.mute(),
+            None if enabled => self.publish(source).await?,
+            None => {}
+        }
+        Ok(())
+    }
+}
+
+/// Unpublishes our tracks whose source the new permission no longer allows.
+async fn drop_revoked_tracks(session: &Session, permission: &Permission) {
+    let local = session.room.local_participant();
+    for publication in local.track_publications().into_values() {
+        let source = source_from_lk(publication.source());
+        if permission.allows_publishing(source) {
+            continue;
+        }
+        // The server removes them too; whoever is first wins and the other
+        // side's "not found" is expected.
+        if let Err(e) = local.unpublish_track(&publication.sid()).await {
+            tracing::debug!("unpublishing the revoked {source} track: {e}");
+        }
+        if source == TrackSource::Microphone {
+            lock(&session.audio).take();
+        }
+    }
+}
+
+async fn forward_events(
+    session: Arc<Session>,
+    mut room_events: mpsc::UnboundedReceiver<RoomEvent>,
+    events: broadcast::Sender<TransportEvent>,
+) {
+    while let Some(event) = room_events.recv().await {
+        if let RoomEvent::LocalTrackUnpublished {
+            publication,
+            participant,
+        } = &event
+        {
+            let track = TrackInfo {
+                sid: publication.sid().to_string(),
+                source: source_from_lk(publication.source()),
+                muted: publication.is_muted(),
+            };
+            if !lock(&session.unpublishing).remove(&publication.sid()) {
+                let _ = events.send(TransportEvent::LocalTrackUnpublishedByServer {
+                    track: track.clone(),
+                });
+            }
+            let _ = events.send(TransportEvent::TrackUnpublished {
+                identity: participant.identity().to_string(),
+                local: true,
+                track,
+            });
+            continue;
+        }
+        for mapped in map_event(&event) {
+            let _ = events.send(mapped);
+        }
+        match &event {
+            RoomEvent::ParticipantPermissionChanged {
+                participant: participant @ Participant::Local(_),
+                ..
+            } => drop_revoked_tracks(&session, &permission_of(participant)).await,
+            RoomEvent::Disconnected { .. } => return,
+            _ => {}
+        }
+    }
+}
+
+#[async_trait]
+impl RoomTransport for LiveKitTransport {
+    async fn connect(
+        &self,
+        url: &str,
+        token: &str,
+        options: TransportOptions,
+    ) -> TransportResult<JoinedRoom> {
+        let _serial = self.shared.lifecycle.lock().await;
+        if self.session().is_some() {
+            return Err(UTDStreamError::invalid_state(
+                "already connected to a room: disconnect first",
+            ));
+        }
+        let mut room_options = RoomOptions::default();
+        room_options.adaptive_stream = options.adaptive_stream;
+        room_options.dynacast = options.dynacast;
+        room_options.auto_subscribe = options.auto_subscribe;
+        let (room, room_events) = Room::connect(url, token, room_options)
+            .await
+            .map_err(|e| room_error("could not join the room", e))?;
+        let local = room.local_participant();
+        let joined = JoinedRoom {
+            room_name: room.name(),
+            local_identity: local.identity().to_string(),
+            local_sid: local.sid().to_string(),
+            permission: permission_of(&Participant::Local(local)),
+            remote_participants: room
+                .remote_participants()
+                .values()
+                .map(remote_info)
+                .collect(),
+        };
+        let session = Arc::new(Session {
+            room,
+            audio: Mutex::new(None),
+            unpublishing: Mutex::new(HashSet::new()),
+            publish_lock: tokio::sync::Mutex::new(()),
+        });
+        *lock(&self.shared.current) = Some(session.clone());
+        tokio::spawn(forward_events(
+            session,
+            room_events,
+            self.shared.events.clone(),
+        ));
+        Ok(joined)
+    }
+
+    async fn publish(&self, source: TrackSource) -> TransportResult<()> {
+        if !source.is_publishable() {
+            return Err(unpublishable(source));
+        }
+        let session = self.require("publish")?;
+        let _serial = session.publish_lock.lock().await;
+        if Self::local_publication(&session, source).is_some() {
+            return Ok(());
+        }
+        let local = session.room.local_participant();
+        let permission = permission_of(&Participant::Local(local.clone()));
+        if !permission.allows_publishing(source) {
+            return Err(publish_forbidden(source, &permission));
+        }
+        let track = match source {
+            TrackSource::Microphone => {
+                let audio = PlatformAudio::new().map_err(|e| {
+                    UTDStreamError::internal(format!("the microphone is not available: {e}"))
+                })?;
+                let track = LocalAudioTrack::create_audio_track("microphone", audio.rtc_source());
+                *lock(&session.audio) = Some(audio);
+                LocalTrack::Audio(track)
+            }
+            _ => LocalTrack::Video(LocalVideoTrack::create_video_track(
+                "camera",
+                RtcVideoSource::Native(self.camera_sink().native_source()),
+            )),
+        };
+        let options = TrackPublishOptions {
+            source: source_to_lk(source),
+            ..Default::default()
+        };
+        if let Err(error) = local.publish_track(track, options).await {
+            if source == TrackSource::Microphone {
+                lock(&session.audio).take();
+            }
+            // The crate only times out when the SFU answers NOT_ALLOWED; if
+            // the permission changed meanwhile, that is what happened.
+            let now = permission_of(&Participant::Local(local));
+            if !now.allows_publishing(source) {
+                return Err(publish_forbidden(source, &now));
+            }
+            return Err(room_error(
+                &format!("publishing the {source} failed"),
+                error,
+            ));
+        }
+        Ok(())
+    }
+
+    async fn unpublish(&self, source: TrackSource) -> TransportResult<()> {
+        let session = self.require("unpublish")?;
+        let _serial = session.publish_lock.lock().await;
+        if let Some(publication) = Self::local_publication(&session, source) {
+            lock(&session.unpublishing).insert(publication.sid());
+            session
+                .room
+                .local_participant()
+                .unpublish_track(&publication.sid())
+                .await
+                .map_err(|e| room_error(&format!("unpublishing the {source} failed"), e))?;
+            if source == TrackSource::Microphone {
+                lock(&session.audio).take();
+            }
+        }
+        Ok(())
+    }
+
+    async fn set_microphone(&self, enabled: bool) -> TransportResult<()> {
+        self.set_source(TrackSource::Microphone, enabled).await
+    }
+
+    async fn set_camera(&self, enabled: bool) -> TransportResult<()> {
+        self.set_source(TrackSource::Camera, enabled).await
+    }
+
+    async fn send_data(
+        &self,
+        payload: Vec<u8>,
+        reliable: bool,
+        destination_identities: Vec<String>,
+    ) -> TransportResult<()> {
+        let session = self.require("send data")?;
+        let local = session.room.local_participant();
+        if !permission_of(&Participant::Local(local.clone())).can_publish_data {
+            return Err(UTDStreamError::new(
+                UTDErrorCode::Forbidden,
+                "cannot send data: the server has not granted data publish permission",
+            ));
+        }
+        let packet = DataPacket {
+            payload,
+            topic: None,
+            reliable,
+            destination_identities: destination_identities.into_iter().map(Into::into).collect(),
+        };
+        local
+            .publish_data(packet)
+            .await
+            .map_err(|e| room_error("sending data failed", e))
+    }
+
+    async fn disconnect(&self) -> TransportResult<()> {
+        let _serial = self.shared.lifecycle.lock().await;
+        let Some(session) = lock(&self.shared.current).take() else {
+            return Ok(());
+        };
+        lock(&session.audio).take();
+        match session.room.close().await {
+            Ok(()) | Err(RoomError::AlreadyClosed) => Ok(()),
+            Err(e) => Err(room_error("leaving the room failed", e)),
+        }
+    }
+
+    fn events(&self) -> broadcast::Receiver<TransportEvent> {
+        self.shared.events.subscribe()
+    }
+
+    fn permission(&self) -> Option<Permission> {
+        self.session()
+            .map(|s| permission_of(&Participant::Local(s.room.local_participant())))
+    }
+
+    fn published_sources(&self) -> Vec<TrackSource> {
+        self.session()
+            .map(|s| {
+                s.room
+                    .local_participant()
+                    .track_publications()
+                    .values()
+                    .map(|p| source_from_lk(p.source()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn remote_participants(&self) -> Vec<ParticipantInfo> {
+        self.session()
+            .map(|s| {
+                s.room
+                    .remote_participants()
+                    .values()
+                    .map(remote_info)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
