@@ -10,6 +10,7 @@ pub mod config;
 pub(crate) mod db;
 pub(crate) mod http;
 pub(crate) mod ids;
+pub(crate) mod livekit;
 pub mod plans;
 pub(crate) mod ratelimit;
 pub(crate) mod signal;
@@ -99,12 +100,18 @@ pub async fn start(config: EngineConfig) -> anyhow::Result<RunningEngine> {
         .context("cannot open the database")?;
     let listener = bind(config.bind).await?;
     let local_addr = listener.local_addr()?;
+    let room_client = livekit::room_client(
+        &config.livekit_url,
+        &config.livekit_api_key,
+        &config.livekit_api_secret,
+    );
     let state: AppState = Arc::new(Shared {
         db,
         ws_url: ws_url_for(&config, local_addr),
         config,
         limiter: ratelimit::RateLimiter::default(),
         hub: signal::hub::Hub::default(),
+        room_client,
         tracker: TaskTracker::new(),
         shutdown: CancellationToken::new(),
     });

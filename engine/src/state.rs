@@ -16,6 +16,8 @@ pub(crate) struct Shared {
     pub config: EngineConfig,
     pub limiter: RateLimiter,
     pub hub: Hub,
+    /// LiveKit RoomService (permission updates).
+    pub room_client: livekit_api::services::room::RoomClient,
     /// Public URL of the signal WebSocket (`ws_url` in room tokens).
     pub ws_url: String,
     /// Tracks socket tasks so shutdown can wait for their close frames.

@@ -4,6 +4,7 @@ package com.utdstream.tests
 
 import com.utdstream.sdk.UTDErrorCode
 import com.utdstream.sdk.UTDStreamException
+import com.utdstream.sdk.parseEngineReply
 import com.utdstream.sdk.streamTypeFromWireValue
 import kotlin.test.assertEquals
 import kotlin.test.assertFailsWith

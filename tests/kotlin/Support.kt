@@ -80,6 +80,67 @@ class StackEnv(val engineUrl: String, val livekitUrl: String, val adminToken: St
     }
 }
 
+/** An app created through the admin API: the publishable credentials a client gets. */
+class AdminApp(val appId: String, val appKey: String)
+
+/**
+ * The engine's admin API (docs/engine-api.md §12) over plain HTTP with the
+ * stack's admin token, for scenario tests that set plans, bans and limits.
+ */
+class EngineAdmin(private val stack: StackEnv) {
+    private val http = java.net.http.HttpClient.newBuilder()
+        .version(java.net.http.HttpClient.Version.HTTP_1_1)
+        .connectTimeout(java.time.Duration.ofSeconds(5))
+        .build()
+
+    /** Sends [method] [path] with an optional JSON body; returns (status, body). */
+    fun request(method: String, path: String, json: String? = null): Pair<Int, String> {
+        val builder = java.net.http.HttpRequest.newBuilder(URI(stack.engineUrl.trimEnd('/') + path))
+            .timeout(java.time.Duration.ofSeconds(30))
+            .header("Authorization", "Bearer ${stack.adminToken}")
+        val publisher = if (json == null) {
+            java.net.http.HttpRequest.BodyPublishers.noBody()
+        } else {
+            builder.header("Content-Type", "application/json")
+            java.net.http.HttpRequest.BodyPublishers.ofString(json)
+        }
+        val response = http.send(builder.method(method, publisher).build(), java.net.http.HttpResponse.BodyHandlers.ofString())
+        return response.statusCode() to response.body()
+    }
+
+    private fun expect(method: String, path: String, json: String?, vararg ok: Int): String {
+        val (status, body) = request(method, path, json)
+        check(status in ok) { "admin $method $path answered HTTP $status: $body" }
+        return body
+    }
+
+    /** Creates an app on [plan] (`free`, `signaling`, `pro`, `enterprise`). */
+    fun createApp(name: String, plan: String): AdminApp {
+        val body = expect("POST", "/admin/v1/apps", """{"name":"$name","plan":"$plan"}""", 201)
+        val values = parseFlatJsonObject(body)
+        return AdminApp(values["app_id"] ?: error("no app_id in $body"), values["app_key"] ?: error("no app_key in $body"))
+    }
+
+    fun setPlan(appId: String, plan: String, reportCapabilities: Boolean = true) {
+        expect("PUT", "/admin/v1/apps/$appId/plan", """{"plan":"$plan","report_capabilities":$reportCapabilities}""", 200)
+    }
+
+    fun ban(appId: String, identity: String) {
+        expect("POST", "/admin/v1/apps/$appId/bans", """{"identity":"$identity"}""", 204)
+    }
+
+    fun unban(appId: String, identity: String) {
+        expect("DELETE", "/admin/v1/apps/$appId/bans/$identity", null, 204)
+    }
+
+    fun setRateLimits(appId: String, perUserPerMinute: Int, perAppPerMinute: Int) {
+        expect(
+            "PUT", "/admin/v1/apps/$appId/rate-limits",
+            """{"per_user_per_minute":$perUserPerMinute,"per_app_per_minute":$perAppPerMinute}""", 200,
+        )
+    }
+}
+
 /** POSTs an empty body; returns the HTTP status. */
 fun httpPost(url: String, headers: Map<String, String> = emptyMap()): Int {
     val connection = URI(url).toURL().openConnection() as HttpURLConnection

@@ -48,6 +48,7 @@ fun main(args: Array<String>) {
     registerLoggingTests(suite)
     registerClientTests(suite)
     registerStackTests(suite)
+    registerSignallingScenarioTests(suite)
 
     val selected = if (args.isEmpty()) suite.tests else suite.tests.filter { t -> args.any { t.name.contains(it) } }
     if (selected.isEmpty()) {

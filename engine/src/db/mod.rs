@@ -8,7 +8,9 @@ pub mod apps;
 pub mod presence;
 pub mod push;
 pub mod rooms;
+pub mod seats;
 pub mod sessions;
+pub mod stage;
 
 use std::sync::{Arc, Mutex};
 
@@ -17,7 +19,10 @@ use rusqlite::Connection;
 use crate::config::DatabaseLocation;
 
 /// Migrations, applied in order; the number is recorded in `schema_version`.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/0001_init.sql")),
+    (2, include_str!("../../migrations/0002_seats_stage.sql")),
+];
 
 /// Storage failures. Never carries secrets (queries bind them as parameters).
 #[derive(Debug, thiserror::Error)]
@@ -127,6 +132,11 @@ pub fn row_counts(conn: &Connection) -> Result<std::collections::BTreeMap<String
         "rooms",
         "push_tokens",
         "presence",
+        "seat_layouts",
+        "seats",
+        "seat_requests",
+        "stage_members",
+        "stage_requests",
     ] {
         let n: i64 = conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))?;
         out.insert(table.to_owned(), n);

@@ -27,7 +27,6 @@ pub enum ErrorCode {
     /// 400 (and 405).
     InvalidArgument,
     /// 409, illegal transition.
-    #[allow(dead_code)] // first produced by the calls and seats routes (issues 4/5)
     InvalidState,
     /// 500.
     Internal,
@@ -154,7 +153,6 @@ impl ApiError {
     }
 
     /// 409 invalid_state.
-    #[allow(dead_code)] // first used by the calls and seats routes (issues 4/5)
     pub fn invalid_state(message: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, ErrorCode::InvalidState, message)
     }

@@ -5,8 +5,11 @@ pub mod auth;
 pub mod errors;
 pub mod extract;
 pub mod push;
+pub mod seats;
 pub mod session;
+pub mod stage;
 pub mod token;
+pub mod webhook;
 
 use std::time::Instant;
 
@@ -34,6 +37,24 @@ pub(crate) fn router(state: AppState) -> Router {
             "/api/v1/devices/push-token",
             post(push::register).delete(push::unregister),
         )
+        .route(
+            "/api/v1/rooms/{room}/seats",
+            get(seats::get).put(seats::setup),
+        )
+        .route("/api/v1/rooms/{room}/seats/leave", post(seats::leave))
+        .route("/api/v1/rooms/{room}/seats/requests", post(seats::request))
+        .route(
+            "/api/v1/rooms/{room}/seats/requests/{request_id}/approve",
+            post(seats::approve),
+        )
+        .route("/api/v1/rooms/{room}/seats/invite", post(seats::invite))
+        .route("/api/v1/rooms/{room}/seats/{index}/take", post(seats::take))
+        .route("/api/v1/rooms/{room}/stage", get(stage::get))
+        .route("/api/v1/rooms/{room}/stage/invite", post(stage::invite))
+        .route("/api/v1/rooms/{room}/stage/remove", post(stage::remove))
+        .route("/api/v1/rooms/{room}/stage/request", post(stage::request))
+        .route("/api/v1/rooms/{room}/stage/leave", post(stage::leave))
+        .route("/api/v1/livekit/webhook", post(webhook::receive))
         .route("/api/v1/signal", get(crate::signal::ws_handler))
         .route("/admin/v1/apps", post(admin::create_app))
         .route("/admin/v1/apps/{app_id}", get(admin::get_app))

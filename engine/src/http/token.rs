@@ -211,9 +211,35 @@ pub async fn mint(
             .0
         }
     };
-    let role = if host { "host" } else { "audience" };
+    // A seated listener / stage co-host re-minting (or minting after being
+    // promoted before joining LiveKit) gets the speaker's publish grant.
+    let speaker = if host {
+        false
+    } else {
+        let (a, r, i, kind) = (
+            app.app_id.clone(),
+            req.room_name.clone(),
+            identity.clone(),
+            req.stream_type,
+        );
+        state
+            .db
+            .call(move |c| match kind {
+                StreamType::AudioRoom => crate::db::seats::is_seated(c, &a, &r, &i),
+                StreamType::LiveStream => crate::db::stage::is_member(c, &a, &r, &i),
+                _ => Ok(false),
+            })
+            .await?
+    };
+    let role = if host {
+        "host"
+    } else if speaker {
+        "speaker"
+    } else {
+        "audience"
+    };
     let lk_room = livekit_room(&app.app_id, &req.room_name);
-    let grants = grants_for(&lk_room, req.stream_type, host);
+    let grants = grants_for(&lk_room, req.stream_type, host || speaker);
     let token = sign_room_token(&state, &identity, name.as_deref(), grants, role)?;
     tracing::info!(app_id = %app.app_id, identity, room = %req.room_name, role, "room token minted");
     Ok(Json(TokenResponse {

@@ -234,6 +234,24 @@ async fn handle_text(state: &AppState, id: u64, app_id: &str, text: &str) {
             return;
         }
         ClientMessage::Unwatch(identities) => state.hub.unwatch(id, &identities),
+        ClientMessage::RoomUnsubscribe(room) => state.hub.unsubscribe_room(id, &room),
+        ClientMessage::RoomSubscribe(room) => {
+            if !state.hub.subscribe_room(id, &room) {
+                let msg = protocol::error_message(
+                    "invalid_argument",
+                    "too many room subscriptions on this connection",
+                    reference.as_ref(),
+                );
+                return state.hub.send(id, &msg);
+            }
+            // The current state first (rooms of other types or not yet
+            // known get no initial message).
+            if let Some(text) =
+                crate::http::seats::current_state_message(state, app_id, &room).await
+            {
+                state.hub.send(id, &text);
+            }
+        }
         ClientMessage::Watch(identities) => {
             let states = match state.hub.watch(id, &identities) {
                 Ok(s) => s,

@@ -29,6 +29,7 @@ struct Conn {
     tx: mpsc::Sender<String>,
     kill: watch::Sender<Option<CloseReason>>,
     watching: HashSet<String>,
+    rooms: HashSet<String>,
 }
 
 #[derive(Default)]
@@ -36,6 +37,8 @@ struct Inner {
     conns: HashMap<u64, Conn>,
     by_user: HashMap<UserKey, HashSet<u64>>,
     watchers: HashMap<UserKey, HashSet<u64>>,
+    /// Subscribers of room events, by (app, un-prefixed room name).
+    room_subs: HashMap<(String, String), HashSet<u64>>,
     /// Last-seen times of users who went offline since start (the database
     /// has the same value; this avoids a read racing the write).
     last_seen: HashMap<UserKey, u64>,
@@ -43,6 +46,9 @@ struct Inner {
 
 /// Most identities one connection may watch.
 pub const MAX_WATCHED: usize = 1000;
+
+/// Most rooms one connection may subscribe to.
+pub const MAX_ROOMS: usize = 100;
 
 /// The connection registry.
 #[derive(Default)]
@@ -125,6 +131,7 @@ impl Hub {
                 tx,
                 kill,
                 watching: HashSet::new(),
+                rooms: HashSet::new(),
             },
         );
         let set = inner.by_user.entry(user.clone()).or_default();
@@ -146,6 +153,15 @@ impl Hub {
                 set.remove(&id);
                 if set.is_empty() {
                     inner.watchers.remove(&key);
+                }
+            }
+        }
+        for room in &conn.rooms {
+            let key = (conn.user.0.clone(), room.clone());
+            if let Some(set) = inner.room_subs.get_mut(&key) {
+                set.remove(&id);
+                if set.is_empty() {
+                    inner.room_subs.remove(&key);
                 }
             }
         }
@@ -220,6 +236,57 @@ impl Hub {
                 if set.is_empty() {
                     inner.watchers.remove(&key);
                 }
+            }
+        }
+    }
+
+    /// Subscribes a connection to a room's events; false at the cap.
+    pub fn subscribe_room(&self, id: u64, room: &str) -> bool {
+        let mut inner = self.lock();
+        let Some(conn) = inner.conns.get_mut(&id) else {
+            return true;
+        };
+        if !conn.rooms.contains(room) && conn.rooms.len() >= MAX_ROOMS {
+            return false;
+        }
+        conn.rooms.insert(room.to_owned());
+        let key = (conn.user.0.clone(), room.to_owned());
+        inner.room_subs.entry(key).or_default().insert(id);
+        true
+    }
+
+    /// Ends a room subscription.
+    pub fn unsubscribe_room(&self, id: u64, room: &str) {
+        let mut inner = self.lock();
+        let Some(conn) = inner.conns.get_mut(&id) else {
+            return;
+        };
+        conn.rooms.remove(room);
+        let key = (conn.user.0.clone(), room.to_owned());
+        if let Some(set) = inner.room_subs.get_mut(&key) {
+            set.remove(&id);
+            if set.is_empty() {
+                inner.room_subs.remove(&key);
+            }
+        }
+    }
+
+    /// Sends a message to every subscriber of a room.
+    pub fn send_room(&self, app_id: &str, room: &str, text: &str) {
+        let inner = self.lock();
+        if let Some(ids) = inner.room_subs.get(&(app_id.to_owned(), room.to_owned())) {
+            for id in ids {
+                inner.send(*id, text);
+            }
+        }
+    }
+
+    /// Sends a message to every connection of a user.
+    pub fn send_user(&self, app_id: &str, identity: &str, text: &str) {
+        let inner = self.lock();
+        if let Some(ids) = inner.by_user.get(&(app_id.to_owned(), identity.to_owned())) {
+            for id in ids {
+                inner.send(*id, text);
             }
         }
     }

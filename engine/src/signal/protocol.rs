@@ -54,6 +54,11 @@ pub fn error_message(code: &str, message: &str, reference: Option<&Value>) -> St
     Value::Object(m).to_string()
 }
 
+/// `seats.updated`.
+pub fn seats_message(seats: &crate::db::seats::SeatsState) -> String {
+    json!({ "type": "seats.updated", "seats": seats }).to_string()
+}
+
 /// A client message, parsed just enough to dispatch.
 #[derive(Debug)]
 pub enum ClientMessage {
@@ -65,6 +70,10 @@ pub enum ClientMessage {
     Unwatch(Vec<String>),
     /// Round trip.
     Echo(Value),
+    /// Receive a room's seat/stage events.
+    RoomSubscribe(String),
+    /// Stop receiving a room's events.
+    RoomUnsubscribe(String),
 }
 
 /// A message with its optional `ref`.
@@ -154,6 +163,21 @@ pub fn parse(text: &str) -> Result<Envelope, Refusal> {
                 return Err(refuse("echo needs a ref".into()));
             }
             ClientMessage::Echo(obj.get("payload").cloned().unwrap_or(Value::Null))
+        }
+        "room.subscribe" | "room.unsubscribe" => {
+            let room = match obj.get("room_name").and_then(Value::as_str) {
+                Some(r) if crate::ids::is_valid_name_token(r) => r.to_owned(),
+                _ => {
+                    return Err(refuse(
+                        "room_name must be 1..=128 characters of [A-Za-z0-9_.@:-]".into(),
+                    ))
+                }
+            };
+            if kind == "room.subscribe" {
+                ClientMessage::RoomSubscribe(room)
+            } else {
+                ClientMessage::RoomUnsubscribe(room)
+            }
         }
         other => return Err(refuse(format!("unknown message type {other:?}"))),
     };

@@ -7,6 +7,9 @@ import Glibc
 import Darwin
 #endif
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import UTDStream
 import XCTest
 
@@ -215,6 +218,109 @@ struct StackEnv: Decodable, Sendable {
         }
         let json = raw.hasPrefix("{") ? Data(raw.utf8) : try Data(contentsOf: URL(fileURLWithPath: raw))
         return try JSONDecoder().decode(StackEnv.self, from: json)
+    }
+
+    /// Stops the engine (connected clients see their connection drop).
+    func stopEngine() async throws { try await control("/engine/stop") }
+
+    /// Starts the engine again on the same port with the same database.
+    func startEngine() async throws { try await control("/engine/start") }
+
+    private func control(_ path: String) async throws {
+        let (status, body) = try await httpRequest("POST", url: trimmed(controlUrl) + path)
+        guard (200..<300).contains(status) else {
+            throw StackError("utd-stack control \(path) answered HTTP \(status): \(body)")
+        }
+    }
+
+    /// The engine's admin API with the stack's admin token.
+    var admin: EngineAdmin { EngineAdmin(engineUrl: engineUrl, adminToken: adminToken) }
+}
+
+private func trimmed(_ url: String) -> String {
+    url.hasSuffix("/") ? String(url.dropLast()) : url
+}
+
+/// One HTTP request through URLSession (FoundationNetworking on Linux);
+/// returns (status, body).
+func httpRequest(
+    _ method: String, url: String, headers: [String: String] = [:], body: String? = nil
+) async throws -> (Int, String) {
+    guard let target = URL(string: url) else { throw StackError("bad URL \(url)") }
+    var request = URLRequest(url: target, timeoutInterval: 30)
+    request.httpMethod = method
+    for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
+    if let body {
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.httpBody = Data(body.utf8)
+    }
+    let finalRequest = request
+    return try await withCheckedThrowingContinuation { continuation in
+        URLSession.shared.dataTask(with: finalRequest) { data, response, error in
+            if let error {
+                continuation.resume(throwing: error)
+                return
+            }
+            let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+            continuation.resume(returning: (status, String(decoding: data ?? Data(), as: UTF8.self)))
+        }.resume()
+    }
+}
+
+/// An app created through the admin API: the publishable credentials.
+struct AdminApp: Decodable, Sendable {
+    let appId: String
+    let appKey: String
+
+    enum CodingKeys: String, CodingKey {
+        case appId = "app_id"
+        case appKey = "app_key"
+    }
+}
+
+/// The engine's admin API (docs/engine-api.md §12) for scenario tests that
+/// set plans, bans and rate limits.
+struct EngineAdmin: Sendable {
+    let engineUrl: String
+    let adminToken: String
+
+    @discardableResult
+    private func call(_ method: String, _ path: String, json: String? = nil, expect: Int) async throws -> String {
+        let (status, body) = try await httpRequest(
+            method, url: trimmed(engineUrl) + path,
+            headers: ["Authorization": "Bearer \(adminToken)"], body: json)
+        guard status == expect else {
+            throw StackError("admin \(method) \(path) answered HTTP \(status): \(body)")
+        }
+        return body
+    }
+
+    /// Creates an app on `plan` (`free`, `signaling`, `pro`, `enterprise`).
+    func createApp(name: String, plan: String) async throws -> AdminApp {
+        let body = try await call(
+            "POST", "/admin/v1/apps", json: #"{"name":"\#(name)","plan":"\#(plan)"}"#, expect: 201)
+        return try JSONDecoder().decode(AdminApp.self, from: Data(body.utf8))
+    }
+
+    func setPlan(appId: String, plan: String, reportCapabilities: Bool = true) async throws {
+        try await call(
+            "PUT", "/admin/v1/apps/\(appId)/plan",
+            json: #"{"plan":"\#(plan)","report_capabilities":\#(reportCapabilities)}"#, expect: 200)
+    }
+
+    func ban(appId: String, identity: String) async throws {
+        try await call("POST", "/admin/v1/apps/\(appId)/bans", json: #"{"identity":"\#(identity)"}"#, expect: 204)
+    }
+
+    func unban(appId: String, identity: String) async throws {
+        try await call("DELETE", "/admin/v1/apps/\(appId)/bans/\(identity)", expect: 204)
+    }
+
+    func setRateLimits(appId: String, perUserPerMinute: Int, perAppPerMinute: Int) async throws {
+        try await call(
+            "PUT", "/admin/v1/apps/\(appId)/rate-limits",
+            json: #"{"per_user_per_minute":\#(perUserPerMinute),"per_app_per_minute":\#(perAppPerMinute)}"#,
+            expect: 200)
     }
 }
 

@@ -1,0 +1,194 @@
+//! Live stream stage: the host plus co-hosts, and pending requests.
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+
+use super::seats::display_name;
+use super::DbError;
+use crate::ids::now_ms;
+
+/// One member of the stage.
+#[derive(Debug, Clone, Serialize)]
+pub struct Member {
+    /// Member identity.
+    pub identity: String,
+    /// Display name.
+    pub name: Option<String>,
+    /// `host` or `co_host`.
+    pub role: &'static str,
+}
+
+/// A viewer's request to go on stage.
+#[derive(Debug, Clone, Serialize)]
+pub struct StageRequest {
+    /// Requester.
+    pub identity: String,
+    /// Display name.
+    pub name: Option<String>,
+    /// When it was made.
+    pub created_at_ms: i64,
+}
+
+/// The Stage state of the contract.
+#[derive(Debug, Clone, Serialize)]
+pub struct StageState {
+    /// Un-prefixed room name.
+    pub room_name: String,
+    /// The host first, then co-hosts by arrival.
+    pub members: Vec<Member>,
+    /// Pending requests, oldest first.
+    pub requests: Vec<StageRequest>,
+}
+
+/// Reads the stage of a room whose owner is `owner`.
+pub fn state(conn: &Connection, app_id: &str, room: &str) -> Result<StageState, DbError> {
+    let owner: Option<String> = conn
+        .query_row(
+            "SELECT owner_identity FROM rooms WHERE app_id = ?1 AND room_name = ?2",
+            params![app_id, room],
+            |r| r.get(0),
+        )
+        .optional()?
+        .flatten();
+    let mut members = Vec::new();
+    if let Some(owner) = owner {
+        members.push(Member {
+            name: display_name(conn, app_id, &owner)?,
+            identity: owner,
+            role: "host",
+        });
+    }
+    let mut stmt = conn.prepare(
+        "SELECT identity, name FROM stage_members WHERE app_id = ?1 AND room_name = ?2
+         ORDER BY created_at_ms, identity",
+    )?;
+    for row in stmt.query_map(params![app_id, room], |r| Ok((r.get(0)?, r.get(1)?)))? {
+        let (identity, name): (String, Option<String>) = row?;
+        if members.iter().any(|m| m.identity == identity) {
+            continue;
+        }
+        members.push(Member {
+            identity,
+            name,
+            role: "co_host",
+        });
+    }
+    let mut stmt = conn.prepare(
+        "SELECT identity, name, created_at_ms FROM stage_requests WHERE app_id = ?1 AND room_name = ?2
+         ORDER BY created_at_ms, identity",
+    )?;
+    let requests = stmt
+        .query_map(params![app_id, room], |r| {
+            Ok(StageRequest {
+                identity: r.get(0)?,
+                name: r.get(1)?,
+                created_at_ms: r.get(2)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(StageState {
+        room_name: room.to_owned(),
+        members,
+        requests,
+    })
+}
+
+/// Whether the identity is a co-host on the stage.
+pub fn is_member(
+    conn: &Connection,
+    app_id: &str,
+    room: &str,
+    identity: &str,
+) -> Result<bool, DbError> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM stage_members WHERE app_id = ?1 AND room_name = ?2 AND identity = ?3",
+            params![app_id, room, identity],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+/// Adds a co-host (idempotent) and drops their request.
+pub fn add(conn: &mut Connection, app_id: &str, room: &str, identity: &str) -> Result<(), DbError> {
+    let tx = conn.transaction()?;
+    let name = display_name(&tx, app_id, identity)?;
+    tx.execute(
+        "INSERT OR IGNORE INTO stage_members (app_id, room_name, identity, name, created_at_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![app_id, room, identity, name, now_ms() as i64],
+    )?;
+    tx.execute(
+        "DELETE FROM stage_requests WHERE app_id = ?1 AND room_name = ?2 AND identity = ?3",
+        params![app_id, room, identity],
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Removes a co-host and any request of theirs; returns whether they were on
+/// stage.
+pub fn remove(
+    conn: &mut Connection,
+    app_id: &str,
+    room: &str,
+    identity: &str,
+) -> Result<bool, DbError> {
+    let tx = conn.transaction()?;
+    let n = tx.execute(
+        "DELETE FROM stage_members WHERE app_id = ?1 AND room_name = ?2 AND identity = ?3",
+        params![app_id, room, identity],
+    )?;
+    tx.execute(
+        "DELETE FROM stage_requests WHERE app_id = ?1 AND room_name = ?2 AND identity = ?3",
+        params![app_id, room, identity],
+    )?;
+    tx.commit()?;
+    Ok(n > 0)
+}
+
+/// Records a request; returns it when new (`None` for a duplicate or a
+/// co-host already on stage).
+pub fn request(
+    conn: &mut Connection,
+    app_id: &str,
+    room: &str,
+    identity: &str,
+) -> Result<Option<StageRequest>, DbError> {
+    if is_member(conn, app_id, room, identity)? {
+        return Ok(None);
+    }
+    let name = display_name(conn, app_id, identity)?;
+    let at = now_ms() as i64;
+    let n = conn.execute(
+        "INSERT OR IGNORE INTO stage_requests (app_id, room_name, identity, name, created_at_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![app_id, room, identity, name, at],
+    )?;
+    Ok((n > 0).then(|| StageRequest {
+        identity: identity.to_owned(),
+        name,
+        created_at_ms: at,
+    }))
+}
+
+/// Drops a participant who left LiveKit from stage and requests; returns
+/// whether anything changed.
+pub fn forget(
+    conn: &mut Connection,
+    app_id: &str,
+    room: &str,
+    identity: &str,
+) -> Result<bool, DbError> {
+    let tx = conn.transaction()?;
+    let mut n = 0;
+    for sql in [
+        "DELETE FROM stage_members WHERE app_id = ?1 AND room_name = ?2 AND identity = ?3",
+        "DELETE FROM stage_requests WHERE app_id = ?1 AND room_name = ?2 AND identity = ?3",
+    ] {
+        n += tx.execute(sql, params![app_id, room, identity])?;
+    }
+    tx.commit()?;
+    Ok(n > 0)
+}

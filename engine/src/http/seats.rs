@@ -1,0 +1,344 @@
+//! Audio room seats (engine-api.md §6): the engine decides who may publish.
+
+use axum::extract::State;
+use axum::Json;
+use livekit_protocol::TrackSource;
+use serde::{Deserialize, Serialize};
+
+use super::auth::User;
+use super::errors::{ApiError, Capability};
+use super::extract::{ApiPath, JsonBody};
+use super::token::livekit_room;
+use crate::db::seats::{self, Refusal, SeatsState, MAX_SEATS};
+use crate::ids::is_valid_name_token;
+use crate::livekit::{set_publish, Applied};
+use crate::signal::protocol::seats_message;
+use crate::state::AppState;
+
+/// Sources a seated speaker may publish.
+const SEAT_SOURCES: &[TrackSource] = &[TrackSource::Microphone];
+
+impl From<Refusal> for ApiError {
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::Conflict(m) => ApiError::conflict(m),
+            Refusal::InvalidState(m) => ApiError::invalid_state(m),
+            Refusal::Forbidden(m) => ApiError::forbidden(m),
+            Refusal::NotFound(m) => ApiError::not_found(m),
+            Refusal::InvalidArgument(m) => ApiError::invalid_argument(m),
+        }
+    }
+}
+
+/// The caller in an audio room: app, identity and whether they host it.
+struct Caller {
+    app_id: String,
+    identity: String,
+    host: bool,
+    room: String,
+}
+
+/// Checks signaling, the room name and that the room is a known audio room.
+async fn audio_room(state: &AppState, user: &User, room: &str) -> Result<Caller, ApiError> {
+    if !user.app.signaling_enabled() {
+        return Err(ApiError::feature_disabled(Capability::Signaling));
+    }
+    if !is_valid_name_token(room) {
+        // No room can have such a name.
+        return Err(ApiError::not_found("no such room"));
+    }
+    let (app_id, name) = (user.app.app_id.clone(), room.to_owned());
+    let found = state
+        .db
+        .call(move |c| seats::room(c, &app_id, &name))
+        .await?;
+    match found {
+        Some((kind, owner)) if kind == "audio_room" => Ok(Caller {
+            app_id: user.app.app_id.clone(),
+            identity: user.session.identity.clone(),
+            host: owner.as_deref() == Some(user.session.identity.as_str()),
+            room: room.to_owned(),
+        }),
+        _ => Err(ApiError::not_found("no such audio room")),
+    }
+}
+
+fn host_only(caller: &Caller) -> Result<(), ApiError> {
+    if caller.host {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden("only the room's host may do this"))
+    }
+}
+
+async fn read_state(state: &AppState, app_id: &str, room: &str) -> Result<SeatsState, ApiError> {
+    let (a, r) = (app_id.to_owned(), room.to_owned());
+    Ok(state.db.call(move |c| seats::state(c, &a, &r)).await?)
+}
+
+/// Applies publish changes in LiveKit, then pushes and returns the new state.
+async fn changed(
+    state: &AppState,
+    caller: &Caller,
+    grants: &[(String, bool)],
+) -> Result<Json<SeatsState>, ApiError> {
+    let lk_room = livekit_room(&caller.app_id, &caller.room);
+    for (identity, publish) in grants {
+        // A participant not in the LiveKit room yet gets the grant through
+        // the room token (`speaker`), so the seat stands either way.
+        let applied = set_publish(
+            &state.room_client,
+            &lk_room,
+            identity,
+            *publish,
+            SEAT_SOURCES,
+        )
+        .await;
+        if applied == Applied::Failed {
+            tracing::warn!(
+                identity,
+                publish,
+                "seat recorded; LiveKit permission not applied"
+            );
+        }
+    }
+    let current = read_state(state, &caller.app_id, &caller.room).await?;
+    if !grants.is_empty() {
+        state
+            .hub
+            .send_room(&caller.app_id, &caller.room, &seats_message(&current));
+    }
+    Ok(Json(current))
+}
+
+/// The message a new room subscriber gets first: `seats.updated` for an
+/// audio room, `stage.updated` for a live stream, nothing for other rooms.
+pub(crate) async fn current_state_message(
+    state: &AppState,
+    app_id: &str,
+    room: &str,
+) -> Option<String> {
+    let (a, r) = (app_id.to_owned(), room.to_owned());
+    let res = state
+        .db
+        .call(move |c| {
+            Ok(match seats::room(c, &a, &r)? {
+                Some((kind, _)) if kind == "audio_room" => {
+                    Some(seats_message(&seats::state(c, &a, &r)?))
+                }
+                Some((kind, _)) if kind == "live_stream" => Some(super::stage::initial(c, &a, &r)?),
+                _ => None,
+            })
+        })
+        .await;
+    match res {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read room state for a subscriber");
+            None
+        }
+    }
+}
+
+/// Body of `PUT seats`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetupRequest {
+    seat_count: i64,
+    seat_mode: SeatMode,
+    #[allow(dead_code)] // accepted for client bookkeeping; not interpreted
+    mode_id: Option<String>,
+}
+
+/// Seat modes.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SeatMode {
+    /// Anyone may take a free seat.
+    Free,
+    /// Listeners request; the host approves.
+    Request,
+}
+
+/// `PUT /api/v1/rooms/{room}/seats`.
+pub async fn setup(
+    State(state): State<AppState>,
+    user: User,
+    ApiPath(room): ApiPath<String>,
+    JsonBody(req): JsonBody<SetupRequest>,
+) -> Result<Json<SeatsState>, ApiError> {
+    let caller = audio_room(&state, &user, &room).await?;
+    host_only(&caller)?;
+    if !(1..=MAX_SEATS).contains(&req.seat_count) {
+        return Err(ApiError::invalid_argument("seat_count must be 1..=50"));
+    }
+    if req.mode_id.as_ref().is_some_and(|m| m.len() > 128) {
+        return Err(ApiError::invalid_argument(
+            "mode_id must be at most 128 characters",
+        ));
+    }
+    let mode = match req.seat_mode {
+        SeatMode::Free => "free",
+        SeatMode::Request => "request",
+    };
+    let (a, r, n) = (caller.app_id.clone(), caller.room.clone(), req.seat_count);
+    let removed = state
+        .db
+        .call(move |c| seats::setup(c, &a, &r, n, mode))
+        .await?;
+    let grants: Vec<(String, bool)> = removed.into_iter().map(|i| (i, false)).collect();
+    let out = changed(&state, &caller, &grants).await?;
+    if grants.is_empty() {
+        // A layout change is a change even when nobody moved.
+        state
+            .hub
+            .send_room(&caller.app_id, &caller.room, &seats_message(&out.0));
+    }
+    Ok(out)
+}
+
+/// `GET /api/v1/rooms/{room}/seats`.
+pub async fn get(
+    State(state): State<AppState>,
+    user: User,
+    ApiPath(room): ApiPath<String>,
+) -> Result<Json<SeatsState>, ApiError> {
+    let caller = audio_room(&state, &user, &room).await?;
+    Ok(Json(
+        read_state(&state, &caller.app_id, &caller.room).await?,
+    ))
+}
+
+/// `POST /api/v1/rooms/{room}/seats/{index}/take`.
+pub async fn take(
+    State(state): State<AppState>,
+    user: User,
+    ApiPath((room, index)): ApiPath<(String, i64)>,
+) -> Result<Json<SeatsState>, ApiError> {
+    let caller = audio_room(&state, &user, &room).await?;
+    let (a, r, i, host) = (
+        caller.app_id.clone(),
+        caller.room.clone(),
+        caller.identity.clone(),
+        caller.host,
+    );
+    let seated = state
+        .db
+        .call(move |c| seats::take(c, &a, &r, index, &i, host))
+        .await??;
+    let grants = if seated {
+        vec![(caller.identity.clone(), true)]
+    } else {
+        vec![]
+    };
+    changed(&state, &caller, &grants).await
+}
+
+/// `POST /api/v1/rooms/{room}/seats/leave`.
+pub async fn leave(
+    State(state): State<AppState>,
+    user: User,
+    ApiPath(room): ApiPath<String>,
+) -> Result<Json<SeatsState>, ApiError> {
+    let caller = audio_room(&state, &user, &room).await?;
+    let (a, r, i) = (
+        caller.app_id.clone(),
+        caller.room.clone(),
+        caller.identity.clone(),
+    );
+    let was = state.db.call(move |c| seats::leave(c, &a, &r, &i)).await?;
+    // The host keeps publishing rights as host even off a seat.
+    let grants = if was && !caller.host {
+        vec![(caller.identity.clone(), false)]
+    } else {
+        vec![]
+    };
+    let out = changed(&state, &caller, &grants).await?;
+    if was && caller.host {
+        state
+            .hub
+            .send_room(&caller.app_id, &caller.room, &seats_message(&out.0));
+    }
+    Ok(out)
+}
+
+/// Reply of a seat request.
+#[derive(Debug, Serialize)]
+pub struct RequestResponse {
+    request_id: i64,
+}
+
+/// `POST /api/v1/rooms/{room}/seats/requests`.
+pub async fn request(
+    State(state): State<AppState>,
+    user: User,
+    ApiPath(room): ApiPath<String>,
+) -> Result<Json<RequestResponse>, ApiError> {
+    let caller = audio_room(&state, &user, &room).await?;
+    let (a, r, i) = (
+        caller.app_id.clone(),
+        caller.room.clone(),
+        caller.identity.clone(),
+    );
+    let request_id = state
+        .db
+        .call(move |c| seats::request(c, &a, &r, &i))
+        .await??;
+    let current = read_state(&state, &caller.app_id, &caller.room).await?;
+    state
+        .hub
+        .send_room(&caller.app_id, &caller.room, &seats_message(&current));
+    Ok(Json(RequestResponse { request_id }))
+}
+
+/// `POST /api/v1/rooms/{room}/seats/requests/{request_id}/approve`.
+pub async fn approve(
+    State(state): State<AppState>,
+    user: User,
+    ApiPath((room, request_id)): ApiPath<(String, i64)>,
+) -> Result<Json<SeatsState>, ApiError> {
+    let caller = audio_room(&state, &user, &room).await?;
+    host_only(&caller)?;
+    let (a, r) = (caller.app_id.clone(), caller.room.clone());
+    let identity = state
+        .db
+        .call(move |c| seats::approve(c, &a, &r, request_id))
+        .await??;
+    changed(&state, &caller, &[(identity, true)]).await
+}
+
+/// Body of a seat invite.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InviteRequest {
+    identity: String,
+    seat_index: Option<i64>,
+}
+
+/// `POST /api/v1/rooms/{room}/seats/invite`.
+pub async fn invite(
+    State(state): State<AppState>,
+    user: User,
+    ApiPath(room): ApiPath<String>,
+    JsonBody(req): JsonBody<InviteRequest>,
+) -> Result<Json<SeatsState>, ApiError> {
+    let caller = audio_room(&state, &user, &room).await?;
+    host_only(&caller)?;
+    super::session::validate_identity(&req.identity)?;
+    let (a, r, i, idx) = (
+        caller.app_id.clone(),
+        caller.room.clone(),
+        req.identity.clone(),
+        req.seat_index,
+    );
+    let seated = state
+        .db
+        .call(move |c| seats::invite(c, &a, &r, &i, idx))
+        .await??;
+    let grants = if seated {
+        vec![(req.identity, true)]
+    } else {
+        vec![]
+    };
+    changed(&state, &caller, &grants).await
+}

@@ -1,0 +1,237 @@
+//! Live stream stage (engine-api.md §7): the host invites co-hosts, who get
+//! camera + microphone through LiveKit `UpdateParticipant`.
+
+use axum::extract::State;
+use axum::Json;
+use livekit_protocol::TrackSource;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::auth::User;
+use super::errors::{ApiError, Capability};
+use super::extract::{ApiPath, JsonBody};
+use super::token::livekit_room;
+use crate::db::stage::{self, StageState};
+use crate::ids::is_valid_name_token;
+use crate::livekit::{set_publish, Applied};
+use crate::state::AppState;
+
+/// Sources a stage member may publish.
+pub(crate) const STAGE_SOURCES: &[TrackSource] = &[TrackSource::Camera, TrackSource::Microphone];
+
+/// `stage.updated`.
+pub(crate) fn stage_message(stage: &StageState) -> String {
+    json!({ "type": "stage.updated", "stage": stage }).to_string()
+}
+
+struct Caller {
+    app_id: String,
+    identity: String,
+    owner: Option<String>,
+    room: String,
+}
+
+impl Caller {
+    fn host(&self) -> bool {
+        self.owner.as_deref() == Some(self.identity.as_str())
+    }
+}
+
+async fn live_room(state: &AppState, user: &User, room: &str) -> Result<Caller, ApiError> {
+    if !user.app.signaling_enabled() {
+        return Err(ApiError::feature_disabled(Capability::Signaling));
+    }
+    if !is_valid_name_token(room) {
+        // No room can have such a name.
+        return Err(ApiError::not_found("no such room"));
+    }
+    let (app_id, name) = (user.app.app_id.clone(), room.to_owned());
+    let found = state
+        .db
+        .call(move |c| crate::db::seats::room(c, &app_id, &name))
+        .await?;
+    match found {
+        Some((kind, owner)) if kind == "live_stream" => Ok(Caller {
+            app_id: user.app.app_id.clone(),
+            identity: user.session.identity.clone(),
+            owner,
+            room: room.to_owned(),
+        }),
+        _ => Err(ApiError::not_found("no such live stream room")),
+    }
+}
+
+fn host_only(caller: &Caller) -> Result<(), ApiError> {
+    if caller.host() {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden("only the room's host may do this"))
+    }
+}
+
+async fn read(state: &AppState, caller: &Caller) -> Result<StageState, ApiError> {
+    let (a, r) = (caller.app_id.clone(), caller.room.clone());
+    Ok(state.db.call(move |c| stage::state(c, &a, &r)).await?)
+}
+
+/// Reads, pushes to subscribers and returns the stage.
+async fn push(state: &AppState, caller: &Caller) -> Result<Json<StageState>, ApiError> {
+    let current = read(state, caller).await?;
+    state
+        .hub
+        .send_room(&caller.app_id, &caller.room, &stage_message(&current));
+    Ok(Json(current))
+}
+
+/// The `stage.updated` a new subscriber of a live stream room gets first.
+pub(crate) fn initial(
+    conn: &rusqlite::Connection,
+    app_id: &str,
+    room: &str,
+) -> Result<String, crate::db::DbError> {
+    Ok(stage_message(&stage::state(conn, app_id, room)?))
+}
+
+/// `GET /api/v1/rooms/{room}/stage`.
+pub async fn get(
+    State(state): State<AppState>,
+    user: User,
+    ApiPath(room): ApiPath<String>,
+) -> Result<Json<StageState>, ApiError> {
+    let caller = live_room(&state, &user, &room).await?;
+    Ok(Json(read(&state, &caller).await?))
+}
+
+/// Body of invite/remove.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityBody {
+    identity: String,
+}
+
+/// `POST /api/v1/rooms/{room}/stage/invite`.
+pub async fn invite(
+    State(state): State<AppState>,
+    user: User,
+    ApiPath(room): ApiPath<String>,
+    JsonBody(body): JsonBody<IdentityBody>,
+) -> Result<Json<StageState>, ApiError> {
+    let caller = live_room(&state, &user, &room).await?;
+    host_only(&caller)?;
+    super::session::validate_identity(&body.identity)?;
+    if caller.owner.as_deref() == Some(body.identity.as_str()) {
+        return Ok(Json(read(&state, &caller).await?));
+    }
+    // The grant goes to LiveKit first: an identity not in the room is a 404
+    // and nothing is recorded.
+    let lk_room = livekit_room(&caller.app_id, &caller.room);
+    match set_publish(
+        &state.room_client,
+        &lk_room,
+        &body.identity,
+        true,
+        STAGE_SOURCES,
+    )
+    .await
+    {
+        Applied::Updated => {}
+        Applied::NotInRoom => return Err(ApiError::not_found("that identity is not in the room")),
+        Applied::Failed => return Err(ApiError::internal("LiveKit did not take the permission")),
+    }
+    let (a, r, i) = (caller.app_id.clone(), caller.room.clone(), body.identity);
+    state.db.call(move |c| stage::add(c, &a, &r, &i)).await?;
+    push(&state, &caller).await
+}
+
+/// Revokes publishing from a former stage member (tolerating their absence).
+async fn revoke(state: &AppState, caller: &Caller, identity: &str) {
+    let lk_room = livekit_room(&caller.app_id, &caller.room);
+    let _ = set_publish(&state.room_client, &lk_room, identity, false, STAGE_SOURCES).await;
+}
+
+/// `POST /api/v1/rooms/{room}/stage/remove`.
+pub async fn remove(
+    State(state): State<AppState>,
+    user: User,
+    ApiPath(room): ApiPath<String>,
+    JsonBody(body): JsonBody<IdentityBody>,
+) -> Result<Json<StageState>, ApiError> {
+    let caller = live_room(&state, &user, &room).await?;
+    host_only(&caller)?;
+    super::session::validate_identity(&body.identity)?;
+    if caller.owner.as_deref() == Some(body.identity.as_str()) {
+        return Err(ApiError::invalid_state(
+            "the host cannot be removed from the stage",
+        ));
+    }
+    let (a, r, i) = (
+        caller.app_id.clone(),
+        caller.room.clone(),
+        body.identity.clone(),
+    );
+    let was = state.db.call(move |c| stage::remove(c, &a, &r, &i)).await?;
+    if !was {
+        return Err(ApiError::not_found("that identity is not on the stage"));
+    }
+    revoke(&state, &caller, &body.identity).await;
+    push(&state, &caller).await
+}
+
+/// `POST /api/v1/rooms/{room}/stage/request`.
+pub async fn request(
+    State(state): State<AppState>,
+    user: User,
+    ApiPath(room): ApiPath<String>,
+) -> Result<Json<StageState>, ApiError> {
+    let caller = live_room(&state, &user, &room).await?;
+    if caller.host() {
+        return Ok(Json(read(&state, &caller).await?));
+    }
+    let (a, r, i) = (
+        caller.app_id.clone(),
+        caller.room.clone(),
+        caller.identity.clone(),
+    );
+    let new = state
+        .db
+        .call(move |c| stage::request(c, &a, &r, &i))
+        .await?;
+    let Some(req) = new else {
+        return Ok(Json(read(&state, &caller).await?));
+    };
+    if let Some(owner) = &caller.owner {
+        let msg = json!({
+            "type": "stage.requested",
+            "room_name": caller.room,
+            "identity": req.identity,
+            "name": req.name,
+            "created_at_ms": req.created_at_ms,
+        })
+        .to_string();
+        state.hub.send_user(&caller.app_id, owner, &msg);
+    }
+    push(&state, &caller).await
+}
+
+/// `POST /api/v1/rooms/{room}/stage/leave`.
+pub async fn leave(
+    State(state): State<AppState>,
+    user: User,
+    ApiPath(room): ApiPath<String>,
+) -> Result<Json<StageState>, ApiError> {
+    let caller = live_room(&state, &user, &room).await?;
+    if caller.host() {
+        return Err(ApiError::invalid_state("the host cannot leave the stage"));
+    }
+    let (a, r, i) = (
+        caller.app_id.clone(),
+        caller.room.clone(),
+        caller.identity.clone(),
+    );
+    let was = state.db.call(move |c| stage::forget(c, &a, &r, &i)).await?;
+    if !was {
+        return Ok(Json(read(&state, &caller).await?));
+    }
+    revoke(&state, &caller, &caller.identity).await;
+    push(&state, &caller).await
+}

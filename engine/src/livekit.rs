@@ -1,0 +1,96 @@
+//! Server-side LiveKit calls: publish permissions of seated / staged users.
+
+use std::time::Duration;
+
+use livekit_api::services::room::{RoomClient, UpdateParticipantOptions};
+use livekit_protocol::{ParticipantPermission, TrackSource};
+
+/// Per-request timeout of RoomService calls.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The HTTP base of a LiveKit URL (`ws://` → `http://`, `wss://` → `https://`).
+pub fn http_url(livekit_url: &str) -> String {
+    if let Some(rest) = livekit_url.strip_prefix("wss://") {
+        format!("https://{rest}")
+    } else if let Some(rest) = livekit_url.strip_prefix("ws://") {
+        format!("http://{rest}")
+    } else {
+        livekit_url.to_owned()
+    }
+}
+
+/// A RoomService client for the configured LiveKit.
+pub fn room_client(livekit_url: &str, api_key: &str, api_secret: &str) -> RoomClient {
+    RoomClient::with_api_key(&http_url(livekit_url), api_key, api_secret)
+        .with_failover(false)
+        .with_request_timeout(REQUEST_TIMEOUT)
+}
+
+/// The complete permission of a participant: always subscribe and publish
+/// data; publish only the given sources when `publish`.
+pub fn permission(publish: bool, sources: &[TrackSource]) -> ParticipantPermission {
+    ParticipantPermission {
+        can_subscribe: true,
+        can_publish: publish,
+        can_publish_data: true,
+        can_publish_sources: if publish {
+            sources.iter().map(|s| *s as i32).collect()
+        } else {
+            vec![]
+        },
+        can_update_metadata: false,
+        ..Default::default()
+    }
+}
+
+/// How an `UpdateParticipant` went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// LiveKit took the new permission.
+    Updated,
+    /// The participant is not in the LiveKit room (yet): the grant applies
+    /// through the next room token instead.
+    NotInRoom,
+    /// LiveKit could not be reached or refused (logged).
+    Failed,
+}
+
+/// Sends the complete permission of `identity` in `lk_room` to LiveKit.
+pub async fn set_publish(
+    client: &RoomClient,
+    lk_room: &str,
+    identity: &str,
+    publish: bool,
+    sources: &[TrackSource],
+) -> Applied {
+    let options = UpdateParticipantOptions {
+        permission: Some(permission(publish, sources)),
+        ..Default::default()
+    };
+    match client.update_participant(lk_room, identity, options).await {
+        Ok(_) => {
+            tracing::info!(
+                room = lk_room,
+                identity,
+                publish,
+                "participant permission updated"
+            );
+            Applied::Updated
+        }
+        Err(e) => {
+            let text = e.to_string();
+            if text.contains("not_found") || text.contains("not found") {
+                tracing::info!(
+                    room = lk_room,
+                    identity,
+                    publish,
+                    "participant not in the LiveKit room; grant applies at join"
+                );
+                Applied::NotInRoom
+            } else {
+                tracing::warn!(room = lk_room, identity, publish, error = %text, "UpdateParticipant failed");
+                Applied::Failed
+            }
+        }
+    }
+}

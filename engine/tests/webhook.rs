@@ -1,0 +1,248 @@
+//! The LiveKit webhook: signature checks and seat release on
+//! `participant_left` / `room_finished`.
+
+mod common;
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use common::{error_code, Harness};
+use livekit_api::access_token::AccessToken;
+use serde_json::{json, Value};
+use sha2::Digest as _;
+use utd_engine::{EngineConfig, Plan};
+
+/// A LiveKit-style signature of `body` with `secret`.
+fn sign(key: &str, secret: &str, body: &str) -> String {
+    let digest = sha2::Sha256::digest(body.as_bytes());
+    let b64 = base64::engine::general_purpose::STANDARD.encode(digest);
+    AccessToken::with_api_key(key, secret)
+        .with_sha256(&b64)
+        .to_jwt()
+        .expect("jwt")
+}
+
+async fn deliver(h: &Harness, auth: Option<&str>, body: &str) -> (u16, Value) {
+    let mut req = h
+        .http
+        .post(h.url("/api/v1/livekit/webhook"))
+        .header("content-type", "application/webhook+json")
+        .body(body.to_owned());
+    if let Some(a) = auth {
+        req = req.header("authorization", a);
+    }
+    common::status_json(req.send().await.expect("request")).await
+}
+
+fn event(kind: &str, lk_room: &str, identity: &str) -> String {
+    json!({
+        "event": kind,
+        "id": "EV_1",
+        "createdAt": "1700000000",
+        "room": {"sid": "RM_1", "name": lk_room},
+        "participant": {"sid": "PA_1", "identity": identity},
+    })
+    .to_string()
+}
+
+/// A host, an 8-seat free room and `alice` on seat 0.
+async fn seated_alice(h: &Harness) -> (String, String) {
+    let app = h.app(Plan::Signaling).await;
+    let host = h.token_for(&app, "host").await;
+    let (s, b) = h
+        .post(
+            "/api/v1/token",
+            &host,
+            json!({"room_name": "lobby", "stream_type": "audio_room", "as_host": true}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let resp = h
+        .http
+        .put(h.url("/api/v1/rooms/lobby/seats"))
+        .bearer_auth(&host)
+        .json(&json!({"seat_count": 8, "seat_mode": "free"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let alice = h.token_for(&app, "alice").await;
+    let (s, b) = h
+        .post("/api/v1/rooms/lobby/seats/0/take", &alice, json!({}))
+        .await;
+    assert_eq!(s, 200, "{b}");
+    (format!("{}_lobby", app.app_id), alice)
+}
+
+#[tokio::test]
+async fn unsigned_or_forged_webhooks_are_refused() {
+    let h = Harness::start().await;
+    let (lk_room, alice) = seated_alice(&h).await;
+    let body = event("participant_left", &lk_room, "alice");
+    let cfg = EngineConfig::for_tests();
+
+    let (s, b) = deliver(&h, None, &body).await;
+    assert_eq!((s, error_code(&b)), (401, "unauthenticated".into()));
+    let (s, b) = deliver(&h, Some("not-a-jwt"), &body).await;
+    assert_eq!((s, error_code(&b)), (401, "unauthenticated".into()));
+    // Signed with another secret.
+    let forged = sign(&cfg.livekit_api_key, "not-the-secret", &body);
+    let (s, b) = deliver(&h, Some(&forged), &body).await;
+    assert_eq!((s, error_code(&b)), (401, "unauthenticated".into()));
+    // Right key, but the signature covers another body.
+    let other = sign(
+        &cfg.livekit_api_key,
+        &cfg.livekit_api_secret,
+        &event("participant_left", &lk_room, "bob"),
+    );
+    let (s, b) = deliver(&h, Some(&other), &body).await;
+    assert_eq!((s, error_code(&b)), (401, "unauthenticated".into()));
+
+    let (_, state) = h.get("/api/v1/rooms/lobby/seats", &alice).await;
+    assert_eq!(state["seats"][0]["identity"], "alice", "{state}");
+    h.engine.shutdown().await;
+}
+
+#[tokio::test]
+async fn signed_participant_left_frees_the_seat() {
+    let h = Harness::start().await;
+    let (lk_room, alice) = seated_alice(&h).await;
+    let cfg = EngineConfig::for_tests();
+    let (mut ws, _) = common::connected(&h, &alice).await;
+    common::send(
+        &mut ws,
+        json!({"type": "room.subscribe", "room_name": "lobby"}),
+    )
+    .await;
+    let first = common::next_msg(&mut ws).await.unwrap();
+    assert_eq!(first["seats"]["seats"][0]["identity"], "alice");
+
+    // Mute tracking from track events.
+    let muted = json!({
+        "event": "track_muted",
+        "room": {"name": lk_room},
+        "participant": {"identity": "alice"},
+        "track": {"sid": "TR_1", "source": "MICROPHONE", "muted": true},
+    })
+    .to_string();
+    let (s, b) = deliver(
+        &h,
+        Some(&sign(&cfg.livekit_api_key, &cfg.livekit_api_secret, &muted)),
+        &muted,
+    )
+    .await;
+    assert_eq!(s, 204, "{b}");
+    let m = common::next_msg(&mut ws).await.unwrap();
+    assert_eq!(m["seats"]["seats"][0]["muted"], true, "{m}");
+
+    let body = event("participant_left", &lk_room, "alice");
+    let auth = sign(&cfg.livekit_api_key, &cfg.livekit_api_secret, &body);
+    let (s, b) = deliver(&h, Some(&auth), &body).await;
+    assert_eq!(s, 204, "{b}");
+    let m = common::next_msg(&mut ws).await.unwrap();
+    assert_eq!(m["type"], "seats.updated");
+    assert!(m["seats"]["seats"][0]["identity"].is_null(), "{m}");
+    let (_, state) = h.get("/api/v1/rooms/lobby/seats", &alice).await;
+    assert!(state["seats"][0]["identity"].is_null(), "{state}");
+
+    // Unknown events and rooms are accepted and ignored.
+    let body = event("egress_started", "nounderscore", "x");
+    let auth = sign(&cfg.livekit_api_key, &cfg.livekit_api_secret, &body);
+    assert_eq!(deliver(&h, Some(&auth), &body).await.0, 204);
+    h.engine.shutdown().await;
+}
+
+#[tokio::test]
+async fn room_finished_clears_seats_and_ownership() {
+    let h = Harness::start().await;
+    let (lk_room, alice) = seated_alice(&h).await;
+    let cfg = EngineConfig::for_tests();
+    let body = event("room_finished", &lk_room, "");
+    let auth = sign(&cfg.livekit_api_key, &cfg.livekit_api_secret, &body);
+    assert_eq!(deliver(&h, Some(&auth), &body).await.0, 204);
+    let (_, state) = h.get("/api/v1/rooms/lobby/seats", &alice).await;
+    assert!(state["seats"][0]["identity"].is_null(), "{state}");
+    // Ownership is released: another user may now host the room.
+    let (s, b) = h
+        .post(
+            "/api/v1/token",
+            &alice,
+            json!({"room_name": "lobby", "stream_type": "audio_room", "as_host": true}),
+        )
+        .await;
+    assert_eq!((s, b["role"].as_str()), (200, Some("host")), "{b}");
+    h.engine.shutdown().await;
+}
+
+#[test]
+fn livekit_reports_a_departed_speaker() {
+    // The engine's port must be known before LiveKit starts, so bind it first.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let h = rt.block_on(Harness::start());
+    let lk = utd_testkit::LiveKitServer::builder()
+        .with_webhook(h.url("/api/v1/livekit/webhook"))
+        .start()
+        .expect("livekit-server");
+    rt.block_on(async {
+        // LiveKit signs webhooks with its key pair, which the engine's test
+        // config shares.
+        let cfg = EngineConfig::for_tests();
+        assert_eq!(
+            (lk.api_key(), lk.api_secret()),
+            (
+                cfg.livekit_api_key.as_str(),
+                cfg.livekit_api_secret.as_str()
+            ),
+            "testkit keys differ from EngineConfig::for_tests"
+        );
+        let (lk_room, alice) = seated_alice(&h).await;
+        let token = h
+            .post(
+                "/api/v1/token",
+                &alice,
+                json!({"room_name": "lobby", "stream_type": "audio_room"}),
+            )
+            .await
+            .1["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let url = format!(
+            "{}/rtc?access_token={token}&protocol=15&auto_subscribe=1",
+            lk.ws_url()
+        );
+        let (mut lk_ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+        let rooms = livekit_api::services::room::RoomClient::with_api_key(
+            &lk.http_url(),
+            lk.api_key(),
+            lk.api_secret(),
+        );
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let list = rooms.list_participants(&lk_room).await.unwrap_or_default();
+            if list.iter().any(|p| p.identity == "alice") {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "alice never joined");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        // Kick her out through LiveKit: LiveKit reports her gone (as
+        // participant_connection_aborted, since she never sent media).
+        rooms.remove_participant(&lk_room, "alice").await.unwrap();
+        let _ = futures_util::SinkExt::close(&mut lk_ws).await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let (_, state) = h.get("/api/v1/rooms/lobby/seats", &alice).await;
+            if state["seats"][0]["identity"].is_null() {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "seat never freed: {state}\n{}",
+                lk.log()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        h.engine.shutdown().await;
+    });
+}
