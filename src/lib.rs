@@ -14,6 +14,7 @@ pub mod logging;
 pub mod media;
 pub mod observe;
 pub mod runtime;
+pub mod session;
 pub mod signalling;
 pub mod subscription;
 pub mod types;
