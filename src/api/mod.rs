@@ -8,6 +8,7 @@
 
 pub mod credentials;
 pub mod models;
+pub mod rooms;
 
 use std::time::Duration;
 
@@ -139,6 +140,11 @@ impl EngineApi {
             UTDStreamError::invalid_argument("baseUrl cannot be turned into a WebSocket URL")
         })?;
         Ok(url)
+    }
+
+    /// The engine's REST base.
+    pub fn base(&self) -> &Url {
+        &self.base
     }
 
     /// The room-token service base (for `POST /api/v1/token`).

@@ -6,6 +6,7 @@
 //! when the server pushes a permission update. The exported session objects
 //! (audio room, live stream, call) are built on it.
 
+pub mod audio_room;
 pub mod room;
 
 pub use room::RoomCore;
