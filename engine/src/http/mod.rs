@@ -5,6 +5,7 @@ pub mod auth;
 pub mod errors;
 pub mod extract;
 pub mod push;
+pub(crate) mod room_caller;
 pub mod seats;
 pub mod session;
 pub mod stage;

@@ -6,11 +6,11 @@ use livekit_protocol::TrackSource;
 use serde::{Deserialize, Serialize};
 
 use super::auth::User;
-use super::errors::{ApiError, Capability};
+use super::errors::ApiError;
 use super::extract::{ApiPath, JsonBody};
+use super::room_caller::RoomCaller;
 use super::token::livekit_room;
 use crate::db::seats::{self, Refusal, SeatsState, MAX_SEATS};
-use crate::ids::is_valid_name_token;
 use crate::livekit::{set_publish, Applied};
 use crate::signal::protocol::seats_message;
 use crate::state::AppState;
@@ -30,47 +30,6 @@ impl From<Refusal> for ApiError {
     }
 }
 
-/// The caller in an audio room: app, identity and whether they host it.
-struct Caller {
-    app_id: String,
-    identity: String,
-    host: bool,
-    room: String,
-}
-
-/// Checks signaling, the room name and that the room is a known audio room.
-async fn audio_room(state: &AppState, user: &User, room: &str) -> Result<Caller, ApiError> {
-    if !user.app.signaling_enabled() {
-        return Err(ApiError::feature_disabled(Capability::Signaling));
-    }
-    if !is_valid_name_token(room) {
-        // No room can have such a name.
-        return Err(ApiError::not_found("no such room"));
-    }
-    let (app_id, name) = (user.app.app_id.clone(), room.to_owned());
-    let found = state
-        .db
-        .call(move |c| seats::room(c, &app_id, &name))
-        .await?;
-    match found {
-        Some((kind, owner)) if kind == "audio_room" => Ok(Caller {
-            app_id: user.app.app_id.clone(),
-            identity: user.session.identity.clone(),
-            host: owner.as_deref() == Some(user.session.identity.as_str()),
-            room: room.to_owned(),
-        }),
-        _ => Err(ApiError::not_found("no such audio room")),
-    }
-}
-
-fn host_only(caller: &Caller) -> Result<(), ApiError> {
-    if caller.host {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden("only the room's host may do this"))
-    }
-}
-
 async fn read_state(state: &AppState, app_id: &str, room: &str) -> Result<SeatsState, ApiError> {
     let (a, r) = (app_id.to_owned(), room.to_owned());
     Ok(state.db.call(move |c| seats::state(c, &a, &r)).await?)
@@ -79,7 +38,7 @@ async fn read_state(state: &AppState, app_id: &str, room: &str) -> Result<SeatsS
 /// Applies publish changes in LiveKit, then pushes and returns the new state.
 async fn changed(
     state: &AppState,
-    caller: &Caller,
+    caller: &RoomCaller,
     grants: &[(String, bool)],
 ) -> Result<Json<SeatsState>, ApiError> {
     let lk_room = livekit_room(&caller.app_id, &caller.room);
@@ -167,8 +126,8 @@ pub async fn setup(
     ApiPath(room): ApiPath<String>,
     JsonBody(req): JsonBody<SetupRequest>,
 ) -> Result<Json<SeatsState>, ApiError> {
-    let caller = audio_room(&state, &user, &room).await?;
-    host_only(&caller)?;
+    let caller = RoomCaller::resolve(&state, &user, &room, "audio_room").await?;
+    caller.require_host()?;
     if !(1..=MAX_SEATS).contains(&req.seat_count) {
         return Err(ApiError::invalid_argument("seat_count must be 1..=50"));
     }
@@ -203,7 +162,7 @@ pub async fn get(
     user: User,
     ApiPath(room): ApiPath<String>,
 ) -> Result<Json<SeatsState>, ApiError> {
-    let caller = audio_room(&state, &user, &room).await?;
+    let caller = RoomCaller::resolve(&state, &user, &room, "audio_room").await?;
     Ok(Json(
         read_state(&state, &caller.app_id, &caller.room).await?,
     ))
@@ -215,12 +174,12 @@ pub async fn take(
     user: User,
     ApiPath((room, index)): ApiPath<(String, i64)>,
 ) -> Result<Json<SeatsState>, ApiError> {
-    let caller = audio_room(&state, &user, &room).await?;
+    let caller = RoomCaller::resolve(&state, &user, &room, "audio_room").await?;
     let (a, r, i, host) = (
         caller.app_id.clone(),
         caller.room.clone(),
         caller.identity.clone(),
-        caller.host,
+        caller.is_host,
     );
     let seated = state
         .db
@@ -240,7 +199,7 @@ pub async fn leave(
     user: User,
     ApiPath(room): ApiPath<String>,
 ) -> Result<Json<SeatsState>, ApiError> {
-    let caller = audio_room(&state, &user, &room).await?;
+    let caller = RoomCaller::resolve(&state, &user, &room, "audio_room").await?;
     let (a, r, i) = (
         caller.app_id.clone(),
         caller.room.clone(),
@@ -248,13 +207,13 @@ pub async fn leave(
     );
     let was = state.db.call(move |c| seats::leave(c, &a, &r, &i)).await?;
     // The host keeps publishing rights as host even off a seat.
-    let grants = if was && !caller.host {
+    let grants = if was && !caller.is_host {
         vec![(caller.identity.clone(), false)]
     } else {
         vec![]
     };
     let out = changed(&state, &caller, &grants).await?;
-    if was && caller.host {
+    if was && caller.is_host {
         state
             .hub
             .send_room(&caller.app_id, &caller.room, &seats_message(&out.0));
@@ -274,7 +233,7 @@ pub async fn request(
     user: User,
     ApiPath(room): ApiPath<String>,
 ) -> Result<Json<RequestResponse>, ApiError> {
-    let caller = audio_room(&state, &user, &room).await?;
+    let caller = RoomCaller::resolve(&state, &user, &room, "audio_room").await?;
     let (a, r, i) = (
         caller.app_id.clone(),
         caller.room.clone(),
@@ -297,8 +256,8 @@ pub async fn approve(
     user: User,
     ApiPath((room, request_id)): ApiPath<(String, i64)>,
 ) -> Result<Json<SeatsState>, ApiError> {
-    let caller = audio_room(&state, &user, &room).await?;
-    host_only(&caller)?;
+    let caller = RoomCaller::resolve(&state, &user, &room, "audio_room").await?;
+    caller.require_host()?;
     let (a, r) = (caller.app_id.clone(), caller.room.clone());
     let identity = state
         .db
@@ -322,8 +281,8 @@ pub async fn invite(
     ApiPath(room): ApiPath<String>,
     JsonBody(req): JsonBody<InviteRequest>,
 ) -> Result<Json<SeatsState>, ApiError> {
-    let caller = audio_room(&state, &user, &room).await?;
-    host_only(&caller)?;
+    let caller = RoomCaller::resolve(&state, &user, &room, "audio_room").await?;
+    caller.require_host()?;
     super::session::validate_identity(&req.identity)?;
     let (a, r, i, idx) = (
         caller.app_id.clone(),

@@ -8,11 +8,11 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::auth::User;
-use super::errors::{ApiError, Capability};
+use super::errors::ApiError;
 use super::extract::{ApiPath, JsonBody};
+use super::room_caller::RoomCaller;
 use super::token::livekit_room;
 use crate::db::stage::{self, StageState};
-use crate::ids::is_valid_name_token;
 use crate::livekit::{set_publish, Applied};
 use crate::state::AppState;
 
@@ -24,58 +24,13 @@ pub(crate) fn stage_message(stage: &StageState) -> String {
     json!({ "type": "stage.updated", "stage": stage }).to_string()
 }
 
-struct Caller {
-    app_id: String,
-    identity: String,
-    owner: Option<String>,
-    room: String,
-}
-
-impl Caller {
-    fn host(&self) -> bool {
-        self.owner.as_deref() == Some(self.identity.as_str())
-    }
-}
-
-async fn live_room(state: &AppState, user: &User, room: &str) -> Result<Caller, ApiError> {
-    if !user.app.signaling_enabled() {
-        return Err(ApiError::feature_disabled(Capability::Signaling));
-    }
-    if !is_valid_name_token(room) {
-        // No room can have such a name.
-        return Err(ApiError::not_found("no such room"));
-    }
-    let (app_id, name) = (user.app.app_id.clone(), room.to_owned());
-    let found = state
-        .db
-        .call(move |c| crate::db::seats::room(c, &app_id, &name))
-        .await?;
-    match found {
-        Some((kind, owner)) if kind == "live_stream" => Ok(Caller {
-            app_id: user.app.app_id.clone(),
-            identity: user.session.identity.clone(),
-            owner,
-            room: room.to_owned(),
-        }),
-        _ => Err(ApiError::not_found("no such live stream room")),
-    }
-}
-
-fn host_only(caller: &Caller) -> Result<(), ApiError> {
-    if caller.host() {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden("only the room's host may do this"))
-    }
-}
-
-async fn read(state: &AppState, caller: &Caller) -> Result<StageState, ApiError> {
+async fn read(state: &AppState, caller: &RoomCaller) -> Result<StageState, ApiError> {
     let (a, r) = (caller.app_id.clone(), caller.room.clone());
     Ok(state.db.call(move |c| stage::state(c, &a, &r)).await?)
 }
 
 /// Reads, pushes to subscribers and returns the stage.
-async fn push(state: &AppState, caller: &Caller) -> Result<Json<StageState>, ApiError> {
+async fn push(state: &AppState, caller: &RoomCaller) -> Result<Json<StageState>, ApiError> {
     let current = read(state, caller).await?;
     state
         .hub
@@ -98,7 +53,7 @@ pub async fn get(
     user: User,
     ApiPath(room): ApiPath<String>,
 ) -> Result<Json<StageState>, ApiError> {
-    let caller = live_room(&state, &user, &room).await?;
+    let caller = RoomCaller::resolve(&state, &user, &room, "live_stream").await?;
     Ok(Json(read(&state, &caller).await?))
 }
 
@@ -116,8 +71,8 @@ pub async fn invite(
     ApiPath(room): ApiPath<String>,
     JsonBody(body): JsonBody<IdentityBody>,
 ) -> Result<Json<StageState>, ApiError> {
-    let caller = live_room(&state, &user, &room).await?;
-    host_only(&caller)?;
+    let caller = RoomCaller::resolve(&state, &user, &room, "live_stream").await?;
+    caller.require_host()?;
     super::session::validate_identity(&body.identity)?;
     if caller.owner.as_deref() == Some(body.identity.as_str()) {
         return Ok(Json(read(&state, &caller).await?));
@@ -144,7 +99,7 @@ pub async fn invite(
 }
 
 /// Revokes publishing from a former stage member (tolerating their absence).
-async fn revoke(state: &AppState, caller: &Caller, identity: &str) {
+async fn revoke(state: &AppState, caller: &RoomCaller, identity: &str) {
     let lk_room = livekit_room(&caller.app_id, &caller.room);
     let _ = set_publish(&state.room_client, &lk_room, identity, false, STAGE_SOURCES).await;
 }
@@ -156,8 +111,8 @@ pub async fn remove(
     ApiPath(room): ApiPath<String>,
     JsonBody(body): JsonBody<IdentityBody>,
 ) -> Result<Json<StageState>, ApiError> {
-    let caller = live_room(&state, &user, &room).await?;
-    host_only(&caller)?;
+    let caller = RoomCaller::resolve(&state, &user, &room, "live_stream").await?;
+    caller.require_host()?;
     super::session::validate_identity(&body.identity)?;
     if caller.owner.as_deref() == Some(body.identity.as_str()) {
         return Err(ApiError::invalid_state(
@@ -183,8 +138,8 @@ pub async fn request(
     user: User,
     ApiPath(room): ApiPath<String>,
 ) -> Result<Json<StageState>, ApiError> {
-    let caller = live_room(&state, &user, &room).await?;
-    if caller.host() {
+    let caller = RoomCaller::resolve(&state, &user, &room, "live_stream").await?;
+    if caller.is_host {
         return Ok(Json(read(&state, &caller).await?));
     }
     let (a, r, i) = (
@@ -219,8 +174,8 @@ pub async fn leave(
     user: User,
     ApiPath(room): ApiPath<String>,
 ) -> Result<Json<StageState>, ApiError> {
-    let caller = live_room(&state, &user, &room).await?;
-    if caller.host() {
+    let caller = RoomCaller::resolve(&state, &user, &room, "live_stream").await?;
+    if caller.is_host {
         return Err(ApiError::invalid_state("the host cannot leave the stage"));
     }
     let (a, r, i) = (
