@@ -9,6 +9,7 @@
 pub mod credentials;
 pub mod models;
 pub mod rooms;
+pub mod stage;
 
 use std::time::Duration;
 

@@ -80,6 +80,10 @@ pub struct SeatsWire {
     /// Pending requests (request mode).
     #[serde(default)]
     pub requests: Vec<SeatRequestWire>,
+    /// Increases with every change of the room's seats; the highest wins
+    /// when a REST reply and a push cross.
+    #[serde(default)]
+    pub version: u64,
 }
 
 #[derive(Serialize)]

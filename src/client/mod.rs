@@ -1,11 +1,12 @@
 //! `UTDStreamClient`: the app's entry point.
 //!
 //! Holds the publishable credentials and one HTTP pool, mints the user
-//! session, owns the signalling connection and (in later issues) produces
-//! the call, live-stream and audio-room sessions. Thin: logic lives in
-//! `auth`, `api` and `signalling`.
+//! session, owns the signalling connection and produces the audio-room and
+//! live-stream sessions (`rooms`). Thin: logic lives in `auth`, `api`,
+//! `signalling` and `session`.
 
 mod listeners;
+mod rooms;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use crate::api::EngineApi;
 use crate::auth::AuthState;
 use crate::error::{UTDResult, UTDStreamError};
 use crate::runtime;
+use crate::session::context::SessionContext;
 use crate::signalling::backoff::Backoff;
 use crate::signalling::Signalling;
 use crate::subscription::UTDSubscription;
@@ -26,7 +28,7 @@ use crate::types::{UTDCapabilities, UTDConnectionState, UTDPlanLimits, UTDPresen
 #[derive(Debug, uniffi::Object)]
 pub struct UTDStreamClient {
     auth: Arc<AuthState>,
-    signalling: Signalling,
+    signalling: Arc<Signalling>,
     disposed: AtomicBool,
 }
 
@@ -50,7 +52,7 @@ impl UTDStreamClient {
             &token_base_url,
         )?;
         let auth = Arc::new(AuthState::new(api));
-        let signalling = Signalling::new(auth.clone(), Backoff::default());
+        let signalling = Arc::new(Signalling::new(auth.clone(), Backoff::default()));
         Ok(Self {
             auth,
             signalling,
@@ -61,6 +63,15 @@ impl UTDStreamClient {
     /// The signalling handle (Rust callers: benches, sessions).
     pub fn signalling(&self) -> &Signalling {
         &self.signalling
+    }
+
+    /// What room sessions share with the client (Rust callers: tests,
+    /// benches, sessions over another transport).
+    pub fn session_context(&self) -> SessionContext {
+        SessionContext {
+            auth: self.auth.clone(),
+            signalling: self.signalling.clone(),
+        }
     }
 
     fn check_alive(&self) -> Result<(), UTDStreamError> {

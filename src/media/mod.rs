@@ -311,6 +311,21 @@ pub trait RoomTransport: Send + Sync {
     fn remote_participants(&self) -> Vec<ParticipantInfo>;
 }
 
+/// The transport the exported sessions use: WebRTC media over the official
+/// `livekit` crate when the `livekit` feature is on (the iOS / Android
+/// packages), otherwise the control-plane transport (permissions and
+/// participants, no media; see its module docs).
+pub fn default_transport() -> std::sync::Arc<dyn RoomTransport> {
+    #[cfg(feature = "livekit")]
+    {
+        std::sync::Arc::new(livekit::LiveKitTransport::new())
+    }
+    #[cfg(not(feature = "livekit"))]
+    {
+        std::sync::Arc::new(control_plane::ControlPlaneTransport::new())
+    }
+}
+
 /// The `Forbidden` error for publishing a source the permission lacks.
 pub(crate) fn publish_forbidden(source: TrackSource, permission: &Permission) -> UTDStreamError {
     let why = if permission.can_publish {

@@ -1,25 +1,30 @@
 //! Audio room: seat-based speakers and listeners. Taking a seat is what
 //! grants publish, and the grant comes from the server (engine →
 //! RoomService.UpdateParticipant → LiveKit pushes it); the session only
-//! reflects it.
+//! reflects it. Seat changes arrive as engine pushes (`seats.updated`) and
+//! in the replies to this session's own seat calls; the highest `version`
+//! wins when they cross.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::api::credentials::BearerToken;
-use crate::api::rooms::SeatsWire;
-use crate::auth::{AuthState, UserSession};
-use crate::error::{UTDErrorCode, UTDStreamError};
-use crate::media::{RoomTransport, TransportOptions};
-use crate::observe::Observable;
-use crate::session::RoomCore;
-use crate::types::UTDStreamType;
+use async_trait::async_trait;
 
-/// How long `take_seat` waits for LiveKit to push the publish grant.
+use crate::api::rooms::SeatsWire;
+use crate::error::{UTDErrorCode, UTDStreamError};
+use crate::media::RoomTransport;
+use crate::observe::Observable;
+use crate::session::base::SessionBase;
+use crate::session::context::{JoinRequest, SessionContext};
+use crate::session::pushes::PushTarget;
+use crate::signalling::RoomPush;
+use crate::types::{UTDSeatMode, UTDSeats, UTDStreamType};
+
+/// How long `take_seat` waits for the media server to push the publish grant.
 const GRANT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What `join` needs to know.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct AudioRoomJoin {
     /// The joining user.
     pub identity: String,
@@ -31,151 +36,155 @@ pub struct AudioRoomJoin {
     pub name: Option<String>,
     /// Device id.
     pub device_id: Option<String>,
-    /// Host only: seed the seat grid with this many seats.
+    /// Host only: set the seat grid up with this many seats.
     pub seat_count: Option<u32>,
-    /// Host only: `free` or `request` (default `free`).
-    pub seat_mode: Option<String>,
+    /// Host only: how listeners get seats (default free).
+    pub seat_mode: Option<UTDSeatMode>,
 }
 
 /// A joined audio room.
 #[derive(Debug)]
 pub struct AudioRoom {
-    /// The media room and its observable state.
-    pub core: Arc<RoomCore>,
-    /// The seat grid as last reported by the engine.
-    pub seats: Observable<Option<SeatsWire>>,
-    auth: Arc<AuthState>,
-    bearer: BearerToken,
-    room_name: String,
-    is_host: bool,
+    /// The media room, the join and the push subscription.
+    pub base: SessionBase,
+    /// The seat grid: the newest of the engine's pushes and replies.
+    pub seats: Observable<Option<UTDSeats>>,
 }
 
 impl AudioRoom {
-    /// Mints a room token for `join.identity` (authenticating first when the
-    /// client has no session for that identity), connects the media room and,
-    /// for a host with `seat_count`, sets up the seat grid.
+    /// Mints a room token (authenticating `join.identity` first when the
+    /// client has no session for it), connects the media room, subscribes to
+    /// seat pushes and, for a host with `seat_count`, sets the seat grid up.
     pub async fn join(
-        auth: Arc<AuthState>,
+        ctx: SessionContext,
         transport: Arc<dyn RoomTransport>,
         join: AudioRoomJoin,
-    ) -> Result<AudioRoom, UTDStreamError> {
-        let session = session_for(&auth, &join).await?;
-        let reply = auth
-            .api
-            .room_token(
-                &session.bearer,
-                &join.room_name,
-                UTDStreamType::AudioRoom,
-                join.as_host,
-                join.name.as_deref(),
-            )
-            .await?;
-        let core = RoomCore::new(transport);
-        core.connect(&reply.url, &reply.token, TransportOptions::default())
-            .await?;
-        let room = AudioRoom {
-            core,
-            seats: Observable::new(None),
-            auth,
-            bearer: session.bearer,
-            room_name: reply.room_name,
-            is_host: reply.role == "host",
+    ) -> Result<Arc<AudioRoom>, UTDStreamError> {
+        let request = JoinRequest {
+            identity: join.identity,
+            room_name: join.room_name,
+            stream_type: UTDStreamType::AudioRoom,
+            as_host: join.as_host,
+            name: join.name,
+            device_id: join.device_id,
         };
-        if join.as_host {
-            if let Some(count) = join.seat_count {
-                room.setup_seats(count, join.seat_mode.as_deref().unwrap_or("free"), None)
-                    .await?;
-            }
+        let room = Arc::new(AudioRoom {
+            base: SessionBase::join(ctx, transport, request).await?,
+            seats: Observable::new(None),
+        });
+        if let Err(e) = room.start(join.seat_count, join.seat_mode).await {
+            room.base.dispose().await;
+            return Err(e);
         }
         Ok(room)
     }
 
-    /// The un-prefixed room name.
-    pub fn room_name(&self) -> &str {
-        &self.room_name
-    }
-
-    /// Whether the engine made this participant the host.
-    pub fn is_host(&self) -> bool {
-        self.is_host
+    async fn start(
+        self: &Arc<Self>,
+        seat_count: Option<u32>,
+        seat_mode: Option<UTDSeatMode>,
+    ) -> Result<(), UTDStreamError> {
+        self.base.follow_pushes(self).await;
+        match (self.base.is_host(), seat_count) {
+            (true, Some(count)) => {
+                self.setup_seats(count, seat_mode.unwrap_or(UTDSeatMode::Free), None)
+                    .await?;
+            }
+            _ if self.seats.get().is_none() => {
+                // No push arrived (signalling unavailable): one fetch so the
+                // grid is known; seat calls will still report their own errors.
+                if let Err(e) = self.get_seats().await {
+                    tracing::warn!(target: "utd_stream::session", room = %self.base.room_name(), "seats unknown after join: {e}");
+                }
+            }
+            _ => {}
+        }
+        Ok(())
     }
 
     /// Host: configures the seat grid.
     pub async fn setup_seats(
         &self,
         seat_count: u32,
-        seat_mode: &str,
+        seat_mode: UTDSeatMode,
         mode_id: Option<&str>,
-    ) -> Result<SeatsWire, UTDStreamError> {
-        let seats = self
-            .auth
-            .api
+    ) -> Result<UTDSeats, UTDStreamError> {
+        let wire = self
+            .base
+            .api()
             .setup_seats(
-                &self.bearer,
-                &self.room_name,
+                &self.base.bearer(),
+                &self.base.room_name(),
                 seat_count,
-                seat_mode,
+                seat_mode.wire(),
                 mode_id,
             )
             .await?;
-        Ok(self.record(seats))
+        self.record(wire)
     }
 
     /// Fetches the seat grid.
-    pub async fn get_seats(&self) -> Result<SeatsWire, UTDStreamError> {
-        let seats = self
-            .auth
-            .api
-            .get_seats(&self.bearer, &self.room_name)
+    pub async fn get_seats(&self) -> Result<UTDSeats, UTDStreamError> {
+        let wire = self
+            .base
+            .api()
+            .get_seats(&self.base.bearer(), &self.base.room_name())
             .await?;
-        Ok(self.record(seats))
+        self.record(wire)
     }
 
-    /// Takes seat `index`: the engine grants publish, LiveKit pushes the
-    /// grant, then the microphone is turned on.
+    /// Takes seat `index`: the engine grants publish, the media server pushes
+    /// the grant, then the microphone is turned on.
     pub async fn take_seat(&self, index: u32) -> Result<(), UTDStreamError> {
-        let seats = self
-            .auth
-            .api
-            .take_seat(&self.bearer, &self.room_name, index)
+        let wire = self
+            .base
+            .api()
+            .take_seat(&self.base.bearer(), &self.base.room_name(), index)
             .await?;
-        self.record(seats);
+        self.record(wire)?;
         self.wait_for_publish_grant().await?;
-        self.core.set_microphone(true).await
+        self.base.core.set_microphone(true).await
     }
 
     /// Leaves the seat: the engine revokes publish; the microphone goes off.
     pub async fn leave_seat(&self) -> Result<(), UTDStreamError> {
-        let seats = self
-            .auth
-            .api
-            .leave_seat(&self.bearer, &self.room_name)
+        let wire = self
+            .base
+            .api()
+            .leave_seat(&self.base.bearer(), &self.base.room_name())
             .await?;
-        self.record(seats);
+        self.record(wire)?;
         // The server unpublishes the track itself when it revokes publish;
-        // turning it off here just makes the local state say so at once.
-        match self.core.set_microphone(false).await {
-            Err(e) if e.code() != UTDErrorCode::Forbidden => Err(e),
+        // turning it off here makes the local state say so at once.
+        match self.base.core.set_microphone(false).await {
+            Err(e)
+                if !matches!(
+                    e.code(),
+                    UTDErrorCode::Forbidden | UTDErrorCode::InvalidState
+                ) =>
+            {
+                Err(e)
+            }
             _ => Ok(()),
         }
     }
 
     /// Listener in request mode: asks to speak; returns the request id.
     pub async fn request_to_speak(&self) -> Result<i64, UTDStreamError> {
-        self.auth
-            .api
-            .request_to_speak(&self.bearer, &self.room_name)
+        self.base
+            .api()
+            .request_to_speak(&self.base.bearer(), &self.base.room_name())
             .await
     }
 
     /// Host: approves a pending request (the requester gets the lowest free seat).
-    pub async fn approve_speaker(&self, request_id: i64) -> Result<SeatsWire, UTDStreamError> {
-        let seats = self
-            .auth
-            .api
-            .approve_speaker(&self.bearer, &self.room_name, request_id)
+    pub async fn approve_speaker(&self, request_id: i64) -> Result<UTDSeats, UTDStreamError> {
+        let wire = self
+            .base
+            .api()
+            .approve_speaker(&self.base.bearer(), &self.base.room_name(), request_id)
             .await?;
-        Ok(self.record(seats))
+        self.record(wire)
     }
 
     /// Host: seats `identity` (at `seat_index`, or the lowest free seat).
@@ -183,27 +192,33 @@ impl AudioRoom {
         &self,
         identity: &str,
         seat_index: Option<u32>,
-    ) -> Result<SeatsWire, UTDStreamError> {
-        let seats = self
-            .auth
-            .api
-            .invite_to_speak(&self.bearer, &self.room_name, identity, seat_index)
+    ) -> Result<UTDSeats, UTDStreamError> {
+        let wire = self
+            .base
+            .api()
+            .invite_to_speak(
+                &self.base.bearer(),
+                &self.base.room_name(),
+                identity,
+                seat_index,
+            )
             .await?;
-        Ok(self.record(seats))
+        self.record(wire)
     }
 
-    /// Leaves the media room (the seat is freed by the engine's webhook).
-    pub async fn leave(&self) -> Result<(), UTDStreamError> {
-        self.core.leave().await
-    }
-
-    fn record(&self, seats: SeatsWire) -> SeatsWire {
-        self.seats.set(Some(seats.clone()));
-        seats
+    /// Keeps `wire` unless a newer grid is already known; returns it typed.
+    fn record(&self, wire: SeatsWire) -> Result<UTDSeats, UTDStreamError> {
+        let seats = UTDSeats::try_from(wire)?;
+        self.seats.update(|current| {
+            if current.as_ref().is_none_or(|c| c.version <= seats.version) {
+                *current = Some(seats.clone());
+            }
+        });
+        Ok(seats)
     }
 
     async fn wait_for_publish_grant(&self) -> Result<(), UTDStreamError> {
-        let mut grant = self.core.can_publish.watch();
+        let mut grant = self.base.core.can_publish.watch();
         let granted = tokio::time::timeout(GRANT_TIMEOUT, grant.wait_for(|can| *can)).await;
         match granted {
             Ok(Ok(_)) => Ok(()),
@@ -218,15 +233,19 @@ impl AudioRoom {
     }
 }
 
-async fn session_for(
-    auth: &AuthState,
-    join: &AudioRoomJoin,
-) -> Result<UserSession, UTDStreamError> {
-    match auth.current() {
-        Some(session) if session.identity == join.identity => Ok(session),
-        _ => {
-            auth.authenticate(&join.identity, join.name.clone(), join.device_id.clone())
-                .await
+#[async_trait]
+impl PushTarget for AudioRoom {
+    fn apply_push(&self, push: RoomPush) {
+        if let RoomPush::Seats(wire) = push {
+            if let Err(e) = self.record(wire) {
+                tracing::warn!(target: "utd_stream::session", "ignored a seat push: {e}");
+            }
+        }
+    }
+
+    async fn resync(&self) {
+        if let Err(e) = self.get_seats().await {
+            tracing::warn!(target: "utd_stream::session", "could not refetch seats: {e}");
         }
     }
 }

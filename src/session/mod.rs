@@ -3,10 +3,17 @@
 //! `RoomCore` turns a [`RoomTransport`](crate::media::RoomTransport)'s events
 //! into observable state (connected, canPublish, remote participants) and a
 //! raw event firehose. It never decides permissions: `canPublish` changes only
-//! when the server pushes a permission update. The exported session objects
-//! (audio room, live stream, call) are built on it.
+//! when the server pushes a permission update. `SessionBase` adds the join
+//! (session → room token → media) and the room's engine pushes; the product
+//! sessions (`AudioRoom`, `LiveStream`) add seats and the stage. The
+//! `exported` module is the thin UniFFI layer over them.
 
 pub mod audio_room;
+pub mod base;
+pub mod context;
+pub mod exported;
+pub mod live_stream;
+pub mod pushes;
 pub mod room;
 
 pub use room::RoomCore;

@@ -1,8 +1,9 @@
 //! The background task that owns the signal WebSocket.
 //!
-//! One loop: open → wait for hello → pump messages → on loss, decide (retry
-//! with backoff, re-mint an expired session, wait out a rate limit, or give
-//! up for good on a ban / plan gate) and go round again.
+//! One loop: open → wait for hello → replay the watched presence set and the
+//! subscribed rooms → pump messages → on loss, decide (retry with backoff,
+//! re-mint an expired session, wait out a rate limit, or give up for good on
+//! a ban / plan gate) and go round again.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,7 +22,7 @@ use tokio_tungstenite::{connect_async, MaybeTlsStream, WebSocketStream};
 
 use super::backoff::Backoff;
 use super::protocol::{close_code, reference_key, ClientMessage, ServerMessage};
-use super::{Command, SignalShared};
+use super::{Command, RoomPush, SignalShared, StageRequestedPush};
 use crate::auth::{not_authenticated, AuthState};
 use crate::error::{capability, UTDErrorCode, UTDStreamError};
 use crate::types::{UTDCapabilities, UTDConnectionState, UTDPresence};
@@ -293,18 +294,11 @@ async fn pump(
         let _ = ready.send(Ok(()));
     }
 
-    let watched = ctx.shared.watched_list();
-    if !watched.is_empty() {
-        let resubscribe = ClientMessage::PresenceWatch {
-            identities: watched,
-            reference: None,
+    if let Err(e) = replay(ctx, &mut sink).await {
+        return PumpOutcome {
+            reached_hello: true,
+            ended: Ended::Lost(e),
         };
-        if let Err(e) = send(&mut sink, &resubscribe).await {
-            return PumpOutcome {
-                reached_hello: true,
-                ended: Ended::Lost(e),
-            };
-        }
     }
 
     // Two and a half missed heartbeats means the engine or the path is gone.
@@ -363,6 +357,31 @@ async fn pump(
         reached_hello: true,
         ended,
     }
+}
+
+/// Re-subscribes what the previous connection had: the watched presence set
+/// (the engine answers with current presence) and every subscribed room (the
+/// engine answers with its current state). No refs: nobody waits for these.
+async fn replay(
+    ctx: &Context,
+    sink: &mut futures_util::stream::SplitSink<Socket, Message>,
+) -> Result<(), String> {
+    let watched = ctx.shared.watched_list();
+    if !watched.is_empty() {
+        let resubscribe = ClientMessage::PresenceWatch {
+            identities: watched,
+            reference: None,
+        };
+        send(sink, &resubscribe).await?;
+    }
+    for room_name in ctx.shared.subscribed_rooms() {
+        let resubscribe = ClientMessage::RoomSubscribe {
+            room_name,
+            reference: None,
+        };
+        send(sink, &resubscribe).await?;
+    }
+    Ok(())
 }
 
 /// Applies one engine message; returns a message to send back, if any.
@@ -428,6 +447,26 @@ fn handle_text(
             if let Some(session) = session {
                 ctx.auth.capabilities.set(UTDCapabilities::from(&session));
             }
+        }
+        ServerMessage::SeatsUpdated { seats } => {
+            ctx.shared.publish_room_push(RoomPush::Seats(seats));
+        }
+        ServerMessage::StageUpdated { stage } => {
+            ctx.shared.publish_room_push(RoomPush::Stage(stage));
+        }
+        ServerMessage::StageRequested {
+            room_name,
+            identity,
+            name,
+            created_at_ms,
+        } => {
+            ctx.shared
+                .publish_room_push(RoomPush::StageRequested(StageRequestedPush {
+                    room_name,
+                    identity,
+                    name,
+                    created_at_ms,
+                }));
         }
         ServerMessage::Unknown => {}
     }

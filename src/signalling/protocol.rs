@@ -4,6 +4,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::api::models::SessionInfoWire;
+use crate::api::rooms::SeatsWire;
+use crate::api::stage::StageWire;
 
 /// A message from the engine.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -53,6 +55,22 @@ pub enum ServerMessage {
         #[serde(rename = "ref")]
         reference: Value,
     },
+    /// The seat grid of a subscribed audio room, current or changed.
+    #[serde(rename = "seats.updated")]
+    SeatsUpdated { seats: SeatsWire },
+    /// The stage of a subscribed live stream, current or changed.
+    #[serde(rename = "stage.updated")]
+    StageUpdated { stage: StageWire },
+    /// A viewer asked the host (this user) to join the stage.
+    #[serde(rename = "stage.requested")]
+    StageRequested {
+        room_name: String,
+        identity: String,
+        #[serde(default)]
+        name: Option<String>,
+        #[serde(default)]
+        created_at_ms: u64,
+    },
     /// A message type this SDK version does not know yet.
     #[serde(other)]
     Unknown,
@@ -88,13 +106,31 @@ pub enum ClientMessage {
         #[serde(rename = "ref")]
         reference: String,
     },
+    /// Start receiving a room's `seats.updated` / `stage.updated` (the
+    /// engine answers with the current state first).
+    #[serde(rename = "room.subscribe")]
+    RoomSubscribe {
+        room_name: String,
+        #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+        reference: Option<String>,
+    },
+    /// Stop receiving a room's pushes.
+    #[serde(rename = "room.unsubscribe")]
+    RoomUnsubscribe {
+        room_name: String,
+        #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+        reference: Option<String>,
+    },
 }
 
 impl ClientMessage {
     /// Tags the message with a correlation ref, when it can carry one.
     pub fn with_reference(mut self, value: String) -> Self {
         match &mut self {
-            Self::PresenceWatch { reference, .. } | Self::PresenceUnwatch { reference, .. } => {
+            Self::PresenceWatch { reference, .. }
+            | Self::PresenceUnwatch { reference, .. }
+            | Self::RoomSubscribe { reference, .. }
+            | Self::RoomUnsubscribe { reference, .. } => {
                 *reference = Some(value);
             }
             Self::Echo { reference } => *reference = value,
@@ -165,5 +201,99 @@ mod tests {
             r#"{"type":"presence.watch","identities":["u2"],"ref":"7"}"#
         );
         assert_eq!(reference_key(&Value::from(7)), "7");
+    }
+
+    #[test]
+    fn room_pushes_parse() {
+        let seats: ServerMessage = serde_json::from_str(
+            r#"{"type":"seats.updated","seats":{"room_name":"lobby","seat_count":2,"seat_mode":"free",
+                "seats":[{"index":0,"identity":"u1","name":"U1","muted":false},
+                         {"index":1,"identity":null,"name":null,"muted":false}],
+                "requests":[]}}"#,
+        )
+        .expect("seats.updated");
+        match seats {
+            ServerMessage::SeatsUpdated { seats } => {
+                assert_eq!(seats.room_name, "lobby");
+                assert_eq!(seats.seat_count, 2);
+                assert_eq!(seats.seats[0].identity.as_deref(), Some("u1"));
+                assert_eq!(seats.seats[1].identity, None);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+
+        let stage: ServerMessage = serde_json::from_str(
+            r#"{"type":"stage.updated","stage":{"room_name":"show",
+                "members":[{"identity":"h","name":"Host","role":"host"}],
+                "requests":[{"identity":"v9","name":null,"created_at_ms":5}]}}"#,
+        )
+        .expect("stage.updated");
+        match stage {
+            ServerMessage::StageUpdated { stage } => {
+                assert_eq!(stage.room_name, "show");
+                assert_eq!(stage.members[0].role, "host");
+                assert_eq!(stage.requests[0].identity, "v9");
+                assert_eq!(stage.requests[0].created_at_ms, 5);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+
+        let requested: ServerMessage = serde_json::from_str(
+            r#"{"type":"stage.requested","room_name":"show","identity":"v9","name":"Vee","created_at_ms":42}"#,
+        )
+        .expect("stage.requested");
+        assert_eq!(
+            requested,
+            ServerMessage::StageRequested {
+                room_name: "show".into(),
+                identity: "v9".into(),
+                name: Some("Vee".into()),
+                created_at_ms: 42,
+            }
+        );
+        let minimal: ServerMessage = serde_json::from_str(
+            r#"{"type":"stage.requested","room_name":"show","identity":"v9","name":null}"#,
+        )
+        .expect("stage.requested without a time");
+        assert!(matches!(
+            minimal,
+            ServerMessage::StageRequested {
+                name: None,
+                created_at_ms: 0,
+                ..
+            }
+        ));
+
+        // A push missing its payload is malformed, not silently unknown.
+        assert!(serde_json::from_str::<ServerMessage>(r#"{"type":"seats.updated"}"#).is_err());
+        assert!(serde_json::from_str::<ServerMessage>(
+            r#"{"type":"stage.updated","stage":{"room_name":"show"}}"#
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn room_subscriptions_serialize_to_the_contract() {
+        let subscribe = ClientMessage::RoomSubscribe {
+            room_name: "lobby".into(),
+            reference: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&subscribe).expect("json"),
+            r#"{"type":"room.subscribe","room_name":"lobby"}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&subscribe.with_reference("3".into())).expect("json"),
+            r#"{"type":"room.subscribe","room_name":"lobby","ref":"3"}"#
+        );
+        let unsubscribe = ClientMessage::RoomUnsubscribe {
+            room_name: "lobby".into(),
+            reference: None,
+        }
+        .with_reference("4".into());
+        assert_eq!(
+            serde_json::to_string(&unsubscribe).expect("json"),
+            r#"{"type":"room.unsubscribe","room_name":"lobby","ref":"4"}"#
+        );
     }
 }

@@ -2,10 +2,20 @@
 
 mod call_status;
 mod connection;
+mod participant;
+mod room_event;
+mod seats;
 mod session;
+mod stage;
 mod stream_type;
 
 pub use call_status::UTDCallStatus;
 pub use connection::{UTDConnectionState, UTDPresence};
+pub use participant::{
+    UTDLocalParticipant, UTDParticipant, UTDPermission, UTDTrack, UTDTrackSource,
+};
+pub use room_event::{UTDDisconnectReason, UTDRoomEvent};
+pub use seats::{UTDSeat, UTDSeatMode, UTDSeatRequest, UTDSeats};
 pub use session::{UTDCapabilities, UTDPlanLimits};
+pub use stage::{UTDStage, UTDStageMember, UTDStageRequest, UTDStageRole};
 pub use stream_type::UTDStreamType;

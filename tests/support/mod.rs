@@ -2,6 +2,7 @@
 //! SQLite file) on a loopback port, and helpers to make apps and clients.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod media;
 pub mod wire_tap;
 
 use std::future::Future;

@@ -11,6 +11,7 @@ pub mod rooms;
 pub mod seats;
 pub mod sessions;
 pub mod stage;
+pub mod versions;
 
 use std::sync::{Arc, Mutex};
 
@@ -22,6 +23,7 @@ use crate::config::DatabaseLocation;
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/0001_init.sql")),
     (2, include_str!("../../migrations/0002_seats_stage.sql")),
+    (3, include_str!("../../migrations/0003_state_versions.sql")),
 ];
 
 /// Storage failures. Never carries secrets (queries bind them as parameters).
@@ -137,6 +139,7 @@ pub fn row_counts(conn: &Connection) -> Result<std::collections::BTreeMap<String
         "seat_requests",
         "stage_members",
         "stage_requests",
+        "room_state_versions",
     ] {
         let n: i64 = conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))?;
         out.insert(table.to_owned(), n);

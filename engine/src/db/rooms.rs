@@ -2,6 +2,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
+use super::versions::{self, Counter};
 use super::DbError;
 use crate::ids::now_ms;
 
@@ -19,7 +20,8 @@ pub enum RoomClaim {
 }
 
 /// Checks and, when allowed, records the room and its owner in one transaction.
-/// A refusal writes nothing.
+/// A refusal writes nothing. A new owner is a change of the room's stage
+/// state (the host member), so it increments the stage version.
 pub fn claim(
     conn: &mut Connection,
     app_id: &str,
@@ -45,6 +47,7 @@ pub fn claim(
                 params![app_id, room_name, stream_type, owner, now_ms() as i64],
             )?;
             if as_host {
+                versions::bump(&tx, app_id, room_name, Counter::Stage)?;
                 RoomClaim::Host
             } else {
                 RoomClaim::Audience
@@ -59,6 +62,7 @@ pub fn claim(
                 "UPDATE rooms SET owner_identity = ?3 WHERE app_id = ?1 AND room_name = ?2",
                 params![app_id, room_name, identity],
             )?;
+            versions::bump(&tx, app_id, room_name, Counter::Stage)?;
             RoomClaim::Host
         }
     };

@@ -1,11 +1,13 @@
 //! Audio room seats: layout, occupants and requests.
 //!
 //! Every operation runs in one transaction on the single connection, so of
-//! many concurrent takers of one seat exactly one wins.
+//! many concurrent takers of one seat exactly one wins. Every change also
+//! increments the room's seats version in that transaction.
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::Serialize;
 
+use super::versions::{self, Counter};
 use super::DbError;
 use crate::ids::now_ms;
 
@@ -41,6 +43,8 @@ pub struct SeatRequest {
 pub struct SeatsState {
     /// Un-prefixed room name.
     pub room_name: String,
+    /// Increases with every change of the room's seats state (0 before any).
+    pub version: u64,
     /// Number of seats (0 before setup).
     pub seat_count: i64,
     /// `free` or `request`.
@@ -126,6 +130,7 @@ pub fn state(conn: &Connection, app_id: &str, room: &str) -> Result<SeatsState, 
         .collect::<Result<Vec<_>, _>>()?;
     Ok(SeatsState {
         room_name: room.to_owned(),
+        version: versions::current(conn, app_id, room, Counter::Seats)?,
         seat_count,
         seat_mode,
         seats,
@@ -222,10 +227,12 @@ fn seat(
         "DELETE FROM seat_requests WHERE app_id = ?1 AND room_name = ?2 AND identity = ?3",
         params![app_id, room, identity],
     )?;
+    versions::bump(tx, app_id, room, Counter::Seats)?;
     Ok(Ok(true))
 }
 
-/// `PUT seats`: returns the identities unseated by shrinking.
+/// `PUT seats` (always a change: it is always pushed): returns the identities
+/// unseated by shrinking.
 pub fn setup(
     conn: &mut Connection,
     app_id: &str,
@@ -255,6 +262,7 @@ pub fn setup(
             params![app_id, room],
         )?;
     }
+    versions::bump(&tx, app_id, room, Counter::Seats)?;
     tx.commit()?;
     Ok(removed)
 }
@@ -285,25 +293,41 @@ pub fn take(
     Ok(out)
 }
 
-/// `leave` (also used when LiveKit reports the participant gone): returns
-/// whether the identity was seated.
+/// What `leave` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Left {
+    /// The identity held a seat (and no longer does).
+    pub was_seated: bool,
+    /// The state changed (a seat freed or a pending request dropped).
+    pub changed: bool,
+}
+
+/// `leave` (also used when LiveKit reports the participant gone): frees the
+/// identity's seat and drops their pending request.
 pub fn leave(
     conn: &mut Connection,
     app_id: &str,
     room: &str,
     identity: &str,
-) -> Result<bool, DbError> {
+) -> Result<Left, DbError> {
     let tx = conn.transaction()?;
-    let n = tx.execute(
+    let seats = tx.execute(
         "DELETE FROM seats WHERE app_id = ?1 AND room_name = ?2 AND identity = ?3",
         params![app_id, room, identity],
     )?;
-    tx.execute(
+    let requests = tx.execute(
         "DELETE FROM seat_requests WHERE app_id = ?1 AND room_name = ?2 AND identity = ?3",
         params![app_id, room, identity],
     )?;
+    let changed = seats + requests > 0;
+    if changed {
+        versions::bump(&tx, app_id, room, Counter::Seats)?;
+    }
     tx.commit()?;
-    Ok(n > 0)
+    Ok(Left {
+        was_seated: seats > 0,
+        changed,
+    })
 }
 
 /// `requests`: returns the (existing or new) request id.
@@ -323,11 +347,14 @@ pub fn request(
     if seat_of(&tx, app_id, room, identity)?.is_some() {
         return Ok(Err(Refusal::Conflict("already seated")));
     }
-    tx.execute(
+    let inserted = tx.execute(
         "INSERT OR IGNORE INTO seat_requests (app_id, room_name, identity, created_at_ms)
          VALUES (?1, ?2, ?3, ?4)",
         params![app_id, room, identity, now_ms() as i64],
     )?;
+    if inserted > 0 {
+        versions::bump(&tx, app_id, room, Counter::Seats)?;
+    }
     let id: i64 = tx.query_row(
         "SELECT request_id FROM seat_requests WHERE app_id = ?1 AND room_name = ?2 AND identity = ?3",
         params![app_id, room, identity],
@@ -382,32 +409,63 @@ pub fn invite(
 
 /// Sets the `muted` flag of a seated identity; returns whether a seat changed.
 pub fn set_muted(
-    conn: &Connection,
+    conn: &mut Connection,
     app_id: &str,
     room: &str,
     identity: &str,
     muted: bool,
 ) -> Result<bool, DbError> {
-    Ok(conn.execute(
+    let tx = conn.transaction()?;
+    let changed = tx.execute(
         "UPDATE seats SET muted = ?4 WHERE app_id = ?1 AND room_name = ?2 AND identity = ?3 AND muted <> ?4",
         params![app_id, room, identity, muted],
-    )? > 0)
-}
-
-/// `room_finished`: clears seats, requests and the owner of the room.
-pub fn clear_room(conn: &mut Connection, app_id: &str, room: &str) -> Result<(), DbError> {
-    let tx = conn.transaction()?;
-    for sql in [
-        "DELETE FROM seats WHERE app_id = ?1 AND room_name = ?2",
-        "DELETE FROM seat_requests WHERE app_id = ?1 AND room_name = ?2",
-        "DELETE FROM stage_members WHERE app_id = ?1 AND room_name = ?2",
-        "DELETE FROM stage_requests WHERE app_id = ?1 AND room_name = ?2",
-        "UPDATE rooms SET owner_identity = NULL WHERE app_id = ?1 AND room_name = ?2",
-    ] {
-        tx.execute(sql, params![app_id, room])?;
+    )? > 0;
+    if changed {
+        versions::bump(&tx, app_id, room, Counter::Seats)?;
     }
     tx.commit()?;
-    Ok(())
+    Ok(changed)
+}
+
+/// What `clear_room` changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cleared {
+    /// The seats state changed (occupants or requests removed).
+    pub seats: bool,
+    /// The stage state changed (co-hosts or requests removed, or the owner
+    /// released).
+    pub stage: bool,
+}
+
+/// `room_finished`: clears seats, requests and the owner of the room. The
+/// seat layout and the room's versions are kept (the versions go up).
+pub fn clear_room(conn: &mut Connection, app_id: &str, room: &str) -> Result<Cleared, DbError> {
+    let tx = conn.transaction()?;
+    let count = |sqls: &[&str]| -> Result<usize, DbError> {
+        let mut n = 0;
+        for sql in sqls {
+            n += tx.execute(sql, params![app_id, room])?;
+        }
+        Ok(n)
+    };
+    let seats = count(&[
+        "DELETE FROM seats WHERE app_id = ?1 AND room_name = ?2",
+        "DELETE FROM seat_requests WHERE app_id = ?1 AND room_name = ?2",
+    ])? > 0;
+    let stage = count(&[
+        "DELETE FROM stage_members WHERE app_id = ?1 AND room_name = ?2",
+        "DELETE FROM stage_requests WHERE app_id = ?1 AND room_name = ?2",
+        "UPDATE rooms SET owner_identity = NULL
+         WHERE app_id = ?1 AND room_name = ?2 AND owner_identity IS NOT NULL",
+    ])? > 0;
+    if seats {
+        versions::bump(&tx, app_id, room, Counter::Seats)?;
+    }
+    if stage {
+        versions::bump(&tx, app_id, room, Counter::Stage)?;
+    }
+    tx.commit()?;
+    Ok(Cleared { seats, stage })
 }
 
 /// The stored type and owner of a room.

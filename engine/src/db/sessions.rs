@@ -56,7 +56,12 @@ pub fn insert_session(
         expires_at_ms: now.saturating_add(ttl_ms),
         revoked_at_ms: None,
     };
-    conn.execute(
+    // The host's display name (the latest one given) is part of the stage
+    // state of the rooms they own: a new one is a change of those stages.
+    let tx = conn.unchecked_transaction()?;
+    let renamed =
+        record.name.is_some() && super::seats::display_name(&tx, app_id, identity)? != record.name;
+    tx.execute(
         "INSERT INTO sessions (token_sha256, app_id, identity, name, device_id, created_at_ms,
              expires_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
@@ -69,6 +74,10 @@ pub fn insert_session(
             record.expires_at_ms as i64
         ],
     )?;
+    if renamed {
+        super::versions::bump_stage_of_owner(&tx, app_id, identity)?;
+    }
+    tx.commit()?;
     Ok(record)
 }
 

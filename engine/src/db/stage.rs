@@ -1,9 +1,12 @@
 //! Live stream stage: the host plus co-hosts, and pending requests.
+//!
+//! Every change increments the room's stage version in its transaction.
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
 use super::seats::display_name;
+use super::versions::{self, Counter};
 use super::DbError;
 use crate::ids::now_ms;
 
@@ -34,6 +37,8 @@ pub struct StageRequest {
 pub struct StageState {
     /// Un-prefixed room name.
     pub room_name: String,
+    /// Increases with every change of the room's stage state (0 before any).
+    pub version: u64,
     /// The host first, then co-hosts by arrival.
     pub members: Vec<Member>,
     /// Pending requests, oldest first.
@@ -88,6 +93,7 @@ pub fn state(conn: &Connection, app_id: &str, room: &str) -> Result<StageState, 
         .collect::<Result<Vec<_>, _>>()?;
     Ok(StageState {
         room_name: room.to_owned(),
+        version: versions::current(conn, app_id, room, Counter::Stage)?,
         members,
         requests,
     })
@@ -110,25 +116,35 @@ pub fn is_member(
         .is_some())
 }
 
-/// Adds a co-host (idempotent) and drops their request.
-pub fn add(conn: &mut Connection, app_id: &str, room: &str, identity: &str) -> Result<(), DbError> {
+/// Adds a co-host (idempotent) and drops their request; returns whether the
+/// stage changed.
+pub fn add(
+    conn: &mut Connection,
+    app_id: &str,
+    room: &str,
+    identity: &str,
+) -> Result<bool, DbError> {
     let tx = conn.transaction()?;
     let name = display_name(&tx, app_id, identity)?;
-    tx.execute(
+    let added = tx.execute(
         "INSERT OR IGNORE INTO stage_members (app_id, room_name, identity, name, created_at_ms)
          VALUES (?1, ?2, ?3, ?4, ?5)",
         params![app_id, room, identity, name, now_ms() as i64],
     )?;
-    tx.execute(
+    let dropped = tx.execute(
         "DELETE FROM stage_requests WHERE app_id = ?1 AND room_name = ?2 AND identity = ?3",
         params![app_id, room, identity],
     )?;
+    let changed = added + dropped > 0;
+    if changed {
+        versions::bump(&tx, app_id, room, Counter::Stage)?;
+    }
     tx.commit()?;
-    Ok(())
+    Ok(changed)
 }
 
 /// Removes a co-host and any request of theirs; returns whether they were on
-/// stage.
+/// stage. Nothing is written when they were not.
 pub fn remove(
     conn: &mut Connection,
     app_id: &str,
@@ -140,12 +156,17 @@ pub fn remove(
         "DELETE FROM stage_members WHERE app_id = ?1 AND room_name = ?2 AND identity = ?3",
         params![app_id, room, identity],
     )?;
+    if n == 0 {
+        // The route answers 404: nothing is recorded.
+        return Ok(false);
+    }
     tx.execute(
         "DELETE FROM stage_requests WHERE app_id = ?1 AND room_name = ?2 AND identity = ?3",
         params![app_id, room, identity],
     )?;
+    versions::bump(&tx, app_id, room, Counter::Stage)?;
     tx.commit()?;
-    Ok(n > 0)
+    Ok(true)
 }
 
 /// Records a request; returns it when new (`None` for a duplicate or a
@@ -156,16 +177,21 @@ pub fn request(
     room: &str,
     identity: &str,
 ) -> Result<Option<StageRequest>, DbError> {
-    if is_member(conn, app_id, room, identity)? {
+    let tx = conn.transaction()?;
+    if is_member(&tx, app_id, room, identity)? {
         return Ok(None);
     }
-    let name = display_name(conn, app_id, identity)?;
+    let name = display_name(&tx, app_id, identity)?;
     let at = now_ms() as i64;
-    let n = conn.execute(
+    let n = tx.execute(
         "INSERT OR IGNORE INTO stage_requests (app_id, room_name, identity, name, created_at_ms)
          VALUES (?1, ?2, ?3, ?4, ?5)",
         params![app_id, room, identity, name, at],
     )?;
+    if n > 0 {
+        versions::bump(&tx, app_id, room, Counter::Stage)?;
+    }
+    tx.commit()?;
     Ok((n > 0).then(|| StageRequest {
         identity: identity.to_owned(),
         name,
@@ -188,6 +214,9 @@ pub fn forget(
         "DELETE FROM stage_requests WHERE app_id = ?1 AND room_name = ?2 AND identity = ?3",
     ] {
         n += tx.execute(sql, params![app_id, room, identity])?;
+    }
+    if n > 0 {
+        versions::bump(&tx, app_id, room, Counter::Stage)?;
     }
     tx.commit()?;
     Ok(n > 0)

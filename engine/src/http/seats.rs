@@ -10,7 +10,8 @@ use super::errors::ApiError;
 use super::extract::{ApiPath, JsonBody};
 use super::room_caller::RoomCaller;
 use super::token::livekit_room;
-use crate::db::seats::{self, Refusal, SeatsState, MAX_SEATS};
+use crate::db::seats::{self, Outcome, Refusal, SeatsState, MAX_SEATS};
+use crate::db::DbError;
 use crate::livekit::{set_publish, Applied};
 use crate::signal::protocol::seats_message;
 use crate::state::AppState;
@@ -35,11 +36,41 @@ async fn read_state(state: &AppState, app_id: &str, room: &str) -> Result<SeatsS
     Ok(state.db.call(move |c| seats::state(c, &a, &r)).await?)
 }
 
-/// Applies publish changes in LiveKit, then pushes and returns the new state.
+/// Runs a seat operation and, when it was not refused, reads the state under
+/// the same lock: the state (and its `version`) is exactly the one the
+/// operation produced, even with other changes racing.
+async fn apply<T, F>(
+    state: &AppState,
+    caller: &RoomCaller,
+    op: F,
+) -> Result<(T, SeatsState), ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut rusqlite::Connection, &str, &str) -> Result<Outcome<T>, DbError>
+        + Send
+        + 'static,
+{
+    let (a, r) = (caller.app_id.clone(), caller.room.clone());
+    let out = state
+        .db
+        .call(move |c| {
+            Ok(match op(c, &a, &r)? {
+                Ok(v) => Ok((v, seats::state(c, &a, &r)?)),
+                Err(refusal) => Err(refusal),
+            })
+        })
+        .await??;
+    Ok(out)
+}
+
+/// Applies publish changes in LiveKit, then pushes `current` (when `push`)
+/// and returns it.
 async fn changed(
     state: &AppState,
     caller: &RoomCaller,
     grants: &[(String, bool)],
+    current: SeatsState,
+    push: bool,
 ) -> Result<Json<SeatsState>, ApiError> {
     let lk_room = livekit_room(&caller.app_id, &caller.room);
     for (identity, publish) in grants {
@@ -61,8 +92,7 @@ async fn changed(
             );
         }
     }
-    let current = read_state(state, &caller.app_id, &caller.room).await?;
-    if !grants.is_empty() {
+    if push {
         state
             .hub
             .send_room(&caller.app_id, &caller.room, &seats_message(&current));
@@ -140,20 +170,14 @@ pub async fn setup(
         SeatMode::Free => "free",
         SeatMode::Request => "request",
     };
-    let (a, r, n) = (caller.app_id.clone(), caller.room.clone(), req.seat_count);
-    let removed = state
-        .db
-        .call(move |c| seats::setup(c, &a, &r, n, mode))
-        .await?;
+    let n = req.seat_count;
+    let (removed, current) = apply(&state, &caller, move |c, a, r| {
+        Ok(Ok(seats::setup(c, a, r, n, mode)?))
+    })
+    .await?;
     let grants: Vec<(String, bool)> = removed.into_iter().map(|i| (i, false)).collect();
-    let out = changed(&state, &caller, &grants).await?;
-    if grants.is_empty() {
-        // A layout change is a change even when nobody moved.
-        state
-            .hub
-            .send_room(&caller.app_id, &caller.room, &seats_message(&out.0));
-    }
-    Ok(out)
+    // A layout change is a change even when nobody moved.
+    changed(&state, &caller, &grants, current, true).await
 }
 
 /// `GET /api/v1/rooms/{room}/seats`.
@@ -175,22 +199,17 @@ pub async fn take(
     ApiPath((room, index)): ApiPath<(String, i64)>,
 ) -> Result<Json<SeatsState>, ApiError> {
     let caller = RoomCaller::resolve(&state, &user, &room, "audio_room").await?;
-    let (a, r, i, host) = (
-        caller.app_id.clone(),
-        caller.room.clone(),
-        caller.identity.clone(),
-        caller.is_host,
-    );
-    let seated = state
-        .db
-        .call(move |c| seats::take(c, &a, &r, index, &i, host))
-        .await??;
+    let (i, host) = (caller.identity.clone(), caller.is_host);
+    let (seated, current) = apply(&state, &caller, move |c, a, r| {
+        seats::take(c, a, r, index, &i, host)
+    })
+    .await?;
     let grants = if seated {
         vec![(caller.identity.clone(), true)]
     } else {
         vec![]
     };
-    changed(&state, &caller, &grants).await
+    changed(&state, &caller, &grants, current, seated).await
 }
 
 /// `POST /api/v1/rooms/{room}/seats/leave`.
@@ -200,25 +219,18 @@ pub async fn leave(
     ApiPath(room): ApiPath<String>,
 ) -> Result<Json<SeatsState>, ApiError> {
     let caller = RoomCaller::resolve(&state, &user, &room, "audio_room").await?;
-    let (a, r, i) = (
-        caller.app_id.clone(),
-        caller.room.clone(),
-        caller.identity.clone(),
-    );
-    let was = state.db.call(move |c| seats::leave(c, &a, &r, &i)).await?;
+    let i = caller.identity.clone();
+    let (left, current) = apply(&state, &caller, move |c, a, r| {
+        Ok(Ok(seats::leave(c, a, r, &i)?))
+    })
+    .await?;
     // The host keeps publishing rights as host even off a seat.
-    let grants = if was && !caller.is_host {
+    let grants = if left.was_seated && !caller.is_host {
         vec![(caller.identity.clone(), false)]
     } else {
         vec![]
     };
-    let out = changed(&state, &caller, &grants).await?;
-    if was && caller.is_host {
-        state
-            .hub
-            .send_room(&caller.app_id, &caller.room, &seats_message(&out.0));
-    }
-    Ok(out)
+    changed(&state, &caller, &grants, current, left.changed).await
 }
 
 /// Reply of a seat request.
@@ -234,16 +246,9 @@ pub async fn request(
     ApiPath(room): ApiPath<String>,
 ) -> Result<Json<RequestResponse>, ApiError> {
     let caller = RoomCaller::resolve(&state, &user, &room, "audio_room").await?;
-    let (a, r, i) = (
-        caller.app_id.clone(),
-        caller.room.clone(),
-        caller.identity.clone(),
-    );
-    let request_id = state
-        .db
-        .call(move |c| seats::request(c, &a, &r, &i))
-        .await??;
-    let current = read_state(&state, &caller.app_id, &caller.room).await?;
+    let i = caller.identity.clone();
+    let (request_id, current) =
+        apply(&state, &caller, move |c, a, r| seats::request(c, a, r, &i)).await?;
     state
         .hub
         .send_room(&caller.app_id, &caller.room, &seats_message(&current));
@@ -258,12 +263,11 @@ pub async fn approve(
 ) -> Result<Json<SeatsState>, ApiError> {
     let caller = RoomCaller::resolve(&state, &user, &room, "audio_room").await?;
     caller.require_host()?;
-    let (a, r) = (caller.app_id.clone(), caller.room.clone());
-    let identity = state
-        .db
-        .call(move |c| seats::approve(c, &a, &r, request_id))
-        .await??;
-    changed(&state, &caller, &[(identity, true)]).await
+    let (identity, current) = apply(&state, &caller, move |c, a, r| {
+        seats::approve(c, a, r, request_id)
+    })
+    .await?;
+    changed(&state, &caller, &[(identity, true)], current, true).await
 }
 
 /// Body of a seat invite.
@@ -284,20 +288,15 @@ pub async fn invite(
     let caller = RoomCaller::resolve(&state, &user, &room, "audio_room").await?;
     caller.require_host()?;
     super::session::validate_identity(&req.identity)?;
-    let (a, r, i, idx) = (
-        caller.app_id.clone(),
-        caller.room.clone(),
-        req.identity.clone(),
-        req.seat_index,
-    );
-    let seated = state
-        .db
-        .call(move |c| seats::invite(c, &a, &r, &i, idx))
-        .await??;
+    let (i, idx) = (req.identity.clone(), req.seat_index);
+    let (seated, current) = apply(&state, &caller, move |c, a, r| {
+        seats::invite(c, a, r, &i, idx)
+    })
+    .await?;
     let grants = if seated {
         vec![(req.identity, true)]
     } else {
         vec![]
     };
-    changed(&state, &caller, &grants).await
+    changed(&state, &caller, &grants, current, seated).await
 }

@@ -1,0 +1,50 @@
+//! Listener interfaces the app implements to observe room sessions.
+//!
+//! State listeners (`observe…`) get the current value first, then every
+//! change; event listeners get events as they happen. All are called on an
+//! SDK thread: return quickly (hand the value to an AsyncStream
+//! continuation or a Flow).
+
+use crate::types::{UTDParticipant, UTDRoomEvent, UTDSeats, UTDStage, UTDStageRequest};
+
+/// Receives a yes/no room state (connected, canPublish).
+#[uniffi::export(with_foreign)]
+pub trait UTDFlagListener: Send + Sync {
+    /// The current value, then each change.
+    fn on_value(&self, value: bool);
+}
+
+/// Receives the room's remote participants.
+#[uniffi::export(with_foreign)]
+pub trait UTDParticipantsListener: Send + Sync {
+    /// Everyone else in the room (sorted by identity), now and after each change.
+    fn on_participants(&self, participants: Vec<UTDParticipant>);
+}
+
+/// Receives the raw room event stream.
+#[uniffi::export(with_foreign)]
+pub trait UTDRoomEventListener: Send + Sync {
+    /// One event, in order.
+    fn on_event(&self, event: UTDRoomEvent);
+}
+
+/// Receives the audio room's seat grid.
+#[uniffi::export(with_foreign)]
+pub trait UTDSeatsListener: Send + Sync {
+    /// The current grid (once known), then each newer one.
+    fn on_seats(&self, seats: UTDSeats);
+}
+
+/// Receives the live stream's stage.
+#[uniffi::export(with_foreign)]
+pub trait UTDStageListener: Send + Sync {
+    /// The current stage (once known), then each newer one.
+    fn on_stage(&self, stage: UTDStage);
+}
+
+/// Receives raised hands (host).
+#[uniffi::export(with_foreign)]
+pub trait UTDStageRequestListener: Send + Sync {
+    /// A viewer asked to join the stage.
+    fn on_stage_request(&self, request: UTDStageRequest);
+}

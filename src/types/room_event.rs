@@ -1,0 +1,176 @@
+//! The raw room event stream (the "firehose"), as the app sees it.
+
+use crate::media::{DisconnectReason, TransportEvent};
+use crate::types::{UTDParticipant, UTDPermission, UTDTrack};
+
+/// Why the media connection ended.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum UTDDisconnectReason {
+    /// The app left (`leave()` / `dispose()`).
+    ClientInitiated,
+    /// The same identity joined the room from another device.
+    DuplicateIdentity,
+    /// The media server shut down.
+    ServerShutdown,
+    /// The server removed this participant.
+    ParticipantRemoved,
+    /// The room was deleted.
+    RoomDeleted,
+    /// The room closed because everyone left.
+    RoomClosed,
+    /// The media connection never came up (for the control-plane transport
+    /// of non-WebRTC builds: the media server's 60 s join timeout).
+    JoinFailure,
+    /// The connection was lost and could not be resumed.
+    ConnectionLost,
+    /// Anything else; `message` says what was reported.
+    Other {
+        /// What the server or transport reported.
+        message: String,
+    },
+}
+
+impl From<DisconnectReason> for UTDDisconnectReason {
+    fn from(reason: DisconnectReason) -> Self {
+        match reason {
+            DisconnectReason::ClientInitiated => Self::ClientInitiated,
+            DisconnectReason::DuplicateIdentity => Self::DuplicateIdentity,
+            DisconnectReason::ServerShutdown => Self::ServerShutdown,
+            DisconnectReason::ParticipantRemoved => Self::ParticipantRemoved,
+            DisconnectReason::RoomDeleted => Self::RoomDeleted,
+            DisconnectReason::RoomClosed => Self::RoomClosed,
+            DisconnectReason::JoinFailure => Self::JoinFailure,
+            DisconnectReason::ConnectionLost => Self::ConnectionLost,
+            DisconnectReason::Other(message) => Self::Other { message },
+        }
+    }
+}
+
+/// Something that happened in the room. A room's events never mention
+/// another room's participants.
+#[derive(Debug, Clone, PartialEq, uniffi::Enum)]
+pub enum UTDRoomEvent {
+    /// A participant entered the room.
+    ParticipantJoined {
+        /// Who joined.
+        participant: UTDParticipant,
+    },
+    /// A participant left the room.
+    ParticipantLeft {
+        /// Who left.
+        identity: String,
+    },
+    /// A participant's name, permission or tracks changed.
+    ParticipantUpdated {
+        /// The participant as it is now.
+        participant: UTDParticipant,
+    },
+    /// The server changed what THIS participant may do.
+    PermissionChanged {
+        /// The new permission.
+        permission: UTDPermission,
+    },
+    /// A track was published (`local` for this device's own tracks).
+    TrackPublished {
+        /// The publisher.
+        identity: String,
+        /// Whether it is this device's track.
+        local: bool,
+        /// The track.
+        track: UTDTrack,
+    },
+    /// A track was unpublished (`local` for this device's own tracks).
+    TrackUnpublished {
+        /// The publisher.
+        identity: String,
+        /// Whether it was this device's track.
+        local: bool,
+        /// The track.
+        track: UTDTrack,
+    },
+    /// The server took one of this device's tracks away (publish revoked).
+    LocalTrackUnpublishedByServer {
+        /// The removed track.
+        track: UTDTrack,
+    },
+    /// Who is speaking now, loudest first (empty when nobody is).
+    ActiveSpeakersChanged {
+        /// Speaking identities.
+        identities: Vec<String>,
+    },
+    /// A data message arrived.
+    DataReceived {
+        /// The sender, null when the server sent it.
+        from: Option<String>,
+        /// The bytes.
+        payload: Vec<u8>,
+        /// The sender's topic, if any.
+        topic: Option<String>,
+    },
+    /// The media connection dropped; the SDK is resuming it.
+    Reconnecting,
+    /// The media connection was resumed.
+    Reconnected,
+    /// The media connection ended for good.
+    Disconnected {
+        /// Why.
+        reason: UTDDisconnectReason,
+    },
+}
+
+impl From<TransportEvent> for UTDRoomEvent {
+    fn from(event: TransportEvent) -> Self {
+        match event {
+            TransportEvent::ParticipantJoined(info) => Self::ParticipantJoined {
+                participant: info.into(),
+            },
+            TransportEvent::ParticipantLeft { identity } => Self::ParticipantLeft { identity },
+            TransportEvent::ParticipantUpdated(info) => Self::ParticipantUpdated {
+                participant: info.into(),
+            },
+            TransportEvent::PermissionChanged(permission) => Self::PermissionChanged {
+                permission: permission.into(),
+            },
+            TransportEvent::TrackPublished {
+                identity,
+                local,
+                track,
+            } => Self::TrackPublished {
+                identity,
+                local,
+                track: track.into(),
+            },
+            TransportEvent::TrackUnpublished {
+                identity,
+                local,
+                track,
+            } => Self::TrackUnpublished {
+                identity,
+                local,
+                track: track.into(),
+            },
+            TransportEvent::LocalTrackUnpublishedByServer { track } => {
+                Self::LocalTrackUnpublishedByServer {
+                    track: track.into(),
+                }
+            }
+            TransportEvent::ActiveSpeakersChanged { identities } => {
+                Self::ActiveSpeakersChanged { identities }
+            }
+            TransportEvent::DataReceived {
+                from,
+                payload,
+                topic,
+            } => Self::DataReceived {
+                from,
+                payload,
+                topic,
+            },
+            TransportEvent::Reconnecting => Self::Reconnecting,
+            TransportEvent::Reconnected => Self::Reconnected,
+            TransportEvent::Disconnected { reason } => Self::Disconnected {
+                reason: reason.into(),
+            },
+        }
+    }
+}
