@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The demo: starts a real engine on loopback and walks through what the SDK
-# does today (sessions, plan flags, presence, reconnect, plan gates, bans).
+# The demo: starts a real engine and a real livekit-server on loopback and
+# walks through what the SDK does today (sessions, plan flags, presence,
+# reconnect, plan gates, bans, audio-room seats, the live-stream stage).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$REPO_ROOT"
+step "livekit-server" bash scripts/setup.sh livekit
 step "demo" cargo run --quiet --example demo

@@ -1,32 +1,19 @@
-//! The UTD Stream demo: starts a real engine on loopback and walks through
-//! what the SDK does today, printing each step.
-//!
-//! Run it with `scripts/demo.sh` (or `cargo run --example demo`).
-
-use std::time::{Duration, Instant};
+//! Demo scene 1: sessions, plan flags, presence, an engine restart under
+//! connected clients, a plan gate and a ban.
 
 use utd_engine::admin_client::AdminClient;
-use utd_engine::{DatabaseLocation, EngineConfig, Plan};
+use utd_engine::{EngineConfig, Plan, RunningEngine};
 use utd_stream::types::UTDConnectionState;
 use utd_stream::UTDStreamClient;
 
-type DemoResult = Result<(), Box<dyn std::error::Error>>;
+use crate::{say, wait_until};
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() -> DemoResult {
-    let started = Instant::now();
-    let dir = tempfile::tempdir()?;
-    let mut config = EngineConfig::for_tests();
-    config.database = DatabaseLocation::File(dir.path().join("demo.db"));
-    config.heartbeat_interval = Duration::from_secs(1);
-    let engine = utd_engine::start(config.clone()).await?;
-    config.bind = engine.local_addr();
+/// Runs the scene; returns the engine (restarted once on the same port).
+pub async fn run(
+    config: &EngineConfig,
+    engine: RunningEngine,
+) -> Result<RunningEngine, Box<dyn std::error::Error>> {
     let url = engine.base_url();
-    say(&format!(
-        "engine up at {url} (SQLite at {})",
-        dir.path().join("demo.db").display()
-    ));
-
     let admin = AdminClient::new(&url, &config.admin_token);
     let app = admin.create_app("demo app", Plan::Signaling).await?;
     say(&format!(
@@ -119,22 +106,5 @@ async fn main() -> DemoResult {
     }
 
     alice.clone().disconnect().await;
-    engine.shutdown().await;
-    say(&format!("done in {:.1} s", started.elapsed().as_secs_f64()));
-    Ok(())
-}
-
-fn say(line: &str) {
-    println!("[demo] {line}");
-}
-
-async fn wait_until(what: &str, probe: impl Fn() -> bool) -> DemoResult {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !probe() {
-        if Instant::now() > deadline {
-            return Err(format!("timed out waiting: {what}").into());
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    Ok(())
+    Ok(engine)
 }
