@@ -560,4 +560,44 @@ mod tests {
         assert!(matches!(close(1001, "going away"), Ended::Lost(_)));
         assert!(matches!(classify_close(None), Ended::Lost(_)));
     }
+
+    #[tokio::test]
+    async fn room_messages_become_pushes_for_subscribed_rooms() {
+        let api = crate::api::EngineApi::new(
+            crate::api::credentials::AppCredentials::new("1234567890".into(), "pk_x".into()),
+            "http://127.0.0.1:9",
+            "http://127.0.0.1:9",
+        )
+        .expect("api");
+        let signalling =
+            super::super::Signalling::new(Arc::new(AuthState::new(api)), Backoff::default());
+        let ctx = Context {
+            auth: signalling.auth.clone(),
+            shared: signalling.shared().clone(),
+            backoff: Backoff::default(),
+        };
+        let mut pending = HashMap::new();
+        let mut pushes = signalling.room_pushes();
+        ctx.shared.add_room_subscriber("show");
+
+        let requested = r#"{"type":"stage.requested","room_name":"show","identity":"v9","name":"V","created_at_ms":7}"#;
+        assert!(handle_text(&ctx, requested, &mut pending).is_none());
+        assert_eq!(
+            pushes.try_recv().expect("pushed"),
+            RoomPush::StageRequested(StageRequestedPush {
+                room_name: "show".into(),
+                identity: "v9".into(),
+                name: Some("V".into()),
+                created_at_ms: 7,
+            })
+        );
+        let stage = r#"{"type":"stage.updated","stage":{"room_name":"show","members":[]}}"#;
+        handle_text(&ctx, stage, &mut pending);
+        assert!(matches!(pushes.try_recv(), Ok(RoomPush::Stage(s)) if s.room_name == "show"));
+
+        // Another room's state is not for us.
+        let seats = r#"{"type":"seats.updated","seats":{"room_name":"lobby","seat_count":0,"seat_mode":"free","seats":[]}}"#;
+        handle_text(&ctx, seats, &mut pending);
+        assert!(pushes.try_recv().is_err());
+    }
 }
