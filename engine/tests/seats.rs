@@ -65,6 +65,13 @@ fn claims(jwt: &str) -> Value {
     serde_json::from_slice(&bytes).expect("json")
 }
 
+/// The `version` of a Seats state (an integer ≥ 0).
+fn version(state: &Value) -> u64 {
+    state["version"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no integer version: {state}"))
+}
+
 #[tokio::test]
 async fn twenty_concurrent_takers_exactly_one_wins() {
     let h = Harness::start().await;
@@ -74,12 +81,20 @@ async fn twenty_concurrent_takers_exactly_one_wins() {
     for i in 0..20 {
         bearers.push(h.token_for(&app, &format!("u{i}")).await);
     }
+    let (_, before) = h.get("/api/v1/rooms/lobby/seats", &bearers[0]).await;
+    let before = version(&before);
     let takes = bearers
         .iter()
         .map(|b| h.post("/api/v1/rooms/lobby/seats/3/take", b, json!({})));
     let results = join_all(takes).await;
-    let wins = results.iter().filter(|(s, _)| *s == 200).count();
-    assert_eq!(wins, 1, "{results:?}");
+    let wins: Vec<&Value> = results
+        .iter()
+        .filter(|(s, _)| *s == 200)
+        .map(|(_, b)| b)
+        .collect();
+    assert_eq!(wins.len(), 1, "{results:?}");
+    // The one claim is one change: exactly one version step.
+    assert_eq!(version(wins[0]), before + 1, "{}", wins[0]);
     for (s, b) in &results {
         if *s != 200 {
             assert_eq!((*s, error_code(b)), (409, "conflict".to_owned()), "{b}");
@@ -95,6 +110,183 @@ async fn twenty_concurrent_takers_exactly_one_wins() {
         .filter(|s| !s["identity"].is_null())
         .count();
     assert_eq!(occupied, 1, "{state}");
+    assert_eq!(
+        version(&state),
+        before + 1,
+        "losers changed nothing: {state}"
+    );
+    h.engine.shutdown().await;
+}
+
+/// Next message, which must be a `seats.updated`; returns its state.
+async fn next_seats(ws: &mut common::Ws) -> Value {
+    let m = next_msg(ws).await.unwrap();
+    assert_eq!(m["type"], "seats.updated", "{m}");
+    m["seats"].clone()
+}
+
+/// One change: the reply (or the state read right after) equals the push,
+/// and its version is above the previous one.
+fn step(last: &mut u64, reply: &Value, pushed: &Value, what: &str) {
+    assert_eq!(reply, pushed, "{what}: reply and push differ");
+    let v = version(reply);
+    assert!(v > *last, "{what}: version {v} not above {last}");
+    *last = v;
+}
+
+/// Asserts that nothing was pushed before the `echo` round trip.
+async fn no_push(ws: &mut common::Ws, r: i64) {
+    send(ws, json!({"type": "echo", "ref": r})).await;
+    let m = next_msg(ws).await.unwrap();
+    assert_eq!(m["type"], "echo", "expected no push: {m}");
+}
+
+#[tokio::test]
+async fn seat_versions_increase_and_replies_match_pushes() {
+    let h = Harness::start().await;
+    let app = h.app(Plan::Signaling).await;
+    let host = h.token_for(&app, "host").await;
+    let (s, b) = room_token(&h, &host, "lobby", true).await;
+    assert_eq!(s, 200, "{b}");
+    // A room with no setup reports version 0.
+    let (s, b) = h.get("/api/v1/rooms/lobby/seats", &host).await;
+    assert_eq!(
+        (s, version(&b), b["seat_count"].as_i64()),
+        (200, 0, Some(0))
+    );
+
+    let watcher = h.token_for(&app, "watcher").await;
+    let (mut ws, _) = connected(&h, &watcher).await;
+    send(
+        &mut ws,
+        json!({"type": "room.subscribe", "room_name": "lobby", "ref": 1}),
+    )
+    .await;
+    assert_eq!(version(&next_seats(&mut ws).await), 0);
+    assert_eq!(next_msg(&mut ws).await.unwrap()["type"], "ack");
+
+    let alice = h.token_for(&app, "alice").await;
+    let bob = h.token_for(&app, "bob").await;
+    let carol = h.token_for(&app, "carol").await;
+    let mut last = 0;
+
+    let (s, b) = put_seats(
+        &h,
+        &host,
+        "lobby",
+        json!({"seat_count": 8, "seat_mode": "free"}),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    step(&mut last, &b, &next_seats(&mut ws).await, "setup");
+    let (s, b) = h
+        .post("/api/v1/rooms/lobby/seats/0/take", &alice, json!({}))
+        .await;
+    assert_eq!(s, 200, "{b}");
+    step(&mut last, &b, &next_seats(&mut ws).await, "take");
+
+    // No change: same version, nothing pushed.
+    let v = last;
+    let (s, b) = h
+        .post("/api/v1/rooms/lobby/seats/0/take", &alice, json!({}))
+        .await;
+    assert_eq!((s, version(&b)), (200, v), "{b}");
+    let (s, b) = h
+        .post("/api/v1/rooms/lobby/seats/leave", &bob, json!({}))
+        .await;
+    assert_eq!((s, version(&b)), (200, v), "{b}");
+    no_push(&mut ws, 2).await;
+    // A refusal changes nothing either.
+    let (s, _) = h
+        .post("/api/v1/rooms/lobby/seats/0/take", &bob, json!({}))
+        .await;
+    assert_eq!(s, 409);
+    let (_, b) = h.get("/api/v1/rooms/lobby/seats", &bob).await;
+    assert_eq!(version(&b), v, "{b}");
+
+    let (s, b) = h
+        .post(
+            "/api/v1/rooms/lobby/seats/invite",
+            &host,
+            json!({"identity": "bob"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    step(&mut last, &b, &next_seats(&mut ws).await, "invite");
+    let (s, b) = put_seats(
+        &h,
+        &host,
+        "lobby",
+        json!({"seat_count": 6, "seat_mode": "request"}),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    step(&mut last, &b, &next_seats(&mut ws).await, "setup again");
+
+    // A request replies with its id; its push carries the next version.
+    let (s, b) = h
+        .post("/api/v1/rooms/lobby/seats/requests", &carol, json!({}))
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let id = b["request_id"].as_i64().unwrap();
+    let pushed = next_seats(&mut ws).await;
+    let (_, now) = h.get("/api/v1/rooms/lobby/seats", &carol).await;
+    step(&mut last, &now, &pushed, "request");
+    let approve = format!("/api/v1/rooms/lobby/seats/requests/{id}/approve");
+    let (s, b) = h.post(&approve, &host, json!({})).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["seats"][2]["identity"], "carol", "{b}");
+    step(&mut last, &b, &next_seats(&mut ws).await, "approve");
+    let (s, b) = h
+        .post("/api/v1/rooms/lobby/seats/leave", &alice, json!({}))
+        .await;
+    assert_eq!(s, 200, "{b}");
+    step(&mut last, &b, &next_seats(&mut ws).await, "leave");
+
+    // Webhook changes: mute, participant_left, room_finished.
+    let lk_room = format!("{}_lobby", app.app_id);
+    let muted = json!({
+        "event": "track_muted",
+        "room": {"name": lk_room},
+        "participant": {"identity": "bob"},
+        "track": {"sid": "TR_1", "source": "MICROPHONE", "muted": true},
+    })
+    .to_string();
+    assert_eq!(common::deliver_signed(&h, &muted).await.0, 204);
+    let pushed = next_seats(&mut ws).await;
+    assert_eq!(pushed["seats"][1]["muted"], true, "{pushed}");
+    let (_, now) = h.get("/api/v1/rooms/lobby/seats", &bob).await;
+    step(&mut last, &now, &pushed, "mute");
+    // The same mute again is no change.
+    assert_eq!(common::deliver_signed(&h, &muted).await.0, 204);
+    no_push(&mut ws, 3).await;
+
+    let left = common::webhook_event("participant_left", &lk_room, "bob");
+    assert_eq!(common::deliver_signed(&h, &left).await.0, 204);
+    let pushed = next_seats(&mut ws).await;
+    let (_, now) = h.get("/api/v1/rooms/lobby/seats", &bob).await;
+    step(&mut last, &now, &pushed, "participant_left");
+
+    let finished = common::webhook_event("room_finished", &lk_room, "");
+    assert_eq!(common::deliver_signed(&h, &finished).await.0, 204);
+    let pushed = next_seats(&mut ws).await;
+    assert!(pushed["seats"][2]["identity"].is_null(), "{pushed}");
+    let (_, now) = h.get("/api/v1/rooms/lobby/seats", &bob).await;
+    step(&mut last, &now, &pushed, "room_finished");
+
+    // After the room was cleared, changes keep counting up.
+    let (s, b) = room_token(&h, &alice, "lobby", true).await;
+    assert_eq!((s, b["role"].as_str()), (200, Some("host")), "{b}");
+    let (s, b) = h
+        .post("/api/v1/rooms/lobby/seats/4/take", &alice, json!({}))
+        .await;
+    assert_eq!(s, 200, "{b}");
+    step(
+        &mut last,
+        &b,
+        &next_seats(&mut ws).await,
+        "take after room_finished",
+    );
     h.engine.shutdown().await;
 }
 

@@ -156,6 +156,8 @@ fn stage_invite_request_remove_and_leave() {
         );
         let m = next_msg(&mut ws).await.unwrap();
         assert_eq!(m["stage"]["members"][1]["identity"], "v7", "{m}");
+        // The reply and the push of one change carry the same version.
+        assert_eq!(m["stage"], b, "{m}");
         let (_, b) = live_token(&h, &v7, false).await;
         assert_eq!(b["role"], "speaker", "{b}");
 
@@ -212,4 +214,134 @@ fn stage_invite_request_remove_and_leave() {
         drain.abort();
         h.engine.shutdown().await;
     });
+}
+
+/// Next message, which must be a `stage.updated`; returns its state.
+async fn next_stage(ws: &mut common::Ws) -> Value {
+    loop {
+        let m = next_msg(ws).await.unwrap();
+        if m["type"] == "stage.requested" {
+            continue;
+        }
+        assert_eq!(m["type"], "stage.updated", "{m}");
+        return m["stage"].clone();
+    }
+}
+
+fn version(state: &Value) -> u64 {
+    state["version"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no integer version: {state}"))
+}
+
+/// Stage changes that need no LiveKit: each reply equals its push and the
+/// version goes up; no-ops keep it; `room_finished` and a new host go on
+/// counting.
+#[tokio::test]
+async fn stage_versions_increase_and_replies_match_pushes() {
+    let h = Harness::start().await;
+    let app = h.app(Plan::Signaling).await;
+    let host = h.token_for(&app, "host1").await;
+    let v7 = h.token_for(&app, "v7").await;
+    let watcher = h.token_for(&app, "watcher").await;
+    let (s, b) = live_token(&h, &host, true).await;
+    assert_eq!((s, b["role"].as_str()), (200, Some("host")), "{b}");
+    let (_, b) = h.get("/api/v1/rooms/show/stage", &v7).await;
+    let mut last = version(&b);
+    assert!(last > 0, "claiming the room put the host on stage: {b}");
+
+    let (mut ws, _) = connected(&h, &watcher).await;
+    send(
+        &mut ws,
+        json!({"type": "room.subscribe", "room_name": "show", "ref": 1}),
+    )
+    .await;
+    assert_eq!(version(&next_stage(&mut ws).await), last);
+    assert_eq!(next_msg(&mut ws).await.unwrap()["type"], "ack");
+
+    let mut step = |reply: &Value, pushed: &Value, what: &str| {
+        assert_eq!(reply, pushed, "{what}: reply and push differ");
+        let v = version(reply);
+        assert!(v > last, "{what}: version {v} not above {last}");
+        last = v;
+        v
+    };
+
+    let (s, b) = h
+        .post("/api/v1/rooms/show/stage/request", &v7, json!({}))
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let v = step(&b, &next_stage(&mut ws).await, "request");
+    // Duplicate request, the host's request and inviting themselves: no change.
+    let (_, b) = h
+        .post("/api/v1/rooms/show/stage/request", &v7, json!({}))
+        .await;
+    assert_eq!(version(&b), v, "{b}");
+    let (_, b) = h
+        .post("/api/v1/rooms/show/stage/request", &host, json!({}))
+        .await;
+    assert_eq!(version(&b), v, "{b}");
+    let (_, b) = h
+        .post(
+            "/api/v1/rooms/show/stage/invite",
+            &host,
+            json!({"identity": "host1"}),
+        )
+        .await;
+    assert_eq!(version(&b), v, "{b}");
+    // Removing someone not on stage is refused and records nothing.
+    let (s, _) = h
+        .post(
+            "/api/v1/rooms/show/stage/remove",
+            &host,
+            json!({"identity": "v7"}),
+        )
+        .await;
+    assert_eq!(s, 404);
+    let (_, b) = h.get("/api/v1/rooms/show/stage", &v7).await;
+    assert_eq!(version(&b), v, "{b}");
+    assert_eq!(b["requests"][0]["identity"], "v7", "{b}");
+
+    // Leave drops the request.
+    let (s, b) = h
+        .post("/api/v1/rooms/show/stage/leave", &v7, json!({}))
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["requests"], json!([]));
+    let v = step(&b, &next_stage(&mut ws).await, "leave");
+    let (_, b) = h
+        .post("/api/v1/rooms/show/stage/leave", &v7, json!({}))
+        .await;
+    assert_eq!(version(&b), v, "idempotent leave: {b}");
+    send(&mut ws, json!({"type": "echo", "ref": 2})).await;
+    assert_eq!(next_msg(&mut ws).await.unwrap()["type"], "echo");
+
+    // LiveKit reports the requester gone.
+    let (s, b) = h
+        .post("/api/v1/rooms/show/stage/request", &v7, json!({}))
+        .await;
+    assert_eq!(s, 200, "{b}");
+    step(&b, &next_stage(&mut ws).await, "request again");
+    let lk_room = format!("{}_show", app.app_id);
+    let left = common::webhook_event("participant_left", &lk_room, "v7");
+    assert_eq!(common::deliver_signed(&h, &left).await.0, 204);
+    let pushed = next_stage(&mut ws).await;
+    let (_, now) = h.get("/api/v1/rooms/show/stage", &v7).await;
+    step(&now, &pushed, "participant_left");
+
+    // room_finished releases the host: a change.
+    let finished = common::webhook_event("room_finished", &lk_room, "");
+    assert_eq!(common::deliver_signed(&h, &finished).await.0, 204);
+    let pushed = next_stage(&mut ws).await;
+    assert_eq!(pushed["members"], json!([]), "{pushed}");
+    let (_, now) = h.get("/api/v1/rooms/show/stage", &v7).await;
+    step(&now, &pushed, "room_finished");
+
+    // A new host claims the room: the stage changed again.
+    let (s, b) = live_token(&h, &v7, true).await;
+    assert_eq!((s, b["role"].as_str()), (200, Some("host")), "{b}");
+    let (_, now) = h.get("/api/v1/rooms/show/stage", &v7).await;
+    assert_eq!(now["members"][0]["identity"], "v7", "{now}");
+    assert!(version(&now) > last, "{now}");
+    h.engine.shutdown().await;
 }

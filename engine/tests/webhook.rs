@@ -5,45 +5,10 @@ mod common;
 
 use std::time::Duration;
 
-use base64::Engine as _;
+use common::{deliver_webhook as deliver, sign_webhook as sign, webhook_event as event};
 use common::{error_code, Harness};
-use livekit_api::access_token::AccessToken;
-use serde_json::{json, Value};
-use sha2::Digest as _;
+use serde_json::json;
 use utd_engine::{EngineConfig, Plan};
-
-/// A LiveKit-style signature of `body` with `secret`.
-fn sign(key: &str, secret: &str, body: &str) -> String {
-    let digest = sha2::Sha256::digest(body.as_bytes());
-    let b64 = base64::engine::general_purpose::STANDARD.encode(digest);
-    AccessToken::with_api_key(key, secret)
-        .with_sha256(&b64)
-        .to_jwt()
-        .expect("jwt")
-}
-
-async fn deliver(h: &Harness, auth: Option<&str>, body: &str) -> (u16, Value) {
-    let mut req = h
-        .http
-        .post(h.url("/api/v1/livekit/webhook"))
-        .header("content-type", "application/webhook+json")
-        .body(body.to_owned());
-    if let Some(a) = auth {
-        req = req.header("authorization", a);
-    }
-    common::status_json(req.send().await.expect("request")).await
-}
-
-fn event(kind: &str, lk_room: &str, identity: &str) -> String {
-    json!({
-        "event": kind,
-        "id": "EV_1",
-        "createdAt": "1700000000",
-        "room": {"sid": "RM_1", "name": lk_room},
-        "participant": {"sid": "PA_1", "identity": identity},
-    })
-    .to_string()
-}
 
 /// A host, an 8-seat free room and `alice` on seat 0.
 async fn seated_alice(h: &Harness) -> (String, String) {

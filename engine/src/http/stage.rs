@@ -29,13 +29,35 @@ async fn read(state: &AppState, caller: &RoomCaller) -> Result<StageState, ApiEr
     Ok(state.db.call(move |c| stage::state(c, &a, &r)).await?)
 }
 
-/// Reads, pushes to subscribers and returns the stage.
-async fn push(state: &AppState, caller: &RoomCaller) -> Result<Json<StageState>, ApiError> {
-    let current = read(state, caller).await?;
+/// Runs a stage change and reads the stage under the same lock, so the state
+/// (and its `version`) is exactly the one the change produced.
+async fn apply<T, F>(
+    state: &AppState,
+    caller: &RoomCaller,
+    op: F,
+) -> Result<(T, StageState), ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut rusqlite::Connection, &str, &str) -> Result<T, crate::db::DbError>
+        + Send
+        + 'static,
+{
+    let (a, r) = (caller.app_id.clone(), caller.room.clone());
+    Ok(state
+        .db
+        .call(move |c| {
+            let out = op(c, &a, &r)?;
+            Ok((out, stage::state(c, &a, &r)?))
+        })
+        .await?)
+}
+
+/// Pushes `current` to subscribers and returns it.
+fn push(state: &AppState, caller: &RoomCaller, current: StageState) -> Json<StageState> {
     state
         .hub
         .send_room(&caller.app_id, &caller.room, &stage_message(&current));
-    Ok(Json(current))
+    Json(current)
 }
 
 /// The `stage.updated` a new subscriber of a live stream room gets first.
@@ -93,9 +115,9 @@ pub async fn invite(
         Applied::NotInRoom => return Err(ApiError::not_found("that identity is not in the room")),
         Applied::Failed => return Err(ApiError::internal("LiveKit did not take the permission")),
     }
-    let (a, r, i) = (caller.app_id.clone(), caller.room.clone(), body.identity);
-    state.db.call(move |c| stage::add(c, &a, &r, &i)).await?;
-    push(&state, &caller).await
+    let i = body.identity;
+    let (_, current) = apply(&state, &caller, move |c, a, r| stage::add(c, a, r, &i)).await?;
+    Ok(push(&state, &caller, current))
 }
 
 /// Revokes publishing from a former stage member (tolerating their absence).
@@ -119,17 +141,13 @@ pub async fn remove(
             "the host cannot be removed from the stage",
         ));
     }
-    let (a, r, i) = (
-        caller.app_id.clone(),
-        caller.room.clone(),
-        body.identity.clone(),
-    );
-    let was = state.db.call(move |c| stage::remove(c, &a, &r, &i)).await?;
+    let i = body.identity.clone();
+    let (was, current) = apply(&state, &caller, move |c, a, r| stage::remove(c, a, r, &i)).await?;
     if !was {
         return Err(ApiError::not_found("that identity is not on the stage"));
     }
     revoke(&state, &caller, &body.identity).await;
-    push(&state, &caller).await
+    Ok(push(&state, &caller, current))
 }
 
 /// `POST /api/v1/rooms/{room}/stage/request`.
@@ -142,17 +160,10 @@ pub async fn request(
     if caller.is_host {
         return Ok(Json(read(&state, &caller).await?));
     }
-    let (a, r, i) = (
-        caller.app_id.clone(),
-        caller.room.clone(),
-        caller.identity.clone(),
-    );
-    let new = state
-        .db
-        .call(move |c| stage::request(c, &a, &r, &i))
-        .await?;
+    let i = caller.identity.clone();
+    let (new, current) = apply(&state, &caller, move |c, a, r| stage::request(c, a, r, &i)).await?;
     let Some(req) = new else {
-        return Ok(Json(read(&state, &caller).await?));
+        return Ok(Json(current));
     };
     if let Some(owner) = &caller.owner {
         let msg = json!({
@@ -165,7 +176,7 @@ pub async fn request(
         .to_string();
         state.hub.send_user(&caller.app_id, owner, &msg);
     }
-    push(&state, &caller).await
+    Ok(push(&state, &caller, current))
 }
 
 /// `POST /api/v1/rooms/{room}/stage/leave`.
@@ -178,15 +189,11 @@ pub async fn leave(
     if caller.is_host {
         return Err(ApiError::invalid_state("the host cannot leave the stage"));
     }
-    let (a, r, i) = (
-        caller.app_id.clone(),
-        caller.room.clone(),
-        caller.identity.clone(),
-    );
-    let was = state.db.call(move |c| stage::forget(c, &a, &r, &i)).await?;
+    let i = caller.identity.clone();
+    let (was, current) = apply(&state, &caller, move |c, a, r| stage::forget(c, a, r, &i)).await?;
     if !was {
-        return Ok(Json(read(&state, &caller).await?));
+        return Ok(Json(current));
     }
     revoke(&state, &caller, &caller.identity).await;
-    push(&state, &caller).await
+    Ok(push(&state, &caller, current))
 }

@@ -11,7 +11,8 @@ use livekit_api::webhooks::WebhookReceiver;
 use livekit_protocol::{TrackSource, WebhookEvent};
 
 use super::errors::ApiError;
-use crate::db::seats;
+use crate::db::seats::{self, SeatsState};
+use crate::db::stage::{self, StageState};
 use crate::signal::protocol::seats_message;
 use crate::state::AppState;
 
@@ -46,23 +47,24 @@ fn verify(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<WebhookE
     })
 }
 
-async fn push_seats(state: &AppState, app_id: &str, room: &str) -> Result<(), ApiError> {
-    let (a, r) = (app_id.to_owned(), room.to_owned());
-    let current = state.db.call(move |c| seats::state(c, &a, &r)).await?;
-    state.hub.send_room(app_id, room, &seats_message(&current));
-    Ok(())
+/// A finished room's state after clearing, by room kind.
+enum Cleared {
+    Seats(SeatsState),
+    Stage(StageState),
+    Unknown,
 }
 
-async fn push_stage(state: &AppState, app_id: &str, room: &str) -> Result<(), ApiError> {
-    let (a, r) = (app_id.to_owned(), room.to_owned());
-    let current = state
-        .db
-        .call(move |c| crate::db::stage::state(c, &a, &r))
-        .await?;
+/// Pushes the seats state read right after a change (under the same lock, so
+/// its `version` is the change's).
+fn push_seats(state: &AppState, app_id: &str, room: &str, current: &SeatsState) {
+    state.hub.send_room(app_id, room, &seats_message(current));
+}
+
+/// Pushes the stage state read right after a change.
+fn push_stage(state: &AppState, app_id: &str, room: &str, current: &StageState) {
     state
         .hub
-        .send_room(app_id, room, &super::stage::stage_message(&current));
-    Ok(())
+        .send_room(app_id, room, &super::stage::stage_message(current));
 }
 
 /// `POST /api/v1/livekit/webhook`.
@@ -87,34 +89,51 @@ pub async fn receive(
                 return Ok(StatusCode::NO_CONTENT);
             };
             let (a, r) = (app_id.clone(), room.clone());
-            let (seat_freed, stage_changed) = state
+            let (seats_now, stage_now) = state
                 .db
                 .call(move |c| {
-                    let seat = seats::leave(c, &a, &r, &identity)?;
-                    let stage = crate::db::stage::forget(c, &a, &r, &identity)?;
-                    Ok((seat, stage))
+                    let left = seats::leave(c, &a, &r, &identity)?;
+                    let seats_now = if left.changed {
+                        Some(seats::state(c, &a, &r)?)
+                    } else {
+                        None
+                    };
+                    let stage_now = if stage::forget(c, &a, &r, &identity)? {
+                        Some(stage::state(c, &a, &r)?)
+                    } else {
+                        None
+                    };
+                    Ok((seats_now, stage_now))
                 })
                 .await?;
-            if seat_freed {
-                push_seats(&state, &app_id, &room).await?;
+            if let Some(current) = seats_now {
+                push_seats(&state, &app_id, &room, &current);
             }
-            if stage_changed {
-                push_stage(&state, &app_id, &room).await?;
+            if let Some(current) = stage_now {
+                push_stage(&state, &app_id, &room, &current);
             }
         }
         "room_finished" => {
             let (a, r) = (app_id.clone(), room.clone());
-            let kind = state
+            let cleared = state
                 .db
                 .call(move |c| {
                     seats::clear_room(c, &a, &r)?;
-                    Ok(seats::room(c, &a, &r)?.map(|(kind, _)| kind))
+                    Ok(match seats::room(c, &a, &r)? {
+                        Some((kind, _)) if kind == "audio_room" => {
+                            Cleared::Seats(seats::state(c, &a, &r)?)
+                        }
+                        Some((kind, _)) if kind == "live_stream" => {
+                            Cleared::Stage(stage::state(c, &a, &r)?)
+                        }
+                        _ => Cleared::Unknown,
+                    })
                 })
                 .await?;
-            match kind.as_deref() {
-                Some("audio_room") => push_seats(&state, &app_id, &room).await?,
-                Some("live_stream") => push_stage(&state, &app_id, &room).await?,
-                _ => {}
+            match cleared {
+                Cleared::Seats(current) => push_seats(&state, &app_id, &room, &current),
+                Cleared::Stage(current) => push_stage(&state, &app_id, &room, &current),
+                Cleared::Unknown => {}
             }
         }
         "track_published" | "track_unpublished" | "track_muted" | "track_unmuted" => {
@@ -132,10 +151,16 @@ pub async fn receive(
             let (a, r) = (app_id.clone(), room.clone());
             let changed = state
                 .db
-                .call(move |c| seats::set_muted(c, &a, &r, &identity, muted))
+                .call(move |c| {
+                    if seats::set_muted(c, &a, &r, &identity, muted)? {
+                        Ok(Some(seats::state(c, &a, &r)?))
+                    } else {
+                        Ok(None)
+                    }
+                })
                 .await?;
-            if changed {
-                push_seats(&state, &app_id, &room).await?;
+            if let Some(current) = changed {
+                push_seats(&state, &app_id, &room, &current);
             }
         }
         _ => {}

@@ -180,3 +180,47 @@ pub async fn connected(h: &Harness, bearer: &str) -> (Ws, Value) {
     assert_eq!(hello["type"], "hello", "{hello}");
     (ws, hello)
 }
+
+/// A LiveKit-style webhook signature of `body` with `key`/`secret`.
+pub fn sign_webhook(key: &str, secret: &str, body: &str) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(body.as_bytes());
+    let b64 = base64::engine::general_purpose::STANDARD.encode(digest);
+    livekit_api::access_token::AccessToken::with_api_key(key, secret)
+        .with_sha256(&b64)
+        .to_jwt()
+        .expect("jwt")
+}
+
+/// Posts a webhook body with an optional `Authorization` value.
+pub async fn deliver_webhook(h: &Harness, auth: Option<&str>, body: &str) -> (u16, Value) {
+    let mut req = h
+        .http
+        .post(h.url("/api/v1/livekit/webhook"))
+        .header("content-type", "application/webhook+json")
+        .body(body.to_owned());
+    if let Some(a) = auth {
+        req = req.header("authorization", a);
+    }
+    status_json(req.send().await.expect("request")).await
+}
+
+/// Posts a webhook body signed with the test config's LiveKit key pair.
+pub async fn deliver_signed(h: &Harness, body: &str) -> (u16, Value) {
+    let cfg = EngineConfig::for_tests();
+    let auth = sign_webhook(&cfg.livekit_api_key, &cfg.livekit_api_secret, body);
+    deliver_webhook(h, Some(&auth), body).await
+}
+
+/// A participant (or room) webhook event.
+pub fn webhook_event(kind: &str, lk_room: &str, identity: &str) -> String {
+    json!({
+        "event": kind,
+        "id": "EV_1",
+        "createdAt": "1700000000",
+        "room": {"sid": "RM_1", "name": lk_room},
+        "participant": {"sid": "PA_1", "identity": identity},
+    })
+    .to_string()
+}
