@@ -1,7 +1,13 @@
 // Idiomatic Swift concurrency on top of the generated bindings: each
-// observable of UTDStreamClient as an AsyncStream. Iterating gets the current
-// value first, then every change; ending the iteration (break, task
+// observable of UTDStreamClient, UTDRoom, UTDAudioRoomSession and
+// UTDLiveStreamSession as an AsyncStream. State streams (connection state,
+// canPublish, participants, seats, stage, ...) give the current value first,
+// then every change; event streams (room events, stage requests) give what
+// happens from the moment they are made. Ending the iteration (break, task
 // cancellation, dropping the stream) cancels the SDK subscription.
+//
+// A stream does not finish by itself when its session is disposed: the SDK
+// just stops delivering. Bound a wait with a timeout, or end it yourself.
 //
 // This file is hand-written and lives next to the generated UTDStream.swift
 // (scripts/bindings.sh copies that one in; it never touches this one).
@@ -80,6 +86,183 @@ extension UTDStreamClient {
         let (stream, continuation) = AsyncStream.makeStream(
             of: [UTDPresence].self, bufferingPolicy: .bufferingNewest(limit))
         let subscription = observePresence(listener: PresenceForwarder(continuation))
+        continuation.onTermination = { _ in subscription.cancel() }
+        return stream
+    }
+}
+
+/// Forwards a yes/no room state (connected, canPublish) into a stream.
+final class FlagForwarder: UTDFlagListener {
+    let continuation: AsyncStream<Bool>.Continuation
+
+    init(_ continuation: AsyncStream<Bool>.Continuation) {
+        self.continuation = continuation
+    }
+
+    func onValue(value: Bool) {
+        continuation.yield(value)
+    }
+}
+
+/// Forwards remote-participant lists into a stream.
+final class ParticipantsForwarder: UTDParticipantsListener {
+    let continuation: AsyncStream<[UTDParticipant]>.Continuation
+
+    init(_ continuation: AsyncStream<[UTDParticipant]>.Continuation) {
+        self.continuation = continuation
+    }
+
+    func onParticipants(participants: [UTDParticipant]) {
+        continuation.yield(participants)
+    }
+}
+
+/// Forwards room events into a stream.
+final class RoomEventForwarder: UTDRoomEventListener {
+    let continuation: AsyncStream<UTDRoomEvent>.Continuation
+
+    init(_ continuation: AsyncStream<UTDRoomEvent>.Continuation) {
+        self.continuation = continuation
+    }
+
+    func onEvent(event: UTDRoomEvent) {
+        continuation.yield(event)
+    }
+}
+
+/// Forwards seat grids into a stream.
+final class SeatsForwarder: UTDSeatsListener {
+    let continuation: AsyncStream<UTDSeats>.Continuation
+
+    init(_ continuation: AsyncStream<UTDSeats>.Continuation) {
+        self.continuation = continuation
+    }
+
+    func onSeats(seats: UTDSeats) {
+        continuation.yield(seats)
+    }
+}
+
+/// Forwards stages into a stream.
+final class StageForwarder: UTDStageListener {
+    let continuation: AsyncStream<UTDStage>.Continuation
+
+    init(_ continuation: AsyncStream<UTDStage>.Continuation) {
+        self.continuation = continuation
+    }
+
+    func onStage(stage: UTDStage) {
+        continuation.yield(stage)
+    }
+}
+
+/// Forwards raised hands into a stream.
+final class StageRequestForwarder: UTDStageRequestListener {
+    let continuation: AsyncStream<UTDStageRequest>.Continuation
+
+    init(_ continuation: AsyncStream<UTDStageRequest>.Continuation) {
+        self.continuation = continuation
+    }
+
+    func onStageRequest(request: UTDStageRequest) {
+        continuation.yield(request)
+    }
+}
+
+extension UTDRoom {
+    /// Whether the media room is connected: the current value first, then
+    /// each change (`leave()` turns it false, `rejoin()` true again).
+    public func connectedUpdates(bufferingNewest limit: Int = 64) -> AsyncStream<Bool> {
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: Bool.self, bufferingPolicy: .bufferingNewest(limit))
+        let subscription = observeConnected(listener: FlagForwarder(continuation))
+        continuation.onTermination = { _ in subscription.cancel() }
+        return stream
+    }
+
+    /// Whether the server lets this participant publish: the current value
+    /// first, then each permission push (a seat taken or left, a stage
+    /// invite or removal).
+    ///
+    /// ```swift
+    /// try await session.takeSeat(index: 1)
+    /// for await canPublish in session.room().canPublishUpdates() where canPublish {
+    ///     break  // show the microphone button
+    /// }
+    /// ```
+    public func canPublishUpdates(bufferingNewest limit: Int = 64) -> AsyncStream<Bool> {
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: Bool.self, bufferingPolicy: .bufferingNewest(limit))
+        let subscription = observeCanPublish(listener: FlagForwarder(continuation))
+        continuation.onTermination = { _ in subscription.cancel() }
+        return stream
+    }
+
+    /// Everyone else in the room, sorted by identity: the current list
+    /// first, then the whole list after each change (joins, leaves, grants,
+    /// tracks).
+    public func remoteParticipantUpdates(bufferingNewest limit: Int = 64) -> AsyncStream<[UTDParticipant]> {
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: [UTDParticipant].self, bufferingPolicy: .bufferingNewest(limit))
+        let subscription = observeRemoteParticipants(listener: ParticipantsForwarder(continuation))
+        continuation.onTermination = { _ in subscription.cancel() }
+        return stream
+    }
+
+    /// Every room event from now on, in order (participants, tracks,
+    /// permission, speakers, data, reconnects); there is no "current" value.
+    /// A consumer more than `bufferingNewest` events behind loses the oldest
+    /// ones, as the SDK's own listener does past 512.
+    ///
+    /// ```swift
+    /// for await event in room.events() {
+    ///     if case .dataReceived(let from, let payload, _) = event { show(payload, from) }
+    /// }
+    /// ```
+    public func events(bufferingNewest limit: Int = 512) -> AsyncStream<UTDRoomEvent> {
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: UTDRoomEvent.self, bufferingPolicy: .bufferingNewest(limit))
+        let subscription = observeEvents(listener: RoomEventForwarder(continuation))
+        continuation.onTermination = { _ in subscription.cancel() }
+        return stream
+    }
+}
+
+extension UTDAudioRoomSession {
+    /// The seat grid: the current one (once known) first, then every newer
+    /// one, whoever changed it (versions only go up).
+    ///
+    /// ```swift
+    /// for await seats in session.seatUpdates() {
+    ///     render(seats.seats)
+    /// }
+    /// ```
+    public func seatUpdates(bufferingNewest limit: Int = 64) -> AsyncStream<UTDSeats> {
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: UTDSeats.self, bufferingPolicy: .bufferingNewest(limit))
+        let subscription = observeSeats(listener: SeatsForwarder(continuation))
+        continuation.onTermination = { _ in subscription.cancel() }
+        return stream
+    }
+}
+
+extension UTDLiveStreamSession {
+    /// The stage (members, host first, and raised hands): the current one
+    /// (once known) first, then every newer one.
+    public func stageUpdates(bufferingNewest limit: Int = 64) -> AsyncStream<UTDStage> {
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: UTDStage.self, bufferingPolicy: .bufferingNewest(limit))
+        let subscription = observeStage(listener: StageForwarder(continuation))
+        continuation.onTermination = { _ in subscription.cancel() }
+        return stream
+    }
+
+    /// Host: each raised hand from now on, as it happens (hands raised
+    /// before the stream was made are in `stageState()?.requests`).
+    public func stageRequests(bufferingNewest limit: Int = 64) -> AsyncStream<UTDStageRequest> {
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: UTDStageRequest.self, bufferingPolicy: .bufferingNewest(limit))
+        let subscription = observeStageRequests(listener: StageRequestForwarder(continuation))
         continuation.onTermination = { _ in subscription.cancel() }
         return stream
     }

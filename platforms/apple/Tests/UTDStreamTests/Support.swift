@@ -328,3 +328,86 @@ struct StackError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
 }
+
+/// The last value a wait saw, kept for its failure message. Sendable: its
+/// only state is behind a lock.
+final class LastSeen<T: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: T?
+
+    func set(_ newValue: T) {
+        lock.lock()
+        value = newValue
+        lock.unlock()
+    }
+
+    func get() -> T? {
+        lock.lock()
+        defer { lock.unlock() }
+        return value
+    }
+}
+
+/// The first element of `stream` matching `predicate` within `timeout`.
+/// On a timeout it fails the test with `what` and the last element seen,
+/// and throws (the test cannot go on). One wait per stream, as `first`.
+@discardableResult
+func awaitElement<T: Sendable>(
+    _ stream: AsyncStream<T>,
+    _ what: String,
+    within timeout: Duration = .seconds(10),
+    file: StaticString = #filePath,
+    line: UInt = #line,
+    where predicate: @escaping @Sendable (T) -> Bool
+) async throws -> T {
+    let last = LastSeen<T>()
+    let found = await first(stream, within: timeout) { element in
+        last.set(element)
+        return predicate(element)
+    }
+    guard let found else {
+        let seen = last.get().map { "\($0)" } ?? "nothing"
+        XCTFail("\(what): not within \(timeout); last seen: \(seen)", file: file, line: line)
+        throw StackError("timed out waiting for: \(what)")
+    }
+    return found
+}
+
+/// Polls `probe` every 20 ms until it holds, for state the SDK has no
+/// listener for (a local participant's published sources). Fails the test
+/// and throws after `timeout`.
+func eventually(
+    _ what: String,
+    within timeout: Duration = .seconds(10),
+    file: StaticString = #filePath,
+    line: UInt = #line,
+    _ probe: () -> Bool
+) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while !probe() {
+        guard ContinuousClock.now < deadline else {
+            XCTFail("\(what): not within \(timeout)", file: file, line: line)
+            throw StackError("timed out waiting for: \(what)")
+        }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+}
+
+extension UTDSeats {
+    /// The seat `identity` occupies, if any (the Rust `UTDSeats::seat_of`,
+    /// which the bindings do not export).
+    func seatOf(_ identity: String) -> UInt32? {
+        seats.first { $0.identity == identity }?.index
+    }
+
+    /// Who sits on seat `index`; nil when it is free or does not exist.
+    func holder(_ index: Int) -> String? {
+        seats.first { $0.index == UInt32(index) }?.identity
+    }
+}
+
+/// Track sources in a fixed order, so lists compare regardless of the
+/// order the SDK reports them in.
+func sortedSources(_ sources: [UTDTrackSource]) -> [UTDTrackSource] {
+    sources.sorted { "\($0)" < "\($1)" }
+}
