@@ -6,6 +6,7 @@
 //! failures); a success body is never echoed in an error, since it may hold
 //! a token.
 
+pub mod calls;
 pub mod credentials;
 pub mod models;
 pub mod rooms;

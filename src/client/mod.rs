@@ -5,6 +5,7 @@
 //! live-stream sessions (`rooms`). Thin: logic lives in `auth`, `api`,
 //! `signalling` and `session`.
 
+mod calls;
 mod listeners;
 mod rooms;
 

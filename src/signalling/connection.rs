@@ -22,7 +22,7 @@ use tokio_tungstenite::{connect_async, MaybeTlsStream, WebSocketStream};
 
 use super::backoff::Backoff;
 use super::protocol::{close_code, reference_key, ClientMessage, ServerMessage};
-use super::{Command, RoomPush, SignalShared, StageRequestedPush};
+use super::{CallPush, Command, RoomPush, SignalShared, StageRequestedPush};
 use crate::auth::{not_authenticated, AuthState};
 use crate::error::{capability, UTDErrorCode, UTDStreamError};
 use crate::types::{UTDCapabilities, UTDConnectionState, UTDPresence};
@@ -467,6 +467,12 @@ fn handle_text(
                     name,
                     created_at_ms,
                 }));
+        }
+        ServerMessage::CallInvitation { call } => {
+            ctx.shared.publish_call_push(CallPush::Invitation(call));
+        }
+        ServerMessage::CallUpdated { call } => {
+            ctx.shared.publish_call_push(CallPush::Updated(call));
         }
         ServerMessage::Unknown => {}
     }

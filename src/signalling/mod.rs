@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use crate::api::calls::CallWire;
 use crate::api::rooms::{validate_room_name, SeatsWire};
 use crate::api::stage::StageWire;
 use crate::auth::AuthState;
@@ -71,6 +72,24 @@ pub struct StageRequestedPush {
     pub created_at_ms: u64,
 }
 
+/// A call event pushed by the engine to this user's devices.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallPush {
+    /// `call.invitation`: someone calls this user.
+    Invitation(CallWire),
+    /// `call.updated`: a call of this user changed.
+    Updated(CallWire),
+}
+
+impl CallPush {
+    /// The call the push is about.
+    pub fn call(&self) -> &CallWire {
+        match self {
+            Self::Invitation(call) | Self::Updated(call) => call,
+        }
+    }
+}
+
 /// State the connection task publishes and the client reads.
 #[derive(Debug)]
 pub struct SignalShared {
@@ -85,6 +104,8 @@ pub struct SignalShared {
     rooms: Mutex<BTreeMap<String, usize>>,
     /// Where room pushes for subscribed rooms go out.
     room_pushes: broadcast::Sender<RoomPush>,
+    /// Where call invitations and updates go out.
+    call_pushes: broadcast::Sender<CallPush>,
 }
 
 impl SignalShared {
@@ -108,6 +129,11 @@ impl SignalShared {
 
     /// Broadcasts `push` if its room is subscribed; a late push for a room
     /// no longer subscribed is dropped. Having no receivers is fine.
+    /// Broadcasts a call push. Having no receivers is fine.
+    fn publish_call_push(&self, push: CallPush) {
+        let _ = self.call_pushes.send(push);
+    }
+
     fn publish_room_push(&self, push: RoomPush) {
         if self.rooms().contains_key(push.room_name()) {
             let _ = self.room_pushes.send(push);
@@ -197,6 +223,7 @@ impl Signalling {
                 watched: Mutex::new(BTreeSet::new()),
                 rooms: Mutex::new(BTreeMap::new()),
                 room_pushes: broadcast::channel(ROOM_PUSH_CAPACITY).0,
+                call_pushes: broadcast::channel(ROOM_PUSH_CAPACITY).0,
             }),
             running: Mutex::new(None),
             backoff,
@@ -329,6 +356,12 @@ impl Signalling {
             reference: None,
         };
         self.send_replayable(message).await
+    }
+
+    /// Every call invitation and call update for this user, from now on
+    /// (callers filter by call id). Same lagging rule as room pushes.
+    pub fn call_pushes(&self) -> broadcast::Receiver<CallPush> {
+        self.shared.call_pushes.subscribe()
     }
 
     /// Every [`RoomPush`] for every subscribed room, from now on. Callers

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::api::calls::CallWire;
 use crate::api::models::SessionInfoWire;
 use crate::api::rooms::SeatsWire;
 use crate::api::stage::StageWire;
@@ -71,6 +72,12 @@ pub enum ServerMessage {
         #[serde(default)]
         created_at_ms: u64,
     },
+    /// A call to this user (sent to all of the callee's devices).
+    #[serde(rename = "call.invitation")]
+    CallInvitation { call: CallWire },
+    /// A call of this user changed (sent to all devices of both parties).
+    #[serde(rename = "call.updated")]
+    CallUpdated { call: CallWire },
     /// A message type this SDK version does not know yet.
     #[serde(other)]
     Unknown,
@@ -181,8 +188,7 @@ mod tests {
             other => panic!("unexpected {other:?}"),
         }
         let later: ServerMessage =
-            serde_json::from_str(r#"{"type":"call.invitation","call_id":"c1"}"#)
-                .expect("unknown type");
+            serde_json::from_str(r#"{"type":"chat.message","message":{}}"#).expect("unknown type");
         assert_eq!(later, ServerMessage::Unknown);
         assert!(
             serde_json::from_str::<ServerMessage>(r#"{"type":"presence","identity":1}"#).is_err()

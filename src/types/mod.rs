@@ -1,5 +1,6 @@
 //! Plain value types shared by every part of the SDK.
 
+mod call;
 mod call_status;
 mod connection;
 mod participant;
@@ -9,6 +10,7 @@ mod session;
 mod stage;
 mod stream_type;
 
+pub use call::UTDCall;
 pub use call_status::UTDCallStatus;
 pub use connection::{UTDConnectionState, UTDPresence};
 pub use participant::{

@@ -74,6 +74,7 @@ pub struct UTDSeats {
     pub version: u64,
 }
 
+#[uniffi::export]
 impl UTDSeats {
     /// The seat `identity` occupies, if any.
     pub fn seat_of(&self, identity: &str) -> Option<u32> {

@@ -61,6 +61,7 @@ pub struct UTDStage {
     pub version: u64,
 }
 
+#[uniffi::export]
 impl UTDStage {
     /// Whether `identity` is on stage.
     pub fn has_member(&self, identity: &str) -> bool {

@@ -5,7 +5,9 @@
 //! SDK thread: return quickly (hand the value to an AsyncStream
 //! continuation or a Flow).
 
-use crate::types::{UTDParticipant, UTDRoomEvent, UTDSeats, UTDStage, UTDStageRequest};
+use crate::types::{
+    UTDCall, UTDCallStatus, UTDParticipant, UTDRoomEvent, UTDSeats, UTDStage, UTDStageRequest,
+};
 
 /// Receives a yes/no room state (connected, canPublish).
 #[uniffi::export(with_foreign)]
@@ -47,4 +49,27 @@ pub trait UTDStageListener: Send + Sync {
 pub trait UTDStageRequestListener: Send + Sync {
     /// A viewer asked to join the stage.
     fn on_stage_request(&self, request: UTDStageRequest);
+}
+
+/// Receives this device's view of a call's status.
+#[uniffi::export(with_foreign)]
+pub trait UTDCallStatusListener: Send + Sync {
+    /// The current status (once there is a call), then each change.
+    fn on_status(&self, status: UTDCallStatus);
+}
+
+/// Receives the engine's call object.
+#[uniffi::export(with_foreign)]
+pub trait UTDCallListener: Send + Sync {
+    /// The current call (once there is one), then each newer one.
+    fn on_call(&self, call: UTDCall);
+}
+
+/// Receives incoming calls (on every connected device of the callee).
+#[uniffi::export(with_foreign)]
+pub trait UTDCallInvitationListener: Send + Sync {
+    /// Someone calls this user: everything a ringing UI needs is in `call`
+    /// (id, caller identity and name, type, metadata). Answer through a
+    /// call session of `call.streamType`.
+    fn on_invitation(&self, call: UTDCall);
 }

@@ -2,14 +2,17 @@
 //! each call on the SDK runtime and convert to the exported value types.
 
 mod audio_room;
+mod call;
 mod listeners;
 mod live_stream;
 mod room;
 
 pub use audio_room::UTDAudioRoomSession;
+pub use call::UTDCallSession;
 pub use listeners::{
-    UTDFlagListener, UTDParticipantsListener, UTDRoomEventListener, UTDSeatsListener,
-    UTDStageListener, UTDStageRequestListener,
+    UTDCallInvitationListener, UTDCallListener, UTDCallStatusListener, UTDFlagListener,
+    UTDParticipantsListener, UTDRoomEventListener, UTDSeatsListener, UTDStageListener,
+    UTDStageRequestListener,
 };
 pub use live_stream::UTDLiveStreamSession;
 pub use room::UTDRoom;

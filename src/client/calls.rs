@@ -1,0 +1,59 @@
+//! Calls: the client's call-session factory and incoming invitations.
+
+use std::sync::Arc;
+
+use tokio::sync::broadcast;
+
+use super::UTDStreamClient;
+use crate::error::UTDResult;
+use crate::media;
+use crate::runtime;
+use crate::session::call::Call;
+use crate::session::exported::{UTDCallInvitationListener, UTDCallSession};
+use crate::signalling::CallPush;
+use crate::subscription::UTDSubscription;
+use crate::types::{UTDCall, UTDStreamType};
+
+#[uniffi::export]
+impl UTDStreamClient {
+    /// A session for one 1:1 call of `streamType` (`audioCall` or
+    /// `videoCall`; anything else is `invalidArgument`). The caller calls
+    /// `start`; a callee device passes the invitation's call id to
+    /// `ringing` / `accept` / `reject` / `busy`.
+    pub fn call_session(&self, stream_type: UTDStreamType) -> UTDResult<Arc<UTDCallSession>> {
+        self.check_alive()?;
+        let call = Call::new(
+            self.session_context(),
+            media::default_transport(),
+            stream_type,
+        )?;
+        Ok(Arc::new(UTDCallSession::new(call)))
+    }
+
+    /// Delivers each incoming call to `listener` while signalling is
+    /// connected (`connect()`): every connected device of the callee gets it.
+    pub fn observe_call_invitations(
+        &self,
+        listener: Arc<dyn UTDCallInvitationListener>,
+    ) -> Arc<UTDSubscription> {
+        let mut pushes = self.signalling.call_pushes();
+        let task = runtime::handle().spawn(async move {
+            loop {
+                match pushes.recv().await {
+                    Ok(CallPush::Invitation(wire)) => match UTDCall::try_from(wire) {
+                        Ok(call) => listener.on_invitation(call),
+                        Err(e) => {
+                            tracing::warn!(target: "utd_stream::calls", "ignored an invitation: {e}")
+                        }
+                    },
+                    Ok(CallPush::Updated(_)) => {}
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::warn!(target: "utd_stream::calls", missed, "call pushes lagged");
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
+        Arc::new(UTDSubscription::new(move || task.abort()))
+    }
+}

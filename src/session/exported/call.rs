@@ -1,0 +1,180 @@
+//! `UTDCallSession`: the exported 1:1 call.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::listeners::{UTDCallListener, UTDCallStatusListener};
+use super::room::UTDRoom;
+use crate::error::{UTDResult, UTDStreamError};
+use crate::runtime;
+use crate::session::call::Call;
+use crate::subscription::UTDSubscription;
+use crate::types::{UTDCall, UTDCallStatus, UTDStreamType};
+
+/// A 1:1 audio or video call on this device. The caller `start`s; the
+/// callee's devices get an invitation and answer with `ringing`, `accept`,
+/// `reject` or `busy`; either side `end`s. The engine decides every
+/// transition; `status` is this device's view (a callee device also sees
+/// `answeredElsewhere` / `declinedElsewhere`), never moves backwards, and
+/// ends in the same terminal state on both sides.
+#[derive(Debug, uniffi::Object)]
+pub struct UTDCallSession {
+    inner: Arc<Call>,
+    room: Arc<UTDRoom>,
+    disposed: AtomicBool,
+}
+
+impl UTDCallSession {
+    /// Wraps a Rust-level call session.
+    pub fn new(inner: Arc<Call>) -> Self {
+        let room = Arc::new(UTDRoom::new(
+            inner.core.clone(),
+            inner.stream_type(),
+            String::new(),
+        ));
+        Self {
+            inner,
+            room,
+            disposed: AtomicBool::new(false),
+        }
+    }
+
+    /// The Rust-level session (benches, Rust apps).
+    pub fn inner(&self) -> &Arc<Call> {
+        &self.inner
+    }
+
+    fn alive(&self) -> Result<Arc<Call>, UTDStreamError> {
+        if self.disposed.load(Ordering::Acquire) {
+            Err(UTDStreamError::disposed("UTDCallSession"))
+        } else {
+            Ok(self.inner.clone())
+        }
+    }
+}
+
+#[uniffi::export]
+impl UTDCallSession {
+    /// The call's media room: connection, canPublish, participants, events,
+    /// microphone, camera.
+    pub fn room(&self) -> Arc<UTDRoom> {
+        self.room.clone()
+    }
+
+    /// `audioCall` or `videoCall`.
+    pub fn stream_type(&self) -> UTDStreamType {
+        self.inner.stream_type()
+    }
+
+    /// The call id; null before `start` / the first callee action.
+    pub fn call_id(&self) -> Option<String> {
+        self.inner.call_id()
+    }
+
+    /// This device's view of the call status; null before a call.
+    pub fn status(&self) -> Option<UTDCallStatus> {
+        self.inner.status.get()
+    }
+
+    /// The engine's call as last seen; null before a call.
+    pub fn call(&self) -> Option<UTDCall> {
+        self.inner.call.get()
+    }
+
+    /// Observes `status`: the current one (once there is a call), then each change.
+    pub fn observe_status(&self, listener: Arc<dyn UTDCallStatusListener>) -> Arc<UTDSubscription> {
+        Arc::new(self.inner.status.subscribe(move |status| {
+            if let Some(status) = status {
+                listener.on_status(status);
+            }
+        }))
+    }
+
+    /// Observes the engine's call object (current first, once there is one).
+    pub fn observe_call(&self, listener: Arc<dyn UTDCallListener>) -> Arc<UTDSubscription> {
+        Arc::new(self.inner.call.subscribe(move |call| {
+            if let Some(call) = call {
+                listener.on_call(call);
+            }
+        }))
+    }
+
+    /// Caller: calls `calleeIdentity` (all of the callee's devices get an
+    /// invitation). `metadataJson` is a JSON object (≤ 4 KiB) handed to the
+    /// callee. Joins the call room and publishes at once. One call per session.
+    #[uniffi::method(default(callee_name = None, metadata_json = None))]
+    pub async fn start(
+        self: Arc<Self>,
+        callee_identity: String,
+        callee_name: Option<String>,
+        metadata_json: Option<String>,
+    ) -> UTDResult<UTDCall> {
+        let inner = self.alive()?;
+        let metadata = match metadata_json.as_deref() {
+            None => Value::Object(Default::default()),
+            Some(text) => serde_json::from_str::<Value>(text)
+                .ok()
+                .filter(Value::is_object)
+                .ok_or_else(|| {
+                    UTDStreamError::invalid_argument("metadataJson must be a JSON object")
+                })?,
+        };
+        Ok(runtime::run(async move {
+            inner
+                .start(&callee_identity, callee_name.as_deref(), metadata)
+                .await
+        })
+        .await?)
+    }
+
+    /// Callee: tells the caller this device is ringing.
+    pub async fn ringing(self: Arc<Self>, call_id: String) -> UTDResult<UTDCall> {
+        let inner = self.alive()?;
+        Ok(runtime::run(async move { inner.ringing(&call_id).await }).await?)
+    }
+
+    /// Callee: answers on this device, joins the call room and publishes.
+    /// `conflict` when another device answered first (status then shows
+    /// `answeredElsewhere`); `invalidState` when the call is over.
+    pub async fn accept(self: Arc<Self>, call_id: String) -> UTDResult<UTDCall> {
+        let inner = self.alive()?;
+        Ok(runtime::run(async move { inner.accept(&call_id).await }).await?)
+    }
+
+    /// Callee: declines (the caller sees `rejected`, the callee's other
+    /// devices `declinedElsewhere`).
+    pub async fn reject(self: Arc<Self>, call_id: String) -> UTDResult<UTDCall> {
+        let inner = self.alive()?;
+        Ok(runtime::run(async move { inner.reject(&call_id).await }).await?)
+    }
+
+    /// Callee: declines because busy (the caller sees `busy`).
+    pub async fn busy(self: Arc<Self>, call_id: String) -> UTDResult<UTDCall> {
+        let inner = self.alive()?;
+        Ok(runtime::run(async move { inner.busy(&call_id).await }).await?)
+    }
+
+    /// Hangs up: cancels a call not answered yet, ends an answered one, and
+    /// leaves the call room. Harmless when there is no call or it is over.
+    pub async fn end(self: Arc<Self>) -> UTDResult<()> {
+        let inner = self.alive()?;
+        Ok(runtime::run(async move { inner.end().await }).await?)
+    }
+
+    /// Stops following the call and leaves its room; later calls fail with
+    /// `disposed`. Does not hang up: call `end()` first. Idempotent.
+    pub async fn dispose(self: Arc<Self>) {
+        if self.disposed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.room.mark_disposed();
+        let inner = self.inner.clone();
+        let _ = runtime::run(async move {
+            inner.dispose().await;
+            Ok(())
+        })
+        .await;
+    }
+}
