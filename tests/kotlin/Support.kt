@@ -15,7 +15,14 @@ import java.net.ServerSocket
 import java.net.Socket
 import java.net.URI
 import kotlin.time.Duration
+import kotlin.time.Duration.Companion.milliseconds
+import kotlin.time.TimeSource
+import kotlinx.coroutines.TimeoutCancellationException
 import kotlinx.coroutines.channels.Channel
+import kotlinx.coroutines.delay
+import kotlinx.coroutines.flow.Flow
+import kotlinx.coroutines.flow.first
+import kotlinx.coroutines.withTimeout
 import kotlinx.coroutines.withTimeoutOrNull
 
 /**
@@ -42,6 +49,38 @@ class LogCollector : UTDLogListener {
 
     /** Everything received so far, without waiting. */
     fun drain(): List<UTDLogRecord> = generateSequence { records.tryReceive().getOrNull() }.toList()
+}
+
+/**
+ * The first value of this flow matching [predicate] within [timeout] (for
+ * the SDK's state flows the current value counts). Fails with an
+ * AssertionError naming [what] and the last value seen.
+ */
+suspend fun <T> Flow<T>.firstWithin(what: String, timeout: Duration, predicate: (T) -> Boolean): T {
+    var last: Any? = "nothing"
+    return try {
+        withTimeout(timeout) {
+            first {
+                last = it
+                predicate(it)
+            }
+        }
+    } catch (e: TimeoutCancellationException) {
+        throw AssertionError("$what: not within $timeout; last value seen: $last", e)
+    }
+}
+
+/**
+ * Polls [condition] every 25 ms until it holds, failing with [what] after
+ * [timeout]. Only for local state the SDK offers no observable for (e.g. the
+ * published sources); anything observable is awaited through its flow.
+ */
+suspend fun eventually(what: String, timeout: Duration, condition: () -> Boolean) {
+    val started = TimeSource.Monotonic.markNow()
+    while (!condition()) {
+        if (started.elapsedNow() > timeout) throw AssertionError("$what: not within $timeout")
+        delay(25.milliseconds)
+    }
 }
 
 /** Subscribes a fresh [LogCollector] at [level]; the caller cancels. */

@@ -49,6 +49,7 @@ fun main(args: Array<String>) {
     registerClientTests(suite)
     registerStackTests(suite)
     registerSignallingScenarioTests(suite)
+    registerRoomScenarioTests(suite)
 
     val selected = if (args.isEmpty()) suite.tests else suite.tests.filter { t -> args.any { t.name.contains(it) } }
     if (selected.isEmpty()) {

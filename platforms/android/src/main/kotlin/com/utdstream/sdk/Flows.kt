@@ -1,6 +1,8 @@
 // Idiomatic Kotlin on top of the generated bindings: each observable of the
-// SDK as a cold Flow. Collecting subscribes (the current value arrives first);
-// cancelling the collector cancels the SDK subscription.
+// SDK (client, logs, rooms and their sessions) as a cold Flow. Collecting
+// subscribes (state flows give the current value first, event flows what
+// happens from then on); cancelling the collector cancels the SDK
+// subscription. Listeners run on SDK threads: trySend never blocks them.
 package com.utdstream.sdk
 
 import kotlinx.coroutines.channels.awaitClose
@@ -8,6 +10,7 @@ import kotlinx.coroutines.flow.Flow
 import kotlinx.coroutines.flow.buffer
 import kotlinx.coroutines.flow.callbackFlow
 import kotlinx.coroutines.channels.BufferOverflow
+import kotlinx.coroutines.channels.Channel
 
 /** Signalling connection state: current value first, then each change. */
 fun UTDStreamClient.connectionStateFlow(): Flow<UTDConnectionState> = callbackFlow {
@@ -48,3 +51,119 @@ fun sdkLogFlow(minLevel: UTDLogLevel): Flow<UTDLogRecord> = callbackFlow {
     })
     awaitClose { subscription.cancel() }
 }.buffer(capacity = 1024, onBufferOverflow = BufferOverflow.DROP_OLDEST)
+
+// ---- Rooms: UTDRoom, UTDAudioRoomSession, UTDLiveStreamSession ----
+//
+// State flows (connected, canPublish, participants, seats, stage) give the
+// current value first, then every change; a slow collector skips to the
+// newest value, which for a state is all it needs. Event flows (room events,
+// stage requests) give what happens from the moment collection starts (the
+// SDK subscription is made when the collector starts, so start collecting
+// before the action whose events you want). None of these flows completes by
+// itself when its session is disposed: the SDK just stops delivering, so
+// bound a wait with withTimeout or cancel the collector.
+
+/**
+ * Whether the media room is connected: the current value first, then each
+ * change (`leave()` turns it false, `rejoin()` true again).
+ */
+fun UTDRoom.connectedFlow(): Flow<Boolean> = callbackFlow {
+    val subscription = observeConnected(object : UTDFlagListener {
+        override fun onValue(value: Boolean) {
+            trySend(value)
+        }
+    })
+    awaitClose { subscription.cancel() }
+}.buffer(capacity = 64, onBufferOverflow = BufferOverflow.DROP_OLDEST)
+
+/**
+ * Whether the server lets this participant publish: the current value first,
+ * then each permission push (a seat taken or left, a stage invite or
+ * removal). Only the server changes it.
+ *
+ * ```
+ * session.takeSeat(1u)
+ * session.room().canPublishFlow().first { it } // show the microphone button
+ * ```
+ */
+fun UTDRoom.canPublishFlow(): Flow<Boolean> = callbackFlow {
+    val subscription = observeCanPublish(object : UTDFlagListener {
+        override fun onValue(value: Boolean) {
+            trySend(value)
+        }
+    })
+    awaitClose { subscription.cancel() }
+}.buffer(capacity = 64, onBufferOverflow = BufferOverflow.DROP_OLDEST)
+
+/**
+ * Everyone else in the room, sorted by identity: the current list first,
+ * then the whole list after each change (joins, leaves, grants, tracks).
+ */
+fun UTDRoom.remoteParticipantsFlow(): Flow<List<UTDParticipant>> = callbackFlow {
+    val subscription = observeRemoteParticipants(object : UTDParticipantsListener {
+        override fun onParticipants(participants: List<UTDParticipant>) {
+            trySend(participants)
+        }
+    })
+    awaitClose { subscription.cancel() }
+}.buffer(capacity = 64, onBufferOverflow = BufferOverflow.DROP_OLDEST)
+
+/**
+ * Every room event from the moment collection starts, in order
+ * (participants, tracks, permission, speakers, data, reconnects); there is
+ * no "current" value. A collector more than 1024 events behind loses the
+ * oldest ones, as the SDK's own listener does past 512.
+ */
+fun UTDRoom.eventsFlow(): Flow<UTDRoomEvent> = callbackFlow {
+    val subscription = observeEvents(object : UTDRoomEventListener {
+        override fun onEvent(event: UTDRoomEvent) {
+            trySend(event)
+        }
+    })
+    awaitClose { subscription.cancel() }
+}.buffer(capacity = 1024, onBufferOverflow = BufferOverflow.DROP_OLDEST)
+
+/**
+ * The seat grid: the current one (once known; nothing is emitted before),
+ * then every newer one, whoever changed it (this device's calls and the
+ * engine's pushes alike). Versions never go back.
+ *
+ * ```
+ * session.seatsFlow().collect { grid -> render(grid.seats) }
+ * ```
+ */
+fun UTDAudioRoomSession.seatsFlow(): Flow<UTDSeats> = callbackFlow {
+    val subscription = observeSeats(object : UTDSeatsListener {
+        override fun onSeats(seats: UTDSeats) {
+            trySend(seats)
+        }
+    })
+    awaitClose { subscription.cancel() }
+}.buffer(capacity = 64, onBufferOverflow = BufferOverflow.DROP_OLDEST)
+
+/**
+ * The stage (members, host first, and raised hands): the current one (once
+ * known; nothing is emitted before), then every newer one.
+ */
+fun UTDLiveStreamSession.stageFlow(): Flow<UTDStage> = callbackFlow {
+    val subscription = observeStage(object : UTDStageListener {
+        override fun onStage(stage: UTDStage) {
+            trySend(stage)
+        }
+    })
+    awaitClose { subscription.cancel() }
+}.buffer(capacity = 64, onBufferOverflow = BufferOverflow.DROP_OLDEST)
+
+/**
+ * Host: each raised hand as it happens, from the moment collection starts
+ * (hands raised earlier are in `stageState()?.requests`). Raised hands are
+ * rare, so none is dropped however slow the collector.
+ */
+fun UTDLiveStreamSession.stageRequestsFlow(): Flow<UTDStageRequest> = callbackFlow {
+    val subscription = observeStageRequests(object : UTDStageRequestListener {
+        override fun onStageRequest(request: UTDStageRequest) {
+            trySend(request)
+        }
+    })
+    awaitClose { subscription.cancel() }
+}.buffer(capacity = Channel.UNLIMITED)
