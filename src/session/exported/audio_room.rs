@@ -165,8 +165,8 @@ impl UTDAudioRoomSession {
         Ok(runtime::run(async move { inner.base.rejoin().await }).await?)
     }
 
-    /// Leaves the room and stops seat updates. Every later call fails with
-    /// `disposed`. Idempotent.
+    /// Leaves the room and stops seat updates. Every later action (seat calls,
+    /// leave, rejoin, media) fails with `disposed`; getters keep the last state. Idempotent.
     pub async fn dispose(self: Arc<Self>) {
         if self.disposed.swap(true, Ordering::AcqRel) {
             return;

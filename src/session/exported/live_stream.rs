@@ -170,8 +170,8 @@ impl UTDLiveStreamSession {
         Ok(runtime::run(async move { inner.base.rejoin().await }).await?)
     }
 
-    /// Leaves the room and stops stage updates. Every later call fails with
-    /// `disposed`. Idempotent.
+    /// Leaves the room and stops stage updates. Every later action (stage calls,
+    /// leave, rejoin, media) fails with `disposed`; getters keep the last state. Idempotent.
     pub async fn dispose(self: Arc<Self>) {
         if self.disposed.swap(true, Ordering::AcqRel) {
             return;
