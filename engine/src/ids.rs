@@ -8,7 +8,8 @@ use sha2::{Digest, Sha256};
 /// Prefix of every user token.
 pub const USER_TOKEN_PREFIX: &str = "utdst_";
 
-fn random_b64(bytes: usize) -> String {
+/// `bytes` random bytes, base64url without padding.
+pub fn random_b64(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     rand::rng().fill(&mut buf[..]);
     URL_SAFE_NO_PAD.encode(buf)

@@ -115,6 +115,11 @@ pub async fn start(config: EngineConfig) -> anyhow::Result<RunningEngine> {
         tracker: TaskTracker::new(),
         shutdown: CancellationToken::new(),
     });
+    // Calls still ringing when the engine stopped get their ring timeout
+    // back (already due ones expire at once).
+    http::calls::resume_pending(&state)
+        .await
+        .context("cannot read pending calls")?;
     let app = http::router(state.clone());
     let stop = state.shutdown.clone();
     let server = tokio::spawn(async move {

@@ -1,8 +1,9 @@
-//! Server-side LiveKit calls: publish permissions of seated / staged users.
+//! Server-side LiveKit calls: publish permissions of seated / staged users,
+//! and the rooms of 1:1 calls.
 
 use std::time::Duration;
 
-use livekit_api::services::room::{RoomClient, UpdateParticipantOptions};
+use livekit_api::services::room::{CreateRoomOptions, RoomClient, UpdateParticipantOptions};
 use livekit_protocol::{ParticipantPermission, TrackSource};
 
 /// Per-request timeout of RoomService calls.
@@ -90,6 +91,51 @@ pub async fn set_publish(
             } else {
                 tracing::warn!(room = lk_room, identity, publish, error = %text, "UpdateParticipant failed");
                 Applied::Failed
+            }
+        }
+    }
+}
+
+/// Most participants of a call room: the two parties.
+pub const CALL_MAX_PARTICIPANTS: u32 = 2;
+
+/// How long a call room stays once its last participant left.
+pub const CALL_DEPARTURE_TIMEOUT_SECS: u32 = 20;
+
+/// Creates (or re-asserts) the LiveKit room of a call: at most two
+/// participants, closed soon after it is left empty. `empty_timeout_secs`
+/// covers the wait for the first join. Best effort: false (logged) when
+/// LiveKit could not be reached or refused.
+pub async fn create_call_room(client: &RoomClient, lk_room: &str, empty_timeout_secs: u32) -> bool {
+    let options = CreateRoomOptions {
+        empty_timeout: empty_timeout_secs,
+        departure_timeout: CALL_DEPARTURE_TIMEOUT_SECS,
+        max_participants: CALL_MAX_PARTICIPANTS,
+        ..Default::default()
+    };
+    match client.create_room(lk_room, options).await {
+        Ok(_) => {
+            tracing::info!(room = lk_room, "call room created in LiveKit");
+            true
+        }
+        Err(e) => {
+            tracing::warn!(room = lk_room, error = %e, "CreateRoom of a call room failed");
+            false
+        }
+    }
+}
+
+/// Deletes a LiveKit room (disconnecting whoever is still in it). Best
+/// effort: failures are logged.
+pub async fn delete_room(client: &RoomClient, lk_room: &str) {
+    match client.delete_room(lk_room).await {
+        Ok(()) => tracing::info!(room = lk_room, "LiveKit room deleted"),
+        Err(e) => {
+            let text = e.to_string();
+            if text.contains("not_found") || text.contains("not found") {
+                tracing::info!(room = lk_room, "LiveKit room already gone");
+            } else {
+                tracing::warn!(room = lk_room, error = %text, "DeleteRoom failed");
             }
         }
     }

@@ -192,7 +192,12 @@ async fn routing_misses_and_admin_auth_use_the_error_shape() {
     let (status, v) = status_json(resp).await;
     assert_eq!((status, error_code(&v).as_str()), (404, "not_found"));
     // A designed-but-later route answers like an older engine.
-    let resp = h.http.get(h.url("/api/v1/calls/c1")).send().await.unwrap();
+    let resp = h
+        .http
+        .get(h.url("/api/v1/chat/conversations"))
+        .send()
+        .await
+        .unwrap();
     let (status, v) = status_json(resp).await;
     assert_eq!((status, error_code(&v).as_str()), (404, "not_found"));
     let resp = h.http.delete(h.url("/api/v1/health")).send().await.unwrap();

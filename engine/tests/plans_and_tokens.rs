@@ -148,7 +148,8 @@ async fn room_tokens_carry_role_aware_grants() {
     let c = grants(t["token"].as_str().unwrap());
     assert_eq!(c.video.can_publish_sources, vec!["microphone"]);
 
-    // Call rooms are never handed out by name.
+    // Call rooms are only handed out for a call (tests/calls.rs): a room
+    // name that is no call's room is not found.
     let (status, e) = mint(host.clone(), "lobby2", "video_call", false).await;
     assert_eq!((status, error_code(&e).as_str()), (404, "not_found"));
     h.engine.shutdown().await;

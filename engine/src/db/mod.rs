@@ -5,6 +5,7 @@
 //! async runtime with `spawn_blocking` so a slow disk never stalls sockets.
 
 pub mod apps;
+pub mod calls;
 pub mod presence;
 pub mod push;
 pub mod rooms;
@@ -24,6 +25,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/0001_init.sql")),
     (2, include_str!("../../migrations/0002_seats_stage.sql")),
     (3, include_str!("../../migrations/0003_state_versions.sql")),
+    (4, include_str!("../../migrations/0004_calls.sql")),
 ];
 
 /// Storage failures. Never carries secrets (queries bind them as parameters).
@@ -140,6 +142,7 @@ pub fn row_counts(conn: &Connection) -> Result<std::collections::BTreeMap<String
         "stage_members",
         "stage_requests",
         "room_state_versions",
+        "calls",
     ] {
         let n: i64 = conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))?;
         out.insert(table.to_owned(), n);

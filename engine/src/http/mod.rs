@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod calls;
 pub mod errors;
 pub mod extract;
 pub mod push;
@@ -34,6 +35,14 @@ pub(crate) fn router(state: AppState) -> Router {
         )
         .route("/api/v1/me", get(session::me))
         .route("/api/v1/token", post(token::mint))
+        .route("/api/v1/calls", post(calls::create))
+        .route("/api/v1/calls/{call_id}", get(calls::get))
+        .route("/api/v1/calls/{call_id}/ringing", post(calls::ringing))
+        .route("/api/v1/calls/{call_id}/accept", post(calls::accept))
+        .route("/api/v1/calls/{call_id}/reject", post(calls::reject))
+        .route("/api/v1/calls/{call_id}/busy", post(calls::busy))
+        .route("/api/v1/calls/{call_id}/cancel", post(calls::cancel))
+        .route("/api/v1/calls/{call_id}/end", post(calls::end))
         .route(
             "/api/v1/devices/push-token",
             post(push::register).delete(push::unregister),

@@ -158,12 +158,55 @@ pub async fn mint(
         req.stream_type,
         StreamType::AudioCall | StreamType::VideoCall
     ) {
-        // Call rooms are only reachable through a call (issue 5): the engine
-        // never hands out a call room by name alone.
+        // Call rooms are only reachable through a call: `room_name` must be
+        // the room of a call this identity is a party to (engine-api.md §3).
+        if existing.is_none() {
+            admit_identity(&state, &app, &identity).await?;
+        }
         if !app.signaling_enabled() {
             return Err(ApiError::feature_disabled(Capability::Signaling));
         }
-        return Err(ApiError::not_found("no such call room"));
+        let device = match &auth {
+            UserOrApp::User(user) => user.session.device_id.clone(),
+            UserOrApp::App(_) => req.device_id.clone(),
+        };
+        let (call, side) = super::calls::party_of_room(
+            &state,
+            &app.app_id,
+            &req.room_name,
+            req.stream_type,
+            &identity,
+            device.as_deref(),
+        )
+        .await?;
+        let user_token = match existing {
+            Some(t) => t,
+            None => {
+                store_session(
+                    &state,
+                    &app,
+                    &identity,
+                    name.as_deref(),
+                    req.device_id.as_deref(),
+                )
+                .await?
+                .0
+            }
+        };
+        let token = super::calls::party_token(&state, &call, &identity, name.as_deref(), side)?;
+        let role = match side {
+            crate::db::calls::Side::Caller => "caller",
+            crate::db::calls::Side::Callee => "callee",
+        };
+        tracing::info!(app_id = %app.app_id, identity, room = %req.room_name, role, "call room token minted");
+        return Ok(Json(TokenResponse {
+            token,
+            url: state.config.livekit_url.clone(),
+            room_name: req.room_name,
+            user_token,
+            ws_url: Some(state.ws_url.clone()),
+            role,
+        }));
     }
 
     // For app-header requests the ban and rate-limit checks happen here,

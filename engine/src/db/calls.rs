@@ -1,0 +1,650 @@
+//! 1:1 calls (engine-api.md §5): storage and the transition table.
+//!
+//! Every transition is one SQLite transaction whose `UPDATE` is conditional
+//! on the status it was decided from, so of two concurrent accepts exactly
+//! one moves the call (the other then sees `active` and gets a conflict).
+
+use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::DbError;
+
+/// Where a call stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Created; the callee's devices have not reported ringing yet.
+    Initiating,
+    /// A callee device is ringing.
+    Ringing,
+    /// Answered.
+    Active,
+    /// Hung up after being answered.
+    Ended,
+    /// Declined by the callee.
+    Rejected,
+    /// The callee was busy.
+    Busy,
+    /// Nobody answered within the ring timeout.
+    Missed,
+    /// The caller gave up before an answer.
+    Cancelled,
+}
+
+impl Status {
+    /// Wire form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Initiating => "initiating",
+            Status::Ringing => "ringing",
+            Status::Active => "active",
+            Status::Ended => "ended",
+            Status::Rejected => "rejected",
+            Status::Busy => "busy",
+            Status::Missed => "missed",
+            Status::Cancelled => "cancelled",
+        }
+    }
+
+    /// Parses the stored form.
+    pub fn parse(value: &str) -> Option<Self> {
+        Some(match value {
+            "initiating" => Status::Initiating,
+            "ringing" => Status::Ringing,
+            "active" => Status::Active,
+            "ended" => Status::Ended,
+            "rejected" => Status::Rejected,
+            "busy" => Status::Busy,
+            "missed" => Status::Missed,
+            "cancelled" => Status::Cancelled,
+            _ => return None,
+        })
+    }
+
+    /// Not answered yet and not over: the ring timeout applies.
+    pub fn is_pending(self) -> bool {
+        matches!(self, Status::Initiating | Status::Ringing)
+    }
+
+    /// Over for good.
+    pub fn is_terminal(self) -> bool {
+        !matches!(self, Status::Initiating | Status::Ringing | Status::Active)
+    }
+}
+
+/// The actions of `POST /api/v1/calls/{call_id}/{action}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// A callee device is ringing.
+    Ringing,
+    /// The callee answers.
+    Accept,
+    /// The callee declines.
+    Reject,
+    /// The callee is busy.
+    Busy,
+    /// The caller gives up / hangs up.
+    Cancel,
+    /// Either party hangs up.
+    End,
+}
+
+/// Which party is acting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// The caller.
+    Caller,
+    /// The callee.
+    Callee,
+}
+
+/// A stored call. Serializes as the contract's Call object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallRecord {
+    /// `call_` + 22 base64url characters; also the (un-prefixed) room name.
+    pub call_id: String,
+    /// Owning app.
+    pub app_id: String,
+    /// `audio_call` or `video_call`.
+    pub call_type: String,
+    /// Current status.
+    pub status: Status,
+    /// Who called.
+    pub caller_identity: String,
+    /// The caller's session display name.
+    pub caller_name: Option<String>,
+    /// Who is called.
+    pub callee_identity: String,
+    /// The callee's display name as the caller gave it.
+    pub callee_name: Option<String>,
+    /// The caller's metadata object.
+    pub metadata: Value,
+    /// Creation time.
+    pub created_at_ms: u64,
+    /// Time of the last transition.
+    pub updated_at_ms: u64,
+    /// Whether the call was answered (then `answered_by_device` is reported).
+    pub answered: bool,
+    /// The answering device (null when its session had no device id).
+    pub answered_by_device: Option<String>,
+    /// Why it is over (terminal only).
+    pub end_reason: Option<String>,
+}
+
+#[derive(Serialize)]
+struct CallView<'a> {
+    call_id: &'a str,
+    #[serde(rename = "type")]
+    call_type: &'a str,
+    status: &'static str,
+    caller_identity: &'a str,
+    caller_name: Option<&'a str>,
+    callee_identity: &'a str,
+    callee_name: Option<&'a str>,
+    room_name: &'a str,
+    metadata: &'a Value,
+    created_at_ms: u64,
+    updated_at_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    answered_by_device: Option<Option<&'a str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    end_reason: Option<&'a str>,
+}
+
+impl Serialize for CallRecord {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        CallView {
+            call_id: &self.call_id,
+            call_type: &self.call_type,
+            status: self.status.as_str(),
+            caller_identity: &self.caller_identity,
+            caller_name: self.caller_name.as_deref(),
+            callee_identity: &self.callee_identity,
+            callee_name: self.callee_name.as_deref(),
+            room_name: &self.call_id,
+            metadata: &self.metadata,
+            created_at_ms: self.created_at_ms,
+            updated_at_ms: self.updated_at_ms,
+            answered_by_device: self.answered.then_some(self.answered_by_device.as_deref()),
+            end_reason: self.end_reason.as_deref(),
+        }
+        .serialize(serializer)
+    }
+}
+
+impl CallRecord {
+    /// The side `identity` is on, if a party.
+    pub fn side_of(&self, identity: &str) -> Option<Side> {
+        if identity == self.caller_identity {
+            Some(Side::Caller)
+        } else if identity == self.callee_identity {
+            Some(Side::Callee)
+        } else {
+            None
+        }
+    }
+}
+
+/// What an action does to a call (the table of engine-api.md §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Moves the call.
+    Change {
+        /// New status.
+        to: Status,
+        /// `end_reason` when `to` is terminal.
+        end_reason: Option<&'static str>,
+        /// Records the answering device.
+        answer: bool,
+    },
+    /// 200 with the call as it is.
+    NoChange,
+    /// The action belongs to the other party (403).
+    WrongParty,
+    /// Accept of a call answered on another device (409 conflict).
+    OtherDevice,
+    /// Accept of a call that is over (409 invalid_state).
+    Terminal,
+}
+
+/// Decides an action by `side` (from a device with `device`) on `call`.
+pub fn decide(action: Action, side: Side, call: &CallRecord, device: Option<&str>) -> Decision {
+    let allowed = match action {
+        Action::Ringing | Action::Accept | Action::Reject | Action::Busy => side == Side::Callee,
+        Action::Cancel => side == Side::Caller,
+        Action::End => true,
+    };
+    if !allowed {
+        return Decision::WrongParty;
+    }
+    let status = call.status;
+    if status.is_terminal() {
+        return if action == Action::Accept {
+            Decision::Terminal
+        } else {
+            Decision::NoChange
+        };
+    }
+    let pending = status.is_pending();
+    let change = |to, end_reason| Decision::Change {
+        to,
+        end_reason,
+        answer: false,
+    };
+    let hangup = match side {
+        Side::Caller => "hangup_caller",
+        Side::Callee => "hangup_callee",
+    };
+    match action {
+        Action::Ringing if status == Status::Initiating => change(Status::Ringing, None),
+        Action::Ringing => Decision::NoChange,
+        Action::Accept if pending => Decision::Change {
+            to: Status::Active,
+            end_reason: None,
+            answer: true,
+        },
+        Action::Accept if call.answered_by_device.as_deref() == device => Decision::NoChange,
+        Action::Accept => Decision::OtherDevice,
+        Action::Reject if pending => change(Status::Rejected, Some("rejected")),
+        Action::Busy if pending => change(Status::Busy, Some("busy")),
+        Action::Reject | Action::Busy => Decision::NoChange,
+        Action::Cancel if pending => change(Status::Cancelled, Some("cancelled")),
+        Action::End if pending => match side {
+            Side::Caller => change(Status::Cancelled, Some("cancelled")),
+            Side::Callee => change(Status::Rejected, Some("rejected")),
+        },
+        Action::Cancel | Action::End => change(Status::Ended, Some(hangup)),
+    }
+}
+
+const COLUMNS: &str = "call_id, app_id, call_type, status, caller_identity, caller_name,
+    callee_identity, callee_name, metadata, created_at_ms, updated_at_ms, answered_at_ms,
+    answered_by_device, end_reason";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<CallRecord> {
+    let status: String = r.get(3)?;
+    let metadata: String = r.get(8)?;
+    Ok(CallRecord {
+        call_id: r.get(0)?,
+        app_id: r.get(1)?,
+        call_type: r.get(2)?,
+        status: Status::parse(&status).ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                3,
+                rusqlite::types::Type::Text,
+                format!("unknown call status {status:?}").into(),
+            )
+        })?,
+        caller_identity: r.get(4)?,
+        caller_name: r.get(5)?,
+        callee_identity: r.get(6)?,
+        callee_name: r.get(7)?,
+        metadata: serde_json::from_str(&metadata)
+            .unwrap_or_else(|_| Value::Object(Default::default())),
+        created_at_ms: r.get::<_, i64>(9)? as u64,
+        updated_at_ms: r.get::<_, i64>(10)? as u64,
+        answered: r.get::<_, Option<i64>>(11)?.is_some(),
+        answered_by_device: r.get(12)?,
+        end_reason: r.get(13)?,
+    })
+}
+
+/// The call `call_id` of `app_id`.
+pub fn get(conn: &Connection, app_id: &str, call_id: &str) -> Result<Option<CallRecord>, DbError> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM calls WHERE call_id = ?1 AND app_id = ?2"),
+            params![call_id, app_id],
+            from_row,
+        )
+        .optional()?)
+}
+
+/// Stores a new call and its media room record in one transaction. False
+/// (nothing written) when a room of that name already exists in the app.
+pub fn insert(conn: &mut Connection, call: &CallRecord) -> Result<bool, DbError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let taken: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM rooms WHERE app_id = ?1 AND room_name = ?2)
+             OR EXISTS (SELECT 1 FROM calls WHERE call_id = ?2)",
+        params![call.app_id, call.call_id],
+        |r| r.get(0),
+    )?;
+    if taken {
+        return Ok(false);
+    }
+    tx.execute(
+        "INSERT INTO rooms (app_id, room_name, stream_type, owner_identity, created_at_ms)
+         VALUES (?1, ?2, ?3, NULL, ?4)",
+        params![
+            call.app_id,
+            call.call_id,
+            call.call_type,
+            call.created_at_ms as i64
+        ],
+    )?;
+    tx.execute(
+        &format!("INSERT INTO calls ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, NULL, NULL, NULL)"),
+        params![
+            call.call_id,
+            call.app_id,
+            call.call_type,
+            call.status.as_str(),
+            call.caller_identity,
+            call.caller_name,
+            call.callee_identity,
+            call.callee_name,
+            call.metadata.to_string(),
+            call.created_at_ms as i64,
+            call.updated_at_ms as i64,
+        ],
+    )?;
+    tx.commit()?;
+    Ok(true)
+}
+
+/// Calls still waiting for an answer: (app_id, call_id, created_at_ms).
+pub fn pending(conn: &Connection) -> Result<Vec<(String, String, u64)>, DbError> {
+    let mut stmt = conn.prepare(
+        "SELECT app_id, call_id, created_at_ms FROM calls
+         WHERE status IN ('initiating', 'ringing') ORDER BY created_at_ms",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Writes a decided change, conditional on the status it was decided from.
+/// `None` when the call moved in between (nothing written).
+fn apply(
+    conn: &Connection,
+    call: &CallRecord,
+    to: Status,
+    end_reason: Option<&str>,
+    answer: Option<Option<&str>>,
+    now: u64,
+) -> Result<Option<CallRecord>, DbError> {
+    let updated_at_ms = now.max(call.updated_at_ms);
+    let n = conn.execute(
+        "UPDATE calls SET status = ?3, end_reason = ?4, updated_at_ms = ?5,
+             answered_at_ms = CASE WHEN ?6 THEN ?5 ELSE answered_at_ms END,
+             answered_by_device = CASE WHEN ?6 THEN ?7 ELSE answered_by_device END
+         WHERE call_id = ?1 AND status = ?2",
+        params![
+            call.call_id,
+            call.status.as_str(),
+            to.as_str(),
+            end_reason,
+            updated_at_ms as i64,
+            answer.is_some(),
+            answer.flatten(),
+        ],
+    )?;
+    if n == 0 {
+        return Ok(None);
+    }
+    let mut next = call.clone();
+    next.status = to;
+    next.end_reason = end_reason.map(str::to_owned);
+    next.updated_at_ms = updated_at_ms;
+    if let Some(device) = answer {
+        next.answered = true;
+        next.answered_by_device = device.map(str::to_owned);
+    }
+    Ok(Some(next))
+}
+
+/// Makes a pending call whose ring timeout has passed `missed`. Returns the
+/// call as it is afterwards and whether this changed it.
+fn expire_if_due(
+    conn: &Connection,
+    call: CallRecord,
+    ring_timeout_ms: u64,
+    now: u64,
+) -> Result<(CallRecord, bool), DbError> {
+    if call.status.is_pending() && now >= call.created_at_ms.saturating_add(ring_timeout_ms) {
+        if let Some(next) = apply(conn, &call, Status::Missed, Some("ring_timeout"), None, now)? {
+            return Ok((next, true));
+        }
+    }
+    Ok((call, false))
+}
+
+/// How [`act`] went.
+#[derive(Debug, Clone)]
+pub enum ActResult {
+    /// No such call in this app.
+    NotFound,
+    /// The identity is not a party to the call.
+    NotParty,
+    /// Refused by the table ([`Decision::WrongParty`], [`Decision::OtherDevice`],
+    /// [`Decision::Terminal`]).
+    Refused(Decision),
+    /// The call after the action (or as read), and the acting side.
+    Done(Box<CallRecord>, Side),
+}
+
+/// The result of [`act`] plus every state the call went through (each one
+/// is a `call.updated` push, in order).
+#[derive(Debug, Clone)]
+pub struct Acted {
+    /// Outcome.
+    pub result: ActResult,
+    /// Committed transitions, oldest first (a due ring timeout first).
+    pub changes: Vec<CallRecord>,
+}
+
+/// Reads (`action` None) or acts on a call as `identity` from `device`, in
+/// one transaction. A ring timeout that is due is applied first (it is a
+/// transition of its own, also reported in `changes`).
+pub fn act(
+    conn: &mut Connection,
+    app_id: &str,
+    call_id: &str,
+    identity: &str,
+    action: Option<Action>,
+    device: Option<&str>,
+    ring_timeout_ms: u64,
+) -> Result<Acted, DbError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let now = crate::ids::now_ms();
+    let mut changes = Vec::new();
+    let mut result = ActResult::NotFound;
+    // The conditional update cannot miss under this transaction; the loop
+    // only makes the logic independent of that.
+    for _ in 0..3 {
+        let Some(call) = get(&tx, app_id, call_id)? else {
+            result = ActResult::NotFound;
+            break;
+        };
+        let (call, expired) = expire_if_due(&tx, call, ring_timeout_ms, now)?;
+        if expired {
+            changes.push(call.clone());
+        }
+        let Some(side) = call.side_of(identity) else {
+            result = ActResult::NotParty;
+            break;
+        };
+        let Some(action) = action else {
+            result = ActResult::Done(Box::new(call), side);
+            break;
+        };
+        match decide(action, side, &call, device) {
+            Decision::Change {
+                to,
+                end_reason,
+                answer,
+            } => {
+                let answer = answer.then_some(device);
+                if let Some(next) = apply(&tx, &call, to, end_reason, answer, now)? {
+                    changes.push(next.clone());
+                    result = ActResult::Done(Box::new(next), side);
+                    break;
+                }
+            }
+            Decision::NoChange => {
+                result = ActResult::Done(Box::new(call), side);
+                break;
+            }
+            refused => {
+                result = ActResult::Refused(refused);
+                break;
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(Acted { result, changes })
+}
+
+/// The ring timeout: makes `call_id` missed if it is still pending and due.
+pub fn expire(
+    conn: &mut Connection,
+    call_id: &str,
+    ring_timeout_ms: u64,
+) -> Result<Option<CallRecord>, DbError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let call = tx
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM calls WHERE call_id = ?1"),
+            params![call_id],
+            from_row,
+        )
+        .optional()?;
+    let out = match call {
+        Some(call) => {
+            let (call, changed) = expire_if_due(&tx, call, ring_timeout_ms, crate::ids::now_ms())?;
+            changed.then_some(call)
+        }
+        None => None,
+    };
+    tx.commit()?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(status: Status, device: Option<&str>) -> CallRecord {
+        CallRecord {
+            call_id: "call_x".into(),
+            app_id: "1".into(),
+            call_type: "audio_call".into(),
+            status,
+            caller_identity: "bob".into(),
+            caller_name: None,
+            callee_identity: "alice".into(),
+            callee_name: None,
+            metadata: serde_json::json!({}),
+            created_at_ms: 0,
+            updated_at_ms: 0,
+            answered: status == Status::Active,
+            answered_by_device: device.map(str::to_owned),
+            end_reason: None,
+        }
+    }
+
+    fn to(status: Status, reason: Option<&'static str>) -> Decision {
+        Decision::Change {
+            to: status,
+            end_reason: reason,
+            answer: false,
+        }
+    }
+
+    /// The table of engine-api.md §5, row by row.
+    #[test]
+    fn the_transition_table() {
+        use Action::*;
+        use Decision::{NoChange, OtherDevice, Terminal, WrongParty};
+        use Side::*;
+        use Status as S;
+        let accept = Decision::Change {
+            to: S::Active,
+            end_reason: None,
+            answer: true,
+        };
+        let rows: Vec<(Action, Side, Status, Decision)> = vec![
+            (Ringing, Callee, S::Initiating, to(S::Ringing, None)),
+            (Ringing, Callee, S::Ringing, NoChange),
+            (Ringing, Callee, S::Active, NoChange),
+            (Ringing, Callee, S::Ended, NoChange),
+            (Ringing, Caller, S::Initiating, WrongParty),
+            (Accept, Callee, S::Initiating, accept),
+            (Accept, Callee, S::Ringing, accept),
+            (Accept, Callee, S::Missed, Terminal),
+            (Accept, Callee, S::Cancelled, Terminal),
+            (Accept, Caller, S::Ringing, WrongParty),
+            (
+                Reject,
+                Callee,
+                S::Ringing,
+                to(S::Rejected, Some("rejected")),
+            ),
+            (Reject, Callee, S::Active, NoChange),
+            (Reject, Callee, S::Busy, NoChange),
+            (Reject, Caller, S::Ringing, WrongParty),
+            (Busy, Callee, S::Initiating, to(S::Busy, Some("busy"))),
+            (Busy, Callee, S::Active, NoChange),
+            (Busy, Callee, S::Rejected, NoChange),
+            (Busy, Caller, S::Ringing, WrongParty),
+            (
+                Cancel,
+                Caller,
+                S::Initiating,
+                to(S::Cancelled, Some("cancelled")),
+            ),
+            (
+                Cancel,
+                Caller,
+                S::Ringing,
+                to(S::Cancelled, Some("cancelled")),
+            ),
+            (
+                Cancel,
+                Caller,
+                S::Active,
+                to(S::Ended, Some("hangup_caller")),
+            ),
+            (Cancel, Caller, S::Ended, NoChange),
+            (Cancel, Callee, S::Ringing, WrongParty),
+            (End, Caller, S::Ringing, to(S::Cancelled, Some("cancelled"))),
+            (End, Callee, S::Ringing, to(S::Rejected, Some("rejected"))),
+            (End, Caller, S::Active, to(S::Ended, Some("hangup_caller"))),
+            (End, Callee, S::Active, to(S::Ended, Some("hangup_callee"))),
+            (End, Callee, S::Missed, NoChange),
+            (End, Caller, S::Cancelled, NoChange),
+        ];
+        for (action, side, status, want) in rows {
+            let device = (status == S::Active).then_some("d1");
+            assert_eq!(
+                decide(action, side, &call(status, device), Some("d1")),
+                want,
+                "{action:?} by {side:?} from {status:?}"
+            );
+        }
+        // Accept of an active call: same device again, another device.
+        let active = call(S::Active, Some("d1"));
+        assert_eq!(
+            decide(Accept, Callee, &active, Some("d1")),
+            Decision::NoChange
+        );
+        assert_eq!(decide(Accept, Callee, &active, Some("d2")), OtherDevice);
+        assert_eq!(decide(Accept, Callee, &active, None), OtherDevice);
+        let no_device = call(S::Active, None);
+        assert_eq!(decide(Accept, Callee, &no_device, None), Decision::NoChange);
+    }
+
+    #[test]
+    fn the_call_object_shows_answer_and_reason_only_when_set() {
+        let c = call(Status::Ringing, None);
+        let v = serde_json::to_value(&c).unwrap();
+        assert!(v.get("answered_by_device").is_none(), "{v}");
+        assert!(v.get("end_reason").is_none(), "{v}");
+        assert_eq!(v["room_name"], "call_x");
+        let c = call(Status::Active, None);
+        let v = serde_json::to_value(&c).unwrap();
+        assert_eq!(v["answered_by_device"], Value::Null, "{v}");
+    }
+}

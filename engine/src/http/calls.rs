@@ -1,0 +1,539 @@
+//! 1:1 calls (engine-api.md §5): create, read and act on a call; the ring
+//! timeout; `call.invitation` / `call.updated` pushes; the LiveKit room of a
+//! call (at most two participants, deleted when the call is over).
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use super::auth::User;
+use super::errors::{ApiError, Capability};
+use super::extract::{ApiPath, JsonBody};
+use super::session::{validate_identity, validate_profile};
+use super::token::{grants_for, livekit_room, sign_room_token, StreamType};
+use crate::db::calls::{self, ActResult, Acted, Action, CallRecord, Decision, Side, Status};
+use crate::ids::{now_ms, random_b64};
+use crate::state::AppState;
+
+/// Largest `metadata` object, serialized (compact JSON, as the engine stores it).
+pub const MAX_METADATA_BYTES: usize = 4096;
+
+/// Prefix of every call id (and call room name).
+pub const CALL_ID_PREFIX: &str = "call_";
+
+/// A new call id: the prefix plus 128 random bits (22 base64url chars).
+fn new_call_id() -> String {
+    format!("{CALL_ID_PREFIX}{}", random_b64(16))
+}
+
+/// True for strings shaped like a call id (anything else names no call).
+pub(crate) fn is_call_id(value: &str) -> bool {
+    value.strip_prefix(CALL_ID_PREFIX).is_some_and(|rest| {
+        rest.len() == 22
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    })
+}
+
+/// `call.invitation` / `call.updated`.
+pub(crate) fn call_message(kind: &str, call: &CallRecord) -> String {
+    json!({ "type": kind, "call": call }).to_string()
+}
+
+/// Pushes `call.updated` to every connection of both parties.
+fn push_updated(state: &AppState, call: &CallRecord) {
+    let msg = call_message("call.updated", call);
+    state
+        .hub
+        .send_user(&call.app_id, &call.caller_identity, &msg);
+    state
+        .hub
+        .send_user(&call.app_id, &call.callee_identity, &msg);
+}
+
+fn ring_timeout_ms(state: &AppState) -> u64 {
+    state.config.ring_timeout.as_millis() as u64
+}
+
+/// LiveKit `empty_timeout` of a call room: long enough for an unanswered
+/// call's room to wait for its first join, short enough not to linger.
+fn empty_timeout_secs(state: &AppState) -> u32 {
+    u32::try_from(state.config.ring_timeout.as_secs().saturating_add(30)).unwrap_or(u32::MAX)
+}
+
+/// Creates (or re-asserts) the call's LiveKit room; best effort.
+async fn ensure_room(state: &AppState, call: &CallRecord) -> bool {
+    let lk_room = livekit_room(&call.app_id, &call.call_id);
+    crate::livekit::create_call_room(&state.room_client, &lk_room, empty_timeout_secs(state)).await
+}
+
+/// Deletes the LiveKit room of a call that is over, in the background (best
+/// effort, logged), so nobody lingers in it.
+fn close_room(state: &AppState, call: &CallRecord) {
+    let state = state.clone();
+    let lk_room = livekit_room(&call.app_id, &call.call_id);
+    tokio::spawn(async move { crate::livekit::delete_room(&state.room_client, &lk_room).await });
+}
+
+/// After a committed action: deletes the room if the call ended.
+fn after(state: &AppState, acted: &Acted) {
+    if let Some(last) = acted.changes.last() {
+        if last.status.is_terminal() {
+            close_room(state, last);
+        }
+    }
+}
+
+/// Media room credentials of one party.
+#[derive(Debug, Serialize)]
+pub struct Join {
+    token: String,
+    url: String,
+    room_name: String,
+}
+
+/// A call, with the join credentials for `create` and `accept`.
+#[derive(Debug, Serialize)]
+pub struct CallReply {
+    #[serde(flatten)]
+    call: CallRecord,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    join: Option<Join>,
+}
+
+/// The LiveKit token of a call party (`caller` / `callee`: publish audio,
+/// plus camera for video calls).
+pub(crate) fn party_token(
+    state: &AppState,
+    call: &CallRecord,
+    identity: &str,
+    name: Option<&str>,
+    side: Side,
+) -> Result<String, ApiError> {
+    let kind = match call.call_type.as_str() {
+        "video_call" => StreamType::VideoCall,
+        _ => StreamType::AudioCall,
+    };
+    let role = match side {
+        Side::Caller => "caller",
+        Side::Callee => "callee",
+    };
+    let lk_room = livekit_room(&call.app_id, &call.call_id);
+    let grants = grants_for(&lk_room, kind, true);
+    sign_room_token(state, identity, name, grants, role)
+}
+
+fn join_for(
+    state: &AppState,
+    call: &CallRecord,
+    identity: &str,
+    name: Option<&str>,
+    side: Side,
+) -> Result<Join, ApiError> {
+    Ok(Join {
+        token: party_token(state, call, identity, name, side)?,
+        url: state.config.livekit_url.clone(),
+        room_name: call.call_id.clone(),
+    })
+}
+
+fn require_signaling(user: &User) -> Result<(), ApiError> {
+    if user.app.signaling_enabled() {
+        Ok(())
+    } else {
+        Err(ApiError::feature_disabled(Capability::Signaling))
+    }
+}
+
+/// The two call types.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallType {
+    /// Audio only.
+    AudioCall,
+    /// Audio and video.
+    VideoCall,
+}
+
+/// Body of `POST /api/v1/calls`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCall {
+    callee_identity: String,
+    callee_name: Option<String>,
+    #[serde(rename = "type")]
+    call_type: CallType,
+    metadata: Option<Map<String, Value>>,
+}
+
+/// `POST /api/v1/calls`.
+pub async fn create(
+    State(state): State<AppState>,
+    user: User,
+    JsonBody(req): JsonBody<CreateCall>,
+) -> Result<(StatusCode, Json<CallReply>), ApiError> {
+    validate_identity(&req.callee_identity)?;
+    validate_profile(req.callee_name.as_deref(), None)?;
+    let metadata = Value::Object(req.metadata.unwrap_or_default());
+    if metadata.to_string().len() > MAX_METADATA_BYTES {
+        return Err(ApiError::invalid_argument(format!(
+            "metadata is over {MAX_METADATA_BYTES} bytes serialized"
+        )));
+    }
+    if req.callee_identity == user.session.identity {
+        return Err(ApiError::invalid_argument("a user cannot call themselves"));
+    }
+    require_signaling(&user)?;
+
+    let now = now_ms();
+    let mut call = CallRecord {
+        call_id: String::new(),
+        app_id: user.app.app_id.clone(),
+        call_type: match req.call_type {
+            CallType::AudioCall => "audio_call",
+            CallType::VideoCall => "video_call",
+        }
+        .to_owned(),
+        status: Status::Initiating,
+        caller_identity: user.session.identity.clone(),
+        caller_name: user.session.name.clone(),
+        callee_identity: req.callee_identity,
+        callee_name: req.callee_name,
+        metadata,
+        created_at_ms: now,
+        updated_at_ms: now,
+        answered: false,
+        answered_by_device: None,
+        end_reason: None,
+    };
+    // A fresh 128-bit id never collides in practice; the loop only keeps a
+    // collision from being an error.
+    let mut stored = false;
+    for _ in 0..4 {
+        call.call_id = new_call_id();
+        let (st, record) = (state.clone(), call.clone());
+        stored = state
+            .db
+            .call(move |c| {
+                let inserted = calls::insert(c, &record)?;
+                if inserted {
+                    // Pushed under the database lock, so no later transition
+                    // of this call can be pushed before its invitation.
+                    let invitation = call_message("call.invitation", &record);
+                    st.hub
+                        .send_user(&record.app_id, &record.callee_identity, &invitation);
+                    let updated = call_message("call.updated", &record);
+                    st.hub
+                        .send_user(&record.app_id, &record.caller_identity, &updated);
+                }
+                Ok(inserted)
+            })
+            .await?;
+        if stored {
+            break;
+        }
+    }
+    if !stored {
+        return Err(ApiError::internal("could not allocate a call id"));
+    }
+    // The room exists with its cap before the caller holds a token for it.
+    // LiveKit being unreachable does not stop the call (logged): the room is
+    // asserted again when the callee accepts (LiveKit would otherwise create
+    // it on the first join, without the cap; tokens still only go to the
+    // two parties).
+    ensure_room(&state, &call).await;
+    schedule_ring_timeout(&state, call.call_id.clone(), call.created_at_ms);
+    tracing::info!(
+        app_id = %call.app_id,
+        call_id = %call.call_id,
+        caller = %call.caller_identity,
+        callee = %call.callee_identity,
+        "call created"
+    );
+    let name = user.session.name.clone();
+    let join = join_for(
+        &state,
+        &call,
+        &user.session.identity,
+        name.as_deref(),
+        Side::Caller,
+    )?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CallReply {
+            call,
+            join: Some(join),
+        }),
+    ))
+}
+
+/// Runs [`calls::act`] for `user`, pushing every committed transition under
+/// the database lock (so pushes of one call go out in commit order).
+async fn run_act(
+    state: &AppState,
+    user: &User,
+    call_id: &str,
+    action: Option<Action>,
+) -> Result<Acted, ApiError> {
+    if !is_call_id(call_id) {
+        return Err(ApiError::not_found("no such call"));
+    }
+    let st = state.clone();
+    let (app_id, id, identity) = (
+        user.app.app_id.clone(),
+        call_id.to_owned(),
+        user.session.identity.clone(),
+    );
+    let device = user.session.device_id.clone();
+    let timeout = ring_timeout_ms(state);
+    let acted = state
+        .db
+        .call(move |c| {
+            let acted = calls::act(
+                c,
+                &app_id,
+                &id,
+                &identity,
+                action,
+                device.as_deref(),
+                timeout,
+            )?;
+            for change in &acted.changes {
+                push_updated(&st, change);
+            }
+            Ok(acted)
+        })
+        .await?;
+    after(state, &acted);
+    Ok(acted)
+}
+
+/// `GET /api/v1/calls/{call_id}`.
+pub async fn get(
+    State(state): State<AppState>,
+    user: User,
+    ApiPath(call_id): ApiPath<String>,
+) -> Result<Json<CallRecord>, ApiError> {
+    require_signaling(&user)?;
+    let acted = run_act(&state, &user, &call_id, None).await?;
+    match acted.result {
+        ActResult::Done(call, _) => Ok(Json(*call)),
+        other => Err(refusal(other)),
+    }
+}
+
+/// The error of a result that is not `Done`.
+fn refusal(result: ActResult) -> ApiError {
+    match result {
+        ActResult::NotFound | ActResult::Done(..) => ApiError::not_found("no such call"),
+        ActResult::NotParty => ApiError::forbidden("only the caller or the callee may do this"),
+        ActResult::Refused(Decision::OtherDevice) => {
+            ApiError::conflict("the call was answered on another device")
+        }
+        ActResult::Refused(Decision::Terminal) => ApiError::invalid_state("the call is over"),
+        ActResult::Refused(_) => {
+            ApiError::forbidden("this action belongs to the other party of the call")
+        }
+    }
+}
+
+async fn action(
+    state: AppState,
+    user: User,
+    call_id: String,
+    action: Action,
+) -> Result<Json<CallReply>, ApiError> {
+    require_signaling(&user)?;
+    let acted = run_act(&state, &user, &call_id, Some(action)).await?;
+    let (call, side) = match acted.result {
+        ActResult::Done(call, side) => (*call, side),
+        other => return Err(refusal(other)),
+    };
+    let join = if action == Action::Accept && call.status == Status::Active {
+        // Re-asserts the room (and its cap) before the callee joins.
+        ensure_room(&state, &call).await;
+        let name = user
+            .session
+            .name
+            .clone()
+            .or_else(|| call.callee_name.clone());
+        Some(join_for(
+            &state,
+            &call,
+            &user.session.identity,
+            name.as_deref(),
+            side,
+        )?)
+    } else {
+        None
+    };
+    tracing::info!(
+        app_id = %call.app_id,
+        call_id = %call.call_id,
+        action = ?action,
+        status = call.status.as_str(),
+        "call action"
+    );
+    Ok(Json(CallReply { call, join }))
+}
+
+macro_rules! action_route {
+    ($name:ident, $action:expr, $doc:literal) => {
+        #[doc = $doc]
+        pub async fn $name(
+            State(state): State<AppState>,
+            user: User,
+            ApiPath(call_id): ApiPath<String>,
+        ) -> Result<Json<CallReply>, ApiError> {
+            action(state, user, call_id, $action).await
+        }
+    };
+}
+
+action_route!(
+    ringing,
+    Action::Ringing,
+    "`POST /api/v1/calls/{call_id}/ringing`."
+);
+action_route!(
+    accept,
+    Action::Accept,
+    "`POST /api/v1/calls/{call_id}/accept`."
+);
+action_route!(
+    reject,
+    Action::Reject,
+    "`POST /api/v1/calls/{call_id}/reject`."
+);
+action_route!(busy, Action::Busy, "`POST /api/v1/calls/{call_id}/busy`.");
+action_route!(
+    cancel,
+    Action::Cancel,
+    "`POST /api/v1/calls/{call_id}/cancel`."
+);
+action_route!(end, Action::End, "`POST /api/v1/calls/{call_id}/end`.");
+
+/// For `POST /api/v1/token` with a call stream type: the call whose room
+/// `room_name` is, checked for `identity` (from a device `device`). The
+/// caller may mint while the call is not over; the callee only while it is
+/// active, from the device that answered.
+pub(crate) async fn party_of_room(
+    state: &AppState,
+    app_id: &str,
+    room_name: &str,
+    stream_type: StreamType,
+    identity: &str,
+    device: Option<&str>,
+) -> Result<(CallRecord, Side), ApiError> {
+    if !is_call_id(room_name) {
+        return Err(ApiError::not_found("no such call room"));
+    }
+    let st = state.clone();
+    let (a, id, i) = (app_id.to_owned(), room_name.to_owned(), identity.to_owned());
+    let timeout = ring_timeout_ms(state);
+    let acted = state
+        .db
+        .call(move |c| {
+            let acted = calls::act(c, &a, &id, &i, None, None, timeout)?;
+            for change in &acted.changes {
+                push_updated(&st, change);
+            }
+            Ok(acted)
+        })
+        .await?;
+    after(state, &acted);
+    let (call, side) = match acted.result {
+        ActResult::NotFound => return Err(ApiError::not_found("no such call room")),
+        ActResult::Done(call, side) => (*call, side),
+        other => return Err(refusal(other)),
+    };
+    let kind = match stream_type {
+        StreamType::VideoCall => "video_call",
+        _ => "audio_call",
+    };
+    if call.call_type != kind {
+        return Err(ApiError::conflict(
+            "the call room is of another stream_type",
+        ));
+    }
+    match side {
+        Side::Caller if call.status.is_terminal() => {
+            Err(ApiError::invalid_state("the call is over"))
+        }
+        Side::Callee if call.status != Status::Active => Err(ApiError::invalid_state(
+            "the callee joins a call by accepting it",
+        )),
+        Side::Callee if call.answered_by_device.as_deref() != device => Err(ApiError::conflict(
+            "the call was answered on another device",
+        )),
+        _ => {
+            ensure_room(state, &call).await;
+            Ok((call, side))
+        }
+    }
+}
+
+/// Schedules the ring timeout of a call created at `created_at_ms`: when it
+/// is due and the call still pending, the call becomes `missed`
+/// (`ring_timeout`), pushed to both parties. Stops at shutdown.
+pub(crate) fn schedule_ring_timeout(state: &AppState, call_id: String, created_at_ms: u64) {
+    let state = state.clone();
+    let deadline = created_at_ms.saturating_add(ring_timeout_ms(&state));
+    tokio::spawn(async move {
+        loop {
+            let wait = deadline.saturating_sub(now_ms());
+            tokio::select! {
+                _ = state.shutdown.cancelled() => return,
+                _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
+            }
+            let (st, id) = (state.clone(), call_id.clone());
+            let timeout = ring_timeout_ms(&state);
+            let expired = state
+                .db
+                .call(move |c| {
+                    let expired = calls::expire(c, &id, timeout)?;
+                    if let Some(call) = &expired {
+                        push_updated(&st, call);
+                    }
+                    Ok(expired)
+                })
+                .await;
+            match expired {
+                Ok(Some(call)) => {
+                    tracing::info!(app_id = %call.app_id, call_id = %call.call_id, "call missed (ring timeout)");
+                    close_room(&state, &call);
+                    return;
+                }
+                // Not due yet by the wall clock (the sleep is monotonic):
+                // wait again. Otherwise the call was answered or ended.
+                Ok(None) if now_ms() < deadline => continue,
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::error!(error = %e, call_id, "ring timeout failed");
+                    return;
+                }
+            }
+        }
+    });
+}
+
+/// On start: schedules the ring timeout of every call still pending in the
+/// database (those already due expire at once).
+pub(crate) async fn resume_pending(state: &AppState) -> Result<usize, crate::db::DbError> {
+    let pending = state.db.call(|c| calls::pending(c)).await?;
+    for (_, call_id, created_at_ms) in &pending {
+        schedule_ring_timeout(state, call_id.clone(), *created_at_ms);
+    }
+    if !pending.is_empty() {
+        tracing::info!(
+            count = pending.len(),
+            "ring timeouts of pending calls rescheduled"
+        );
+    }
+    Ok(pending.len())
+}
