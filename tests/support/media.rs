@@ -22,6 +22,11 @@ pub struct MediaStack {
 impl MediaStack {
     /// Starts LiveKit (posting webhooks to the engine's port) and the engine.
     pub async fn start() -> MediaStack {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Same, after `adjust` edits the engine's configuration.
+    pub async fn start_with(adjust: impl FnOnce(&mut utd_engine::EngineConfig)) -> MediaStack {
         // The engine's port is chosen first so LiveKit knows where to post.
         let port = utd_testkit::ports::free_tcp_port().expect("a free port");
         let livekit = LiveKitServer::builder()
@@ -33,6 +38,7 @@ impl MediaStack {
             config.livekit_url = livekit.ws_url();
             config.livekit_api_key = livekit.api_key().to_owned();
             config.livekit_api_secret = livekit.api_secret().to_owned();
+            adjust(config);
         })
         .await;
         MediaStack { engine, livekit }
