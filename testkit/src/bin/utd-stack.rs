@@ -2,8 +2,11 @@
 //! Swift suites and the demo.
 //!
 //! ```text
-//! utd-stack --env-file PATH [--watch-pid PID] [--database FILE]
+//! utd-stack --env-file PATH [--watch-pid PID] [--database FILE] [--ring-timeout-secs N]
 //! ```
+//!
+//! The engine's call ring timeout defaults to 3 s here (30 s in the engine)
+//! so the foreign suites can watch an unanswered call become `missed`.
 //!
 //! Starts livekit-server on free loopback ports and the engine in-process on a
 //! file database, then writes PATH as JSON:
@@ -42,12 +45,17 @@ struct Args {
     env_file: PathBuf,
     watch_pid: Option<libc::pid_t>,
     database: Option<PathBuf>,
+    ring_timeout: Duration,
 }
+
+/// Short enough for a test to wait out, long enough to answer in.
+const DEFAULT_RING_TIMEOUT: Duration = Duration::from_secs(3);
 
 fn parse_args() -> Result<Args> {
     let mut env_file = None;
     let mut watch_pid = None;
     let mut database = None;
+    let mut ring_timeout = DEFAULT_RING_TIMEOUT;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().with_context(|| format!("{arg} needs a value"));
@@ -61,8 +69,15 @@ fn parse_args() -> Result<Args> {
                 );
             }
             "--database" => database = Some(PathBuf::from(value()?)),
+            "--ring-timeout-secs" => {
+                let raw = value()?;
+                ring_timeout = Duration::from_secs(
+                    raw.parse()
+                        .with_context(|| format!("--ring-timeout-secs {raw:?}"))?,
+                );
+            }
             "-h" | "--help" => {
-                println!("usage: utd-stack --env-file PATH [--watch-pid PID] [--database FILE]");
+                println!("usage: utd-stack --env-file PATH [--watch-pid PID] [--database FILE] [--ring-timeout-secs N]");
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other:?} (see --help)"),
@@ -72,6 +87,7 @@ fn parse_args() -> Result<Args> {
         env_file: env_file.context("--env-file PATH is required")?,
         watch_pid,
         database,
+        ring_timeout,
     })
 }
 
@@ -107,6 +123,7 @@ fn main() -> Result<()> {
     config.livekit_url = livekit.ws_url();
     config.livekit_api_key = livekit.api_key().to_owned();
     config.livekit_api_secret = livekit.api_secret().to_owned();
+    config.ring_timeout = args.ring_timeout;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -173,6 +190,7 @@ async fn serve(config: EngineConfig, livekit: &LiveKitServer, args: &Args) -> Re
             "livekit_api_secret": livekit.api_secret(),
             "admin_token": admin_token,
             "control_url": control_url,
+            "ring_timeout_ms": u64::try_from(args.ring_timeout.as_millis()).unwrap_or(u64::MAX),
         }),
     )?;
     tracing::info!(%engine_url, livekit = %livekit.ws_url(), %control_url, "utd-stack ready");
