@@ -61,7 +61,7 @@ async fn publish_follows_server_grants(core: Arc<RoomCore>, url: &str, token: &s
     core.set_microphone(true)
         .await
         .expect("microphone after the grant");
-    assert_eq!(core.published_sources(), vec![TrackSource::Microphone]);
+    assert_eq!(core.published_sources.get(), vec![TrackSource::Microphone]);
     let camera = core
         .set_camera(true)
         .await
@@ -74,7 +74,7 @@ async fn publish_follows_server_grants(core: Arc<RoomCore>, url: &str, token: &s
     })
     .await;
     eventually("the server took the microphone away", || {
-        core.published_sources().is_empty()
+        core.published_sources.get().is_empty()
     })
     .await;
 

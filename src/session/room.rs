@@ -30,6 +30,8 @@ pub struct RoomCore {
     pub remote_participants: Observable<Vec<ParticipantInfo>>,
     /// The local participant's identity once joined.
     pub local_identity: Observable<Option<String>>,
+    /// The sources the local participant publishes now.
+    pub published_sources: Observable<Vec<TrackSource>>,
     firehose: broadcast::Sender<TransportEvent>,
     pump: Mutex<Option<JoinHandle<()>>>,
 }
@@ -55,6 +57,7 @@ impl RoomCore {
             permission: Observable::new(None),
             remote_participants: Observable::new(Vec::new()),
             local_identity: Observable::new(None),
+            published_sources: Observable::new(Vec::new()),
             firehose,
             pump: Mutex::new(None),
         })
@@ -89,13 +92,17 @@ impl RoomCore {
     /// Turns the microphone on or off. Refused (`forbidden`) unless the
     /// server granted publish for the microphone.
     pub async fn set_microphone(&self, enabled: bool) -> Result<(), UTDStreamError> {
-        self.transport.set_microphone(enabled).await
+        let result = self.transport.set_microphone(enabled).await;
+        self.refresh_published();
+        result
     }
 
     /// Turns the camera on or off. Refused (`forbidden`) unless the server
     /// granted publish for the camera.
     pub async fn set_camera(&self, enabled: bool) -> Result<(), UTDStreamError> {
-        self.transport.set_camera(enabled).await
+        let result = self.transport.set_camera(enabled).await;
+        self.refresh_published();
+        result
     }
 
     /// Sends a data message to the room or to `to` identities.
@@ -106,11 +113,6 @@ impl RoomCore {
         to: Vec<String>,
     ) -> Result<(), UTDStreamError> {
         self.transport.send_data(data, reliable, to).await
-    }
-
-    /// Sources this participant currently publishes.
-    pub fn published_sources(&self) -> Vec<TrackSource> {
-        self.transport.published_sources()
     }
 
     /// Leaves the room; the core can `connect` again afterwards.
@@ -128,11 +130,18 @@ impl RoomCore {
         self.can_publish.set(false);
         self.permission.set(None);
         self.remote_participants.set(Vec::new());
+        self.published_sources.set(Vec::new());
     }
 
     fn apply_permission(&self, permission: Permission) {
         self.can_publish.set(permission.can_publish);
         self.permission.set(Some(permission));
+    }
+
+    fn refresh_published(&self) {
+        let mut sources = self.transport.published_sources();
+        sources.sort_by_key(|s| s.to_string());
+        self.published_sources.set(sources);
     }
 
     fn refresh_remotes(&self) {
@@ -144,13 +153,17 @@ impl RoomCore {
     fn apply(&self, event: &TransportEvent) {
         match event {
             TransportEvent::PermissionChanged(permission) => {
-                self.apply_permission(permission.clone())
+                self.apply_permission(permission.clone());
+                self.refresh_published();
             }
             TransportEvent::ParticipantJoined(_)
             | TransportEvent::ParticipantLeft { .. }
             | TransportEvent::ParticipantUpdated(_)
             | TransportEvent::TrackPublished { local: false, .. }
             | TransportEvent::TrackUnpublished { local: false, .. } => self.refresh_remotes(),
+            TransportEvent::TrackPublished { local: true, .. }
+            | TransportEvent::TrackUnpublished { local: true, .. }
+            | TransportEvent::LocalTrackUnpublishedByServer { .. } => self.refresh_published(),
             TransportEvent::Reconnecting => self.connected.set(false),
             TransportEvent::Reconnected => {
                 self.connected.set(true);

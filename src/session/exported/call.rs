@@ -1,10 +1,10 @@
 //! `UTDCallSession`: the exported 1:1 call.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::handle::SessionHandle;
 use super::listeners::{UTDCallListener, UTDCallStatusListener};
 use super::room::UTDRoom;
 use crate::error::{UTDResult, UTDStreamError};
@@ -21,37 +21,22 @@ use crate::types::{UTDCall, UTDCallStatus, UTDStreamType};
 /// ends in the same terminal state on both sides.
 #[derive(Debug, uniffi::Object)]
 pub struct UTDCallSession {
-    inner: Arc<Call>,
-    room: Arc<UTDRoom>,
-    disposed: AtomicBool,
+    handle: SessionHandle<Call>,
 }
 
 impl UTDCallSession {
     /// Wraps a Rust-level call session.
     pub fn new(inner: Arc<Call>) -> Self {
-        let room = Arc::new(UTDRoom::new(
-            inner.core.clone(),
-            inner.stream_type(),
-            String::new(),
-        ));
+        let (core, stream_type, room_name) =
+            (inner.core.clone(), inner.stream_type(), String::new());
         Self {
-            inner,
-            room,
-            disposed: AtomicBool::new(false),
+            handle: SessionHandle::new("UTDCallSession", inner, core, stream_type, room_name),
         }
     }
 
     /// The Rust-level session (benches, Rust apps).
     pub fn inner(&self) -> &Arc<Call> {
-        &self.inner
-    }
-
-    fn alive(&self) -> Result<Arc<Call>, UTDStreamError> {
-        if self.disposed.load(Ordering::Acquire) {
-            Err(UTDStreamError::disposed("UTDCallSession"))
-        } else {
-            Ok(self.inner.clone())
-        }
+        self.handle.inner()
     }
 }
 
@@ -60,32 +45,32 @@ impl UTDCallSession {
     /// The call's media room: connection, canPublish, participants, events,
     /// microphone, camera.
     pub fn room(&self) -> Arc<UTDRoom> {
-        self.room.clone()
+        self.handle.room()
     }
 
     /// `audioCall` or `videoCall`.
     pub fn stream_type(&self) -> UTDStreamType {
-        self.inner.stream_type()
+        self.handle.inner().stream_type()
     }
 
     /// The call id; null before `start` / the first callee action.
     pub fn call_id(&self) -> Option<String> {
-        self.inner.call_id()
+        self.handle.inner().call_id()
     }
 
     /// This device's view of the call status; null before a call.
     pub fn status(&self) -> Option<UTDCallStatus> {
-        self.inner.status.get()
+        self.handle.inner().status.get()
     }
 
     /// The engine's call as last seen; null before a call.
     pub fn call(&self) -> Option<UTDCall> {
-        self.inner.call.get()
+        self.handle.inner().call.get()
     }
 
     /// Observes `status`: the current one (once there is a call), then each change.
     pub fn observe_status(&self, listener: Arc<dyn UTDCallStatusListener>) -> Arc<UTDSubscription> {
-        Arc::new(self.inner.status.subscribe(move |status| {
+        Arc::new(self.handle.inner().status.subscribe(move |status| {
             if let Some(status) = status {
                 listener.on_status(status);
             }
@@ -94,7 +79,7 @@ impl UTDCallSession {
 
     /// Observes the engine's call object (current first, once there is one).
     pub fn observe_call(&self, listener: Arc<dyn UTDCallListener>) -> Arc<UTDSubscription> {
-        Arc::new(self.inner.call.subscribe(move |call| {
+        Arc::new(self.handle.inner().call.subscribe(move |call| {
             if let Some(call) = call {
                 listener.on_call(call);
             }
@@ -111,7 +96,7 @@ impl UTDCallSession {
         callee_name: Option<String>,
         metadata_json: Option<String>,
     ) -> UTDResult<UTDCall> {
-        let inner = self.alive()?;
+        let inner = self.handle.alive()?;
         let metadata = match metadata_json.as_deref() {
             None => Value::Object(Default::default()),
             Some(text) => serde_json::from_str::<Value>(text)
@@ -131,7 +116,7 @@ impl UTDCallSession {
 
     /// Callee: tells the caller this device is ringing.
     pub async fn ringing(self: Arc<Self>, call_id: String) -> UTDResult<UTDCall> {
-        let inner = self.alive()?;
+        let inner = self.handle.alive()?;
         Ok(runtime::run(async move { inner.ringing(&call_id).await }).await?)
     }
 
@@ -139,38 +124,37 @@ impl UTDCallSession {
     /// `conflict` when another device answered first (status then shows
     /// `answeredElsewhere`); `invalidState` when the call is over.
     pub async fn accept(self: Arc<Self>, call_id: String) -> UTDResult<UTDCall> {
-        let inner = self.alive()?;
+        let inner = self.handle.alive()?;
         Ok(runtime::run(async move { inner.accept(&call_id).await }).await?)
     }
 
     /// Callee: declines (the caller sees `rejected`, the callee's other
     /// devices `declinedElsewhere`).
     pub async fn reject(self: Arc<Self>, call_id: String) -> UTDResult<UTDCall> {
-        let inner = self.alive()?;
+        let inner = self.handle.alive()?;
         Ok(runtime::run(async move { inner.reject(&call_id).await }).await?)
     }
 
     /// Callee: declines because busy (the caller sees `busy`).
     pub async fn busy(self: Arc<Self>, call_id: String) -> UTDResult<UTDCall> {
-        let inner = self.alive()?;
+        let inner = self.handle.alive()?;
         Ok(runtime::run(async move { inner.busy(&call_id).await }).await?)
     }
 
     /// Hangs up: cancels a call not answered yet, ends an answered one, and
     /// leaves the call room. Harmless when there is no call or it is over.
     pub async fn end(self: Arc<Self>) -> UTDResult<()> {
-        let inner = self.alive()?;
+        let inner = self.handle.alive()?;
         Ok(runtime::run(async move { inner.end().await }).await?)
     }
 
     /// Stops following the call and leaves its room; later calls fail with
     /// `disposed`. Does not hang up: call `end()` first. Idempotent.
     pub async fn dispose(self: Arc<Self>) {
-        if self.disposed.swap(true, Ordering::AcqRel) {
+        if !self.handle.begin_dispose() {
             return;
         }
-        self.room.mark_disposed();
-        let inner = self.inner.clone();
+        let inner = self.handle.inner().clone();
         let _ = runtime::run(async move {
             inner.dispose().await;
             Ok(())

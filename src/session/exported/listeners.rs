@@ -6,7 +6,8 @@
 //! continuation or a Flow).
 
 use crate::types::{
-    UTDCall, UTDCallStatus, UTDParticipant, UTDRoomEvent, UTDSeats, UTDStage, UTDStageRequest,
+    UTDCall, UTDCallStatus, UTDLocalParticipant, UTDParticipant, UTDRoomEvent, UTDSeats, UTDStage,
+    UTDStageRequest,
 };
 
 /// Receives a yes/no room state (connected, canPublish).
@@ -21,6 +22,13 @@ pub trait UTDFlagListener: Send + Sync {
 pub trait UTDParticipantsListener: Send + Sync {
     /// Everyone else in the room (sorted by identity), now and after each change.
     fn on_participants(&self, participants: Vec<UTDParticipant>);
+}
+
+/// Receives this device's participant in the room.
+#[uniffi::export(with_foreign)]
+pub trait UTDLocalParticipantListener: Send + Sync {
+    /// The current state (null while not connected), then each change.
+    fn on_local_participant(&self, participant: Option<UTDLocalParticipant>);
 }
 
 /// Receives the raw room event stream.

@@ -3,6 +3,7 @@
 
 mod audio_room;
 mod call;
+mod handle;
 mod listeners;
 mod live_stream;
 mod room;
@@ -11,8 +12,8 @@ pub use audio_room::UTDAudioRoomSession;
 pub use call::UTDCallSession;
 pub use listeners::{
     UTDCallInvitationListener, UTDCallListener, UTDCallStatusListener, UTDFlagListener,
-    UTDParticipantsListener, UTDRoomEventListener, UTDSeatsListener, UTDStageListener,
-    UTDStageRequestListener,
+    UTDLocalParticipantListener, UTDParticipantsListener, UTDRoomEventListener, UTDSeatsListener,
+    UTDStageListener, UTDStageRequestListener,
 };
 pub use live_stream::UTDLiveStreamSession;
 pub use room::UTDRoom;

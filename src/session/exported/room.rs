@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use tokio::sync::broadcast;
 
-use super::listeners::{UTDFlagListener, UTDParticipantsListener, UTDRoomEventListener};
+use super::listeners::{
+    UTDFlagListener, UTDLocalParticipantListener, UTDParticipantsListener, UTDRoomEventListener,
+};
 use crate::error::{UTDResult, UTDStreamError};
 use crate::runtime;
 use crate::session::RoomCore;
@@ -118,25 +120,37 @@ impl UTDRoom {
 
     /// This device's participant; null while not connected.
     pub fn local_participant(&self) -> Option<UTDLocalParticipant> {
-        if !self.core.connected.get() {
-            return None;
-        }
-        let identity = self.core.local_identity.get()?;
-        Some(UTDLocalParticipant {
-            identity,
-            permission: self
-                .core
-                .permission
-                .get()
-                .map(UTDPermission::from)
-                .unwrap_or_default(),
-            published_sources: self
-                .core
-                .published_sources()
-                .into_iter()
-                .map(UTDTrackSource::from)
-                .collect(),
-        })
+        local_participant(&self.core)
+    }
+
+    /// Observes this device's participant (current first): its permission
+    /// and the sources it publishes, e.g. the tracks going away when the
+    /// server revokes publish. Null while not connected.
+    pub fn observe_local_participant(
+        &self,
+        listener: Arc<dyn UTDLocalParticipantListener>,
+    ) -> Arc<UTDSubscription> {
+        let mut permission = self.core.permission.watch();
+        let mut published = self.core.published_sources.watch();
+        let mut connected = self.core.connected.watch();
+        let core = self.core.clone();
+        let task = runtime::handle().spawn(async move {
+            let mut last = local_participant(&core);
+            listener.on_local_participant(last.clone());
+            loop {
+                tokio::select! {
+                    changed = permission.changed() => if changed.is_err() { return },
+                    changed = published.changed() => if changed.is_err() { return },
+                    changed = connected.changed() => if changed.is_err() { return },
+                }
+                let now = local_participant(&core);
+                if now != last {
+                    listener.on_local_participant(now.clone());
+                    last = now;
+                }
+            }
+        });
+        Arc::new(UTDSubscription::new(move || task.abort()))
     }
 
     /// Delivers every room event from now on, in order (the raw firehose:
@@ -189,4 +203,24 @@ impl UTDRoom {
         let to = destination_identities.unwrap_or_default();
         Ok(runtime::run(async move { core.send_data(data, reliable, to).await }).await?)
     }
+}
+
+fn local_participant(core: &RoomCore) -> Option<UTDLocalParticipant> {
+    if !core.connected.get() {
+        return None;
+    }
+    Some(UTDLocalParticipant {
+        identity: core.local_identity.get()?,
+        permission: core
+            .permission
+            .get()
+            .map(UTDPermission::from)
+            .unwrap_or_default(),
+        published_sources: core
+            .published_sources
+            .get()
+            .into_iter()
+            .map(UTDTrackSource::from)
+            .collect(),
+    })
 }
