@@ -1,9 +1,10 @@
 // Idiomatic Swift concurrency on top of the generated bindings: each
-// observable of UTDStreamClient, UTDRoom, UTDAudioRoomSession and
-// UTDLiveStreamSession as an AsyncStream. State streams (connection state,
-// canPublish, participants, seats, stage, ...) give the current value first,
-// then every change; event streams (room events, stage requests) give what
-// happens from the moment they are made. Ending the iteration (break, task
+// observable of UTDStreamClient, UTDRoom, UTDAudioRoomSession,
+// UTDLiveStreamSession and UTDCallSession as an AsyncStream. State streams
+// (connection state, canPublish, participants, seats, stage, call status,
+// ...) give the current value first, then every change; event streams (room
+// events, stage requests, call invitations) give what happens from the
+// moment they are made. Ending the iteration (break, task
 // cancellation, dropping the stream) cancels the SDK subscription.
 //
 // A stream does not finish by itself when its session is disposed: the SDK
@@ -263,6 +264,100 @@ extension UTDLiveStreamSession {
         let (stream, continuation) = AsyncStream.makeStream(
             of: UTDStageRequest.self, bufferingPolicy: .bufferingNewest(limit))
         let subscription = observeStageRequests(listener: StageRequestForwarder(continuation))
+        continuation.onTermination = { _ in subscription.cancel() }
+        return stream
+    }
+}
+
+/// Forwards a call session's status into a stream.
+final class CallStatusForwarder: UTDCallStatusListener {
+    let continuation: AsyncStream<UTDCallStatus>.Continuation
+
+    init(_ continuation: AsyncStream<UTDCallStatus>.Continuation) {
+        self.continuation = continuation
+    }
+
+    func onStatus(status: UTDCallStatus) {
+        continuation.yield(status)
+    }
+}
+
+/// Forwards the engine's call objects into a stream.
+final class CallForwarder: UTDCallListener {
+    let continuation: AsyncStream<UTDCall>.Continuation
+
+    init(_ continuation: AsyncStream<UTDCall>.Continuation) {
+        self.continuation = continuation
+    }
+
+    func onCall(call: UTDCall) {
+        continuation.yield(call)
+    }
+}
+
+/// Forwards incoming calls into a stream.
+final class CallInvitationForwarder: UTDCallInvitationListener {
+    let continuation: AsyncStream<UTDCall>.Continuation
+
+    init(_ continuation: AsyncStream<UTDCall>.Continuation) {
+        self.continuation = continuation
+    }
+
+    func onInvitation(call: UTDCall) {
+        continuation.yield(call)
+    }
+}
+
+extension UTDStreamClient {
+    /// Each incoming call from now on, while signalling is connected
+    /// (`connect()`); every connected device of the callee gets it. There is
+    /// no "current" value: make the stream before the call can arrive. Answer
+    /// with a fresh `callSession(streamType: call.streamType)` and the
+    /// invitation's `callId`.
+    ///
+    /// ```swift
+    /// for await call in client.callInvitations() {
+    ///     let session = try client.callSession(streamType: call.streamType)
+    ///     _ = try await session.ringing(callId: call.callId)
+    ///     showIncomingCall(call, session)
+    /// }
+    /// ```
+    public func callInvitations(bufferingNewest limit: Int = 64) -> AsyncStream<UTDCall> {
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: UTDCall.self, bufferingPolicy: .bufferingNewest(limit))
+        let subscription = observeCallInvitations(listener: CallInvitationForwarder(continuation))
+        continuation.onTermination = { _ in subscription.cancel() }
+        return stream
+    }
+}
+
+extension UTDCallSession {
+    /// This device's view of the call status: the current one (once the
+    /// session has a call) first, then each change. It only moves forward
+    /// and stops changing at a terminal status (`isTerminal()`); a callee
+    /// device may end in `answeredElsewhere` or `declinedElsewhere`.
+    ///
+    /// ```swift
+    /// for await status in session.statusUpdates() {
+    ///     render(status)
+    ///     if status.isTerminal() { break }
+    /// }
+    /// ```
+    public func statusUpdates(bufferingNewest limit: Int = 64) -> AsyncStream<UTDCallStatus> {
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: UTDCallStatus.self, bufferingPolicy: .bufferingNewest(limit))
+        let subscription = observeStatus(listener: CallStatusForwarder(continuation))
+        continuation.onTermination = { _ in subscription.cancel() }
+        return stream
+    }
+
+    /// The engine's call as last seen (who, how, answered by which device,
+    /// why it ended): the current one (once the session has a call) first,
+    /// then each change.
+    public func callUpdates(bufferingNewest limit: Int = 64) -> AsyncStream<UTDCall> {
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: UTDCall.self, bufferingPolicy: .bufferingNewest(limit))
+        let subscription = observeCall(listener: CallForwarder(continuation))
         continuation.onTermination = { _ in subscription.cancel() }
         return stream
     }

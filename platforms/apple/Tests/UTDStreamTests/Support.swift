@@ -204,12 +204,16 @@ struct StackEnv: Decodable, Sendable {
     let livekitUrl: String
     let adminToken: String
     let controlUrl: String
+    /// The engine's call ring timeout (utd-stack runs it at 3 s); nil from
+    /// a stack that does not report it.
+    let ringTimeoutMs: UInt64?
 
     enum CodingKeys: String, CodingKey {
         case engineUrl = "engine_url"
         case livekitUrl = "livekit_url"
         case adminToken = "admin_token"
         case controlUrl = "control_url"
+        case ringTimeoutMs = "ring_timeout_ms"
     }
 
     static func require() throws -> StackEnv {
