@@ -15,7 +15,9 @@ use utd_engine::admin_client::AppCredentials;
 use utd_stream::media::control_plane::ControlPlaneTransport;
 use utd_stream::media::{RoomTransport, TransportOptions};
 use utd_stream::session::exported::{UTDCallInvitationListener, UTDCallSession};
-use utd_stream::types::{UTDCall, UTDCallStatus as S, UTDStreamType, UTDTrackSource};
+use utd_stream::types::{
+    UTDCall, UTDCallEndReason, UTDCallStatus as S, UTDStreamType, UTDTrackSource,
+};
 use utd_stream::{UTDErrorCode, UTDStreamClient};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -164,8 +166,8 @@ async fn call_ring_accept_talk_and_hang_up_on_both_sides() {
     assert_eq!(callee.status(), Some(S::Ended));
     status_becomes(&caller, S::Ended, "the caller").await;
     assert_eq!(
-        caller.call().and_then(|c| c.end_reason).as_deref(),
-        Some("hangup_callee")
+        caller.call().and_then(|c| c.end_reason),
+        Some(UTDCallEndReason::HangupCallee)
     );
     eventually(WAIT, "both leave the room", || {
         !caller.room().is_connected() && !callee.room().is_connected()
@@ -258,8 +260,8 @@ async fn an_unanswered_call_becomes_missed_on_both_sides() {
     status_becomes(&caller, S::Missed, "the caller").await;
     status_becomes(&callee, S::Missed, "the callee").await;
     assert_eq!(
-        caller.call().and_then(|c| c.end_reason).as_deref(),
-        Some("ring_timeout")
+        caller.call().and_then(|c| c.end_reason),
+        Some(UTDCallEndReason::RingTimeout)
     );
     eventually(WAIT, "the caller left the room", || {
         !caller.room().is_connected()
@@ -496,4 +498,45 @@ async fn an_engine_restart_while_ringing_leaves_both_sides_consistent() {
     status_becomes(&caller, S::Active, "the caller").await;
     caller.clone().end().await.expect("hang up");
     status_becomes(&callee, S::Ended, "the callee").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disposing_a_live_call_hangs_up_but_an_unanswered_device_does_not_decline() {
+    let stack = MediaStack::start().await;
+    let app = stack.app().await;
+    let alice = device(&stack, &app, "alice", "a1").await;
+    let bob_phone = device(&stack, &app, "bob", "bob-phone").await;
+    let bob_tablet = device(&stack, &app, "bob", "bob-tablet").await;
+    let caller = alice.session(UTDStreamType::AudioCall);
+    let call = caller
+        .clone()
+        .start("bob".into(), None, None)
+        .await
+        .expect("start");
+    bob_tablet.invitation(&call.call_id).await;
+    let tablet = bob_tablet.session(UTDStreamType::AudioCall);
+    tablet
+        .clone()
+        .ringing(call.call_id.clone())
+        .await
+        .expect("ringing");
+    tablet.clone().dispose().await;
+    // Still ringing for the caller: the phone can answer.
+    bob_phone.invitation(&call.call_id).await;
+    let phone = bob_phone.session(UTDStreamType::AudioCall);
+    phone
+        .clone()
+        .accept(call.call_id.clone())
+        .await
+        .expect("the phone answers");
+    status_becomes(&caller, S::Active, "the caller").await;
+
+    phone.clone().dispose().await;
+    status_becomes(&caller, S::Ended, "the caller").await;
+    assert_eq!(
+        caller.call().and_then(|c| c.end_reason),
+        Some(UTDCallEndReason::HangupCallee)
+    );
+    let after = phone.clone().end().await.expect_err("disposed");
+    assert_eq!(after.code(), UTDErrorCode::Disposed);
 }

@@ -164,9 +164,22 @@ impl Call {
         self.act(&call_id, CallAction::End).await.map(drop)
     }
 
-    /// Stops following the call and leaves the media room (the call itself
-    /// is not ended: call `end()` first to hang up).
+    /// Hangs up a call this device is in (the caller's live call, or the
+    /// callee's answered one) so the other side is not left in it, stops
+    /// following the call and leaves the media room. A callee device that
+    /// has not answered does not decline by disposing: the call keeps
+    /// ringing on the user's other devices.
     pub async fn dispose(&self) {
+        let in_call = lock(&self.current).as_ref().is_some_and(|c| {
+            let status = c.machine.status();
+            match c.machine.role() {
+                CallRole::Caller => !status.is_terminal(),
+                CallRole::Callee => status == UTDCallStatus::Active,
+            }
+        });
+        if in_call {
+            self.abandon().await;
+        }
         if let Some(follower) = lock(&self.follower).take() {
             follower.abort();
         }

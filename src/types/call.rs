@@ -33,9 +33,44 @@ pub struct UTDCall {
     /// The callee device that answered, once answered (null when the
     /// callee's session had no device id).
     pub answered_by_device: Option<String>,
-    /// Why it ended, once over: `hangup_caller`, `hangup_callee`,
-    /// `rejected`, `busy`, `cancelled` or `ring_timeout`.
-    pub end_reason: Option<String>,
+    /// Why it ended, once over.
+    pub end_reason: Option<UTDCallEndReason>,
+}
+
+/// Why a call ended.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum UTDCallEndReason {
+    /// The caller hung up an answered call.
+    HangupCaller,
+    /// The callee hung up an answered call.
+    HangupCallee,
+    /// The callee declined.
+    Rejected,
+    /// The callee was busy.
+    Busy,
+    /// The caller hung up before an answer.
+    Cancelled,
+    /// Nobody answered before the engine's ring timeout.
+    RingTimeout,
+    /// A reason this SDK version does not know (a newer engine).
+    Other {
+        /// The engine's name for it.
+        reason: String,
+    },
+}
+
+impl UTDCallEndReason {
+    fn from_wire(reason: String) -> Self {
+        match reason.as_str() {
+            "hangup_caller" => Self::HangupCaller,
+            "hangup_callee" => Self::HangupCallee,
+            "rejected" => Self::Rejected,
+            "busy" => Self::Busy,
+            "cancelled" => Self::Cancelled,
+            "ring_timeout" => Self::RingTimeout,
+            _ => Self::Other { reason },
+        }
+    }
 }
 
 impl TryFrom<CallWire> for UTDCall {
@@ -78,7 +113,7 @@ impl TryFrom<CallWire> for UTDCall {
             created_at_ms: wire.created_at_ms,
             updated_at_ms: wire.updated_at_ms,
             answered_by_device: wire.answered_by_device,
-            end_reason: wire.end_reason,
+            end_reason: wire.end_reason.map(UTDCallEndReason::from_wire),
         })
     }
 }

@@ -10,7 +10,7 @@ mod session;
 mod stage;
 mod stream_type;
 
-pub use call::UTDCall;
+pub use call::{UTDCall, UTDCallEndReason};
 pub use call_status::UTDCallStatus;
 pub use connection::{UTDConnectionState, UTDPresence};
 pub use participant::{

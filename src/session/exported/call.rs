@@ -121,8 +121,10 @@ impl UTDCallSession {
     }
 
     /// Callee: answers on this device, joins the call room and publishes.
-    /// `conflict` when another device answered first (status then shows
-    /// `answeredElsewhere`); `invalidState` when the call is over.
+    /// When another device answered first this fails, and `status` shows
+    /// `answeredElsewhere`: with `invalidState` when this session already
+    /// knew, with `conflict` when both answered at the same moment. Also
+    /// `invalidState` when the call is over.
     pub async fn accept(self: Arc<Self>, call_id: String) -> UTDResult<UTDCall> {
         let inner = self.handle.alive()?;
         Ok(runtime::run(async move { inner.accept(&call_id).await }).await?)
@@ -148,8 +150,10 @@ impl UTDCallSession {
         Ok(runtime::run(async move { inner.end().await }).await?)
     }
 
-    /// Stops following the call and leaves its room; later calls fail with
-    /// `disposed`. Does not hang up: call `end()` first. Idempotent.
+    /// Hangs up a call this device is in (the caller's live call, the
+    /// callee's answered one; best effort), stops following it and leaves
+    /// its room. An unanswered callee device does not decline by disposing.
+    /// Later actions fail with `disposed`. Idempotent.
     pub async fn dispose(self: Arc<Self>) {
         if !self.handle.begin_dispose() {
             return;

@@ -124,9 +124,9 @@ final class CallScenarioTests: XCTestCase {
         let ended = try await awaitElement(caller.callUpdates(), "the caller is pushed the ended call") {
             $0.status == .ended
         }
-        XCTAssertEqual(ended.endReason, "hangup_callee")
+        XCTAssertEqual(ended.endReason, .hangupCallee)
         try await awaitStatus(caller, .ended, "the caller")
-        XCTAssertEqual(caller.call()?.endReason, "hangup_callee")
+        XCTAssertEqual(caller.call()?.endReason, .hangupCallee)
         try await awaitElement(caller.room().connectedUpdates(), "the caller leaves the room") { !$0 }
         try await awaitElement(callee.room().connectedUpdates(), "the callee leaves the room") { !$0 }
         try await caller.end()  // ending an ended call is harmless
@@ -198,7 +198,7 @@ final class CallScenarioTests: XCTestCase {
         let elapsed = ContinuousClock.now - started
         XCTAssertGreaterThanOrEqual(elapsed, ringTimeout - .milliseconds(250), "not missed before the ring timeout")
         try await awaitStatus(callee, .missed, "the callee")
-        XCTAssertEqual(caller.call()?.endReason, "ring_timeout")
+        XCTAssertEqual(caller.call()?.endReason, .ringTimeout)
         try await awaitElement(caller.room().connectedUpdates(), "the caller left the room") { !$0 }
     }
 
