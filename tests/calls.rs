@@ -540,3 +540,28 @@ async fn disposing_a_live_call_hangs_up_but_an_unanswered_device_does_not_declin
     let after = phone.clone().end().await.expect_err("disposed");
     assert_eq!(after.code(), UTDErrorCode::Disposed);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_double_tapped_answer_answers_once() {
+    let stack = MediaStack::start().await;
+    let app = stack.app().await;
+    let alice = device(&stack, &app, "alice", "a1").await;
+    let bob = device(&stack, &app, "bob", "b1").await;
+    let caller = alice.session(UTDStreamType::VideoCall);
+    let call = caller
+        .clone()
+        .start("bob".into(), None, None)
+        .await
+        .expect("start");
+    bob.invitation(&call.call_id).await;
+    let callee = bob.session(UTDStreamType::VideoCall);
+    let (first, second) = tokio::join!(
+        callee.clone().accept(call.call_id.clone()),
+        callee.clone().accept(call.call_id.clone())
+    );
+    assert_eq!(first.expect("first tap").status, S::Active);
+    assert_eq!(second.expect("second tap").status, S::Active);
+    assert!(callee.room().is_connected());
+    status_becomes(&caller, S::Active, "the caller").await;
+    caller.clone().end().await.expect("hang up");
+}

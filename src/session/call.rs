@@ -47,6 +47,9 @@ pub struct Call {
     ctx: SessionContext,
     current: Mutex<Option<Current>>,
     follower: Mutex<Option<JoinHandle<()>>>,
+    /// One action at a time: a double-tapped Answer waits for the first and
+    /// then finds the call already answered, instead of joining twice.
+    actions: tokio::sync::Mutex<()>,
 }
 
 impl Call {
@@ -70,6 +73,7 @@ impl Call {
             ctx,
             current: Mutex::new(None),
             follower: Mutex::new(None),
+            actions: tokio::sync::Mutex::new(()),
         }))
     }
 
@@ -92,6 +96,7 @@ impl Call {
         callee_name: Option<&str>,
         metadata: Value,
     ) -> Result<UTDCall, UTDStreamError> {
+        let _one_at_a_time = self.actions.lock().await;
         if self.call_id().is_some() {
             return Err(UTDStreamError::invalid_state(
                 "this session already has a call; use a new call session for another call",
@@ -193,6 +198,7 @@ impl Call {
         call_id: &str,
         action: CallAction,
     ) -> Result<UTDCall, UTDStreamError> {
+        let _one_at_a_time = self.actions.lock().await;
         self.load(call_id).await?;
         let (bearer, permit) = {
             let mut guard = lock(&self.current);

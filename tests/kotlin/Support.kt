@@ -94,7 +94,14 @@ fun collectLogs(level: UTDLogLevel): Pair<LogCollector, UTDSubscription> {
  * through the `utd-stack` binary. `UTD_STACK_ENV` is the path of its JSON env
  * file (or the JSON itself).
  */
-class StackEnv(val engineUrl: String, val livekitUrl: String, val adminToken: String, val controlUrl: String) {
+class StackEnv(
+    val engineUrl: String,
+    val livekitUrl: String,
+    val adminToken: String,
+    val controlUrl: String,
+    /** The engine's call ring timeout in the stack (`ring_timeout_ms`); null when the env file does not say. */
+    val ringTimeoutMs: Long? = null,
+) {
     /** Stops the engine (the client sees its connection drop). */
     fun stopEngine() = control("/engine/stop")
 
@@ -114,7 +121,13 @@ class StackEnv(val engineUrl: String, val livekitUrl: String, val adminToken: St
             val json = if (raw.trimStart().startsWith("{")) raw else File(raw).readText()
             val values = parseFlatJsonObject(json)
             fun field(name: String) = values[name] ?: error("utd-stack env has no \"$name\": $json")
-            return StackEnv(field("engine_url"), field("livekit_url"), field("admin_token"), field("control_url"))
+            return StackEnv(
+                field("engine_url"),
+                field("livekit_url"),
+                field("admin_token"),
+                field("control_url"),
+                values["ring_timeout_ms"]?.toLongOrNull(),
+            )
         }
     }
 }

@@ -50,6 +50,7 @@ fun main(args: Array<String>) {
     registerStackTests(suite)
     registerSignallingScenarioTests(suite)
     registerRoomScenarioTests(suite)
+    registerCallScenarioTests(suite)
 
     val selected = if (args.isEmpty()) suite.tests else suite.tests.filter { t -> args.any { t.name.contains(it) } }
     if (selected.isEmpty()) {

@@ -1,5 +1,5 @@
 // Idiomatic Kotlin on top of the generated bindings: each observable of the
-// SDK (client, logs, rooms and their sessions) as a cold Flow. Collecting
+// SDK (client, logs, rooms and their sessions, calls) as a cold Flow. Collecting
 // subscribes (state flows give the current value first, event flows what
 // happens from then on); cancelling the collector cancels the SDK
 // subscription. Listeners run on SDK threads: trySend never blocks them.
@@ -163,6 +163,79 @@ fun UTDLiveStreamSession.stageRequestsFlow(): Flow<UTDStageRequest> = callbackFl
     val subscription = observeStageRequests(object : UTDStageRequestListener {
         override fun onStageRequest(request: UTDStageRequest) {
             trySend(request)
+        }
+    })
+    awaitClose { subscription.cancel() }
+}.buffer(capacity = Channel.UNLIMITED)
+
+// ---- Calls: UTDStreamClient invitations, UTDCallSession ----
+//
+// A call's status and call object are states: current first (once there is
+// a call; nothing is emitted before `start` or the first callee action),
+// then each change. Like every SDK state, quick successive changes may reach
+// the collector as the newest one only (`ringing` then `active` in a few ms
+// can arrive as `active`); statuses never move backwards and the terminal
+// one is the last, so it is always delivered. Like the room flows, these do
+// not complete when the call is over or the session disposed: bound the wait.
+
+/**
+ * This device's view of the call status: the current one first (once there
+ * is a call), then each change, ending in a terminal one (`ended`,
+ * `rejected`, `busy`, `missed`, `cancelled`, `answeredElsewhere`,
+ * `declinedElsewhere`). An intermediate status may be skipped when the next
+ * one follows at once, so wait for "this or anything later", not for an
+ * exact intermediate value.
+ *
+ * ```
+ * session.start("bob")
+ * when (session.statusFlow().first { it != UTDCallStatus.INITIATING && it != UTDCallStatus.RINGING }) {
+ *     UTDCallStatus.ACTIVE -> showCallScreen()
+ *     else -> showCallFailed()
+ * }
+ * ```
+ */
+fun UTDCallSession.statusFlow(): Flow<UTDCallStatus> = callbackFlow {
+    val subscription = observeStatus(object : UTDCallStatusListener {
+        override fun onStatus(status: UTDCallStatus) {
+            trySend(status)
+        }
+    })
+    awaitClose { subscription.cancel() }
+}.buffer(capacity = 64, onBufferOverflow = BufferOverflow.DROP_OLDEST)
+
+/**
+ * The engine's call object as last seen (status, who answered on which
+ * device, `endReason` once over): the current one first (once there is a
+ * call), then each newer one. A slow collector skips to the newest.
+ */
+fun UTDCallSession.callFlow(): Flow<UTDCall> = callbackFlow {
+    val subscription = observeCall(object : UTDCallListener {
+        override fun onCall(call: UTDCall) {
+            trySend(call)
+        }
+    })
+    awaitClose { subscription.cancel() }
+}.buffer(capacity = 64, onBufferOverflow = BufferOverflow.DROP_OLDEST)
+
+/**
+ * Incoming calls for this user while signalling is connected (`connect()`),
+ * from the moment collection starts: every connected device of the callee
+ * gets each one. There is no "current" value, so an invitation that arrives
+ * before the collector starts is not replayed: collect for as long as the
+ * app can take calls. None is dropped however slow the collector.
+ *
+ * ```
+ * client.callInvitationsFlow().collect { call ->
+ *     val session = client.callSession(call.streamType)
+ *     session.ringing(call.callId)
+ *     showIncomingCall(call, session)
+ * }
+ * ```
+ */
+fun UTDStreamClient.callInvitationsFlow(): Flow<UTDCall> = callbackFlow {
+    val subscription = observeCallInvitations(object : UTDCallInvitationListener {
+        override fun onInvitation(call: UTDCall) {
+            trySend(call)
         }
     })
     awaitClose { subscription.cancel() }
