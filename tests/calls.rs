@@ -565,3 +565,49 @@ async fn a_double_tapped_answer_answers_once() {
     status_becomes(&caller, S::Active, "the caller").await;
     caller.clone().end().await.expect("hang up");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_that_comes_online_while_a_call_rings_still_gets_the_invitation() {
+    let stack = MediaStack::start().await;
+    let app = stack.app().await;
+    let alice = device(&stack, &app, "alice", "a1").await;
+    let caller = alice.session(UTDStreamType::AudioCall);
+    let call = caller
+        .clone()
+        .start("bob".into(), None, None)
+        .await
+        .expect("start");
+
+    // Bob's device signs in after the call was made: the engine's push went
+    // to nobody, the catch-up after connecting announces it.
+    let late = device(&stack, &app, "bob", "late-phone").await;
+    let invitation = late.invitation(&call.call_id).await;
+    assert_eq!(invitation.caller_identity, "alice");
+    let pending = late.client.clone().pending_calls().await.expect("pending");
+    assert_eq!(
+        pending
+            .iter()
+            .map(|c| c.call_id.as_str())
+            .collect::<Vec<_>>(),
+        vec![call.call_id.as_str()]
+    );
+    // Reconnecting does not announce the same call twice.
+    late.client.clone().disconnect().await;
+    late.client.clone().connect().await.expect("reconnect");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let announced = late.invitations.0.lock().map(|v| v.len()).unwrap_or(0);
+    assert_eq!(announced, 1, "one announcement per call");
+
+    let callee = late.session(UTDStreamType::AudioCall);
+    callee
+        .clone()
+        .accept(call.call_id.clone())
+        .await
+        .expect("accept");
+    let after = late.client.clone().pending_calls().await.expect("pending");
+    assert!(
+        after.is_empty(),
+        "an answered call is not pending: {after:?}"
+    );
+    caller.clone().end().await.expect("hang up");
+}

@@ -80,6 +80,12 @@ pub struct CallReply {
     pub join: Option<CallJoinWire>,
 }
 
+/// `GET /calls?role=callee&status=pending` reply.
+#[derive(Debug, Deserialize)]
+struct CallList {
+    calls: Vec<CallWire>,
+}
+
 #[derive(Serialize)]
 struct CreateCall<'a> {
     callee_identity: &'a str,
@@ -165,6 +171,25 @@ impl EngineApi {
         let path = format!("api/v1/calls/{call_id}");
         self.call::<(), _>(Method::GET, self.base(), &path, Auth::User(bearer), None)
             .await
+    }
+
+    /// `GET /calls?role=callee&status=pending`: the calls ringing for this
+    /// user right now (initiating or ringing, this user the callee), oldest
+    /// first.
+    pub async fn pending_calls(
+        &self,
+        bearer: &BearerToken,
+    ) -> Result<Vec<CallWire>, UTDStreamError> {
+        let list: CallList = self
+            .call::<(), _>(
+                Method::GET,
+                self.base(),
+                "api/v1/calls?role=callee&status=pending",
+                Auth::User(bearer),
+                None,
+            )
+            .await?;
+        Ok(list.calls)
     }
 
     /// `POST /calls/{id}/{action}` (`ringing`, `accept`, `reject`, `busy`,

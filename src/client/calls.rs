@@ -30,8 +30,25 @@ impl UTDStreamClient {
         Ok(Arc::new(UTDCallSession::new(call)))
     }
 
+    /// The calls ringing for this user right now (the user is the callee,
+    /// not answered, not over), oldest first. For an app that starts up or
+    /// comes to the foreground while a call is ringing.
+    pub async fn pending_calls(self: Arc<Self>) -> UTDResult<Vec<UTDCall>> {
+        self.check_alive()?;
+        let auth = self.session_context().auth;
+        Ok(runtime::run(async move {
+            let session = auth.current().ok_or_else(crate::auth::not_authenticated)?;
+            let calls = auth.api.pending_calls(&session.bearer).await?;
+            calls.into_iter().map(UTDCall::try_from).collect()
+        })
+        .await?)
+    }
+
     /// Delivers each incoming call to `listener` while signalling is
-    /// connected (`connect()`): every connected device of the callee gets it.
+    /// connected (`connect()`): every connected device of the callee gets
+    /// it. After each (re)connect the calls still ringing for this user are
+    /// announced too, so a call made while this device was offline is not
+    /// missed; each call is announced once per client.
     pub fn observe_call_invitations(
         &self,
         listener: Arc<dyn UTDCallInvitationListener>,

@@ -300,6 +300,9 @@ async fn pump(
             ended: Ended::Lost(e),
         };
     }
+    // Invitations are pushed only to connections open when the call was
+    // made: look for calls ringing for this user now (off the pump).
+    crate::runtime::handle().spawn(announce_pending_calls(ctx.auth.clone(), ctx.shared.clone()));
 
     // Two and a half missed heartbeats means the engine or the path is gone.
     let silence_limit = (heartbeat * 5 / 2).max(Duration::from_secs(2));
@@ -477,6 +480,24 @@ fn handle_text(
         ServerMessage::Unknown => {}
     }
     None
+}
+
+/// Announces the calls ringing for this user right now as invitations
+/// (each call once per client, however often this runs).
+async fn announce_pending_calls(auth: Arc<AuthState>, shared: Arc<SignalShared>) {
+    let Some(session) = auth.current() else {
+        return;
+    };
+    match auth.api.pending_calls(&session.bearer).await {
+        Ok(calls) => {
+            for call in calls {
+                shared.publish_call_push(CallPush::Invitation(call));
+            }
+        }
+        Err(e) => {
+            tracing::warn!(target: "utd_stream::signalling", "could not look for ringing calls: {e}")
+        }
+    }
 }
 
 /// Maps the engine's close frame to what happens next.

@@ -522,6 +522,82 @@ pub fn expire(
     Ok(out)
 }
 
+/// Most calls one listing returns ([`pending_for_callee`]).
+pub const MAX_LISTED: usize = 50;
+
+/// Most due calls one listing expires itself; any further due call is left
+/// to its timer (it is never listed either way).
+const MAX_EXPIRED_PER_LISTING: usize = 1000;
+
+/// The result of [`pending_for_callee`].
+#[derive(Debug, Clone, Default)]
+pub struct Listed {
+    /// The pending calls, oldest first (`created_at_ms`, then `call_id`), at
+    /// most [`MAX_LISTED`].
+    pub calls: Vec<CallRecord>,
+    /// Calls this listing made `missed` (due ring timeouts), oldest first;
+    /// each one is a `call.updated` push.
+    pub expired: Vec<CallRecord>,
+}
+
+/// The calls of `app_id` where `identity` is the callee and that still wait
+/// for an answer (`initiating` / `ringing`), in one transaction. The ring
+/// timeouts that are due are applied first, so no listed call is expired.
+pub fn pending_for_callee(
+    conn: &mut Connection,
+    app_id: &str,
+    identity: &str,
+    ring_timeout_ms: u64,
+) -> Result<Listed, DbError> {
+    pending_for_callee_at(
+        conn,
+        app_id,
+        identity,
+        ring_timeout_ms,
+        crate::ids::now_ms(),
+    )
+}
+
+fn pending_for_callee_at(
+    conn: &mut Connection,
+    app_id: &str,
+    identity: &str,
+    ring_timeout_ms: u64,
+    now: u64,
+) -> Result<Listed, DbError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // A call is due when now >= created_at_ms + ring_timeout, i.e. when
+    // created_at_ms <= cutoff; before the epoch reaches the timeout nothing is.
+    let cutoff: i64 = now
+        .checked_sub(ring_timeout_ms)
+        .map_or(-1, |c| i64::try_from(c).unwrap_or(i64::MAX));
+    let select = |extra: &str, limit: usize| {
+        format!(
+            "SELECT {COLUMNS} FROM calls
+             WHERE app_id = ?1 AND callee_identity = ?2
+               AND status IN ('initiating', 'ringing') AND {extra}
+             ORDER BY created_at_ms, call_id LIMIT {limit}"
+        )
+    };
+    let due: Vec<CallRecord> = tx
+        .prepare(&select("created_at_ms <= ?3", MAX_EXPIRED_PER_LISTING))?
+        .query_map(params![app_id, identity, cutoff], from_row)?
+        .collect::<Result<_, _>>()?;
+    let mut expired = Vec::new();
+    for call in due {
+        let (call, changed) = expire_if_due(&tx, call, ring_timeout_ms, now)?;
+        if changed {
+            expired.push(call);
+        }
+    }
+    let calls: Vec<CallRecord> = tx
+        .prepare(&select("created_at_ms > ?3", MAX_LISTED))?
+        .query_map(params![app_id, identity, cutoff], from_row)?
+        .collect::<Result<_, _>>()?;
+    tx.commit()?;
+    Ok(Listed { calls, expired })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -634,6 +710,119 @@ mod tests {
         assert_eq!(decide(Accept, Callee, &active, None), OtherDevice);
         let no_device = call(S::Active, None);
         assert_eq!(decide(Accept, Callee, &no_device, None), Decision::NoChange);
+    }
+
+    /// A migrated in-memory database without foreign keys (no app rows needed).
+    fn test_db() -> Connection {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::db::migrate(&mut conn).unwrap();
+        conn.pragma_update(None, "foreign_keys", "OFF").unwrap();
+        conn
+    }
+
+    fn stored(conn: &mut Connection, id: &str, app: &str, caller: &str, callee: &str, at: u64) {
+        let mut c = call(Status::Initiating, None);
+        c.call_id = id.into();
+        c.app_id = app.into();
+        c.caller_identity = caller.into();
+        c.callee_identity = callee.into();
+        c.created_at_ms = at;
+        c.updated_at_ms = at;
+        c.answered = false;
+        assert!(insert(conn, &c).unwrap());
+    }
+
+    fn set_status(conn: &Connection, id: &str, status: Status) {
+        conn.execute(
+            "UPDATE calls SET status = ?2 WHERE call_id = ?1",
+            params![id, status.as_str()],
+        )
+        .unwrap();
+    }
+
+    fn ids(calls: &[CallRecord]) -> Vec<&str> {
+        calls.iter().map(|c| c.call_id.as_str()).collect()
+    }
+
+    /// The listing: only pending calls of this callee in this app, oldest
+    /// first (ties by id), due ones expired first and never listed.
+    #[test]
+    fn pending_for_callee_lists_live_pending_calls_oldest_first() {
+        let mut conn = test_db();
+        let timeout = 30_000;
+        let now = 1_000_000;
+        // Listed: pending, alice the callee, not due (created after now - timeout).
+        stored(&mut conn, "call_b", "1", "bob", "alice", now - 10);
+        stored(&mut conn, "call_a", "1", "bob", "alice", now - 10);
+        stored(&mut conn, "call_c", "1", "carol", "alice", now - 20);
+        set_status(&conn, "call_c", Status::Ringing);
+        // Not listed: alice is the caller; another callee; another app; terminal;
+        // answered.
+        stored(&mut conn, "call_caller", "1", "alice", "bob", now - 5);
+        stored(&mut conn, "call_other", "1", "bob", "carol", now - 5);
+        stored(&mut conn, "call_app2", "2", "bob", "alice", now - 5);
+        stored(&mut conn, "call_done", "1", "bob", "alice", now - 5);
+        set_status(&conn, "call_done", Status::Rejected);
+        stored(&mut conn, "call_live", "1", "bob", "alice", now - 5);
+        set_status(&conn, "call_live", Status::Active);
+        // Due: exactly at the deadline and past it (expired by the listing).
+        stored(&mut conn, "call_due1", "1", "bob", "alice", now - timeout);
+        stored(
+            &mut conn,
+            "call_due2",
+            "1",
+            "bob",
+            "alice",
+            now - timeout - 1,
+        );
+        set_status(&conn, "call_due2", Status::Ringing);
+        // Due but of another callee: left to its timer.
+        stored(
+            &mut conn,
+            "call_due3",
+            "1",
+            "bob",
+            "carol",
+            now - timeout - 1,
+        );
+
+        let listed = pending_for_callee_at(&mut conn, "1", "alice", timeout, now).unwrap();
+        assert_eq!(ids(&listed.calls), ["call_c", "call_a", "call_b"]);
+        assert_eq!(listed.calls[0].status, Status::Ringing);
+        assert_eq!(ids(&listed.expired), ["call_due2", "call_due1"]);
+        for c in &listed.expired {
+            assert_eq!(c.status, Status::Missed);
+            assert_eq!(c.end_reason.as_deref(), Some("ring_timeout"));
+            assert_eq!(c.updated_at_ms, now);
+            assert_eq!(get(&conn, "1", &c.call_id).unwrap().as_ref(), Some(c));
+        }
+        assert_eq!(
+            get(&conn, "1", "call_due3").unwrap().unwrap().status,
+            Status::Initiating
+        );
+        // Again: nothing more to expire, the same list.
+        let again = pending_for_callee_at(&mut conn, "1", "alice", timeout, now).unwrap();
+        assert_eq!(again.calls, listed.calls);
+        assert!(again.expired.is_empty());
+        // Nothing pending for bob as callee in app 1 (call_caller is alice's call to bob).
+        let bob = pending_for_callee_at(&mut conn, "1", "bob", timeout, now).unwrap();
+        assert_eq!(ids(&bob.calls), ["call_caller"]);
+        // Early on the clock (now < timeout) nothing is due.
+        let early = pending_for_callee_at(&mut conn, "1", "alice", u64::MAX, now).unwrap();
+        assert_eq!(ids(&early.calls), ["call_c", "call_a", "call_b"]);
+    }
+
+    #[test]
+    fn pending_for_callee_returns_at_most_fifty() {
+        let mut conn = test_db();
+        for i in 0..(MAX_LISTED + 5) {
+            let id = format!("call_{i:03}");
+            stored(&mut conn, &id, "1", "bob", "alice", 1_000 + i as u64);
+        }
+        let listed = pending_for_callee_at(&mut conn, "1", "alice", 30_000, 2_000).unwrap();
+        assert_eq!(listed.calls.len(), MAX_LISTED);
+        assert_eq!(listed.calls[0].call_id, "call_000");
+        assert_eq!(listed.calls[MAX_LISTED - 1].call_id, "call_049");
     }
 
     #[test]

@@ -1,10 +1,11 @@
-//! 1:1 calls (engine-api.md §5): create, read and act on a call; the ring
-//! timeout; `call.invitation` / `call.updated` pushes; the LiveKit room of a
-//! call (at most two participants, deleted when the call is over).
+//! 1:1 calls (engine-api.md §5): create, read, list (pending, as callee) and
+//! act on a call; the ring timeout; `call.invitation` / `call.updated` pushes;
+//! the LiveKit room of a call (at most two participants, deleted when over).
 
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -327,6 +328,77 @@ pub async fn get(
     }
 }
 
+/// Reply of `GET /api/v1/calls`.
+#[derive(Debug, Serialize)]
+pub struct CallList {
+    calls: Vec<CallRecord>,
+}
+
+/// The query of `GET /api/v1/calls`, as raw pairs (in order, repeats kept).
+type ListQuery = Result<Query<Vec<(String, String)>>, QueryRejection>;
+
+/// Checks the query of `GET /api/v1/calls`: only `role=callee` and
+/// `status=pending`, each optional and at most once (the only listing).
+fn check_list_query(query: ListQuery) -> Result<(), ApiError> {
+    let Query(pairs) =
+        query.map_err(|e| ApiError::invalid_argument(format!("invalid query string: {e}")))?;
+    let (mut role, mut status) = (false, false);
+    for (key, value) in &pairs {
+        let (seen, want) = match key.as_str() {
+            "role" => (&mut role, "callee"),
+            "status" => (&mut status, "pending"),
+            _ => {
+                let key: String = key.chars().take(64).collect();
+                return Err(ApiError::invalid_argument(format!(
+                    "unknown query parameter {key:?}: only role=callee and status=pending are supported"
+                )));
+            }
+        };
+        if std::mem::replace(seen, true) {
+            return Err(ApiError::invalid_argument(format!(
+                "query parameter {key} given more than once"
+            )));
+        }
+        if value != want {
+            return Err(ApiError::invalid_argument(format!(
+                "unsupported {key}: only {key}={want} is supported"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `GET /api/v1/calls?role=callee&status=pending`: the calls ringing for
+/// the bearer's user right now (so a device that connects late finds them).
+pub async fn list(
+    State(state): State<AppState>,
+    user: User,
+    query: ListQuery,
+) -> Result<Json<CallList>, ApiError> {
+    check_list_query(query)?;
+    require_signaling(&user)?;
+    let st = state.clone();
+    let (app_id, identity) = (user.app.app_id.clone(), user.session.identity.clone());
+    let timeout = ring_timeout_ms(&state);
+    let listed = state
+        .db
+        .call(move |c| {
+            let listed = calls::pending_for_callee(c, &app_id, &identity, timeout)?;
+            for call in &listed.expired {
+                push_updated(&st, call);
+            }
+            Ok(listed)
+        })
+        .await?;
+    for call in &listed.expired {
+        tracing::info!(app_id = %call.app_id, call_id = %call.call_id, "call missed (ring timeout)");
+        close_room(&state, call);
+    }
+    Ok(Json(CallList {
+        calls: listed.calls,
+    }))
+}
+
 /// The error of a result that is not `Done`.
 fn refusal(result: ActResult) -> ApiError {
     match result {
@@ -536,4 +608,50 @@ pub(crate) async fn resume_pending(state: &AppState) -> Result<usize, crate::db:
         );
     }
     Ok(pending.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(query: &str) -> Result<(), String> {
+        let uri: axum::http::Uri = format!("/api/v1/calls{query}").parse().unwrap();
+        check_list_query(Query::try_from_uri(&uri)).map_err(|e| format!("{e:?}"))
+    }
+
+    #[test]
+    fn the_list_query_accepts_only_the_pending_callee_listing() {
+        for ok in [
+            "",
+            "?",
+            "?role=callee",
+            "?status=pending",
+            "?role=callee&status=pending",
+            "?status=pending&role=callee",
+            "?role=callee&&status=pending&",
+            "?role=%63allee",
+        ] {
+            assert_eq!(check(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "?role=caller",
+            "?role=",
+            "?role",
+            "?role=Callee",
+            "?status=ringing",
+            "?status=pending,ringing",
+            "?role=callee&role=callee",
+            "?status=pending&status=pending",
+            "?limit=10",
+            "?role=callee&status=pending&x=1",
+            "?=callee",
+            "?role%3Dcallee",
+        ] {
+            let e = check(bad).expect_err(bad);
+            assert!(
+                e.contains("InvalidArgument") || e.contains("invalid_argument"),
+                "{bad}: {e}"
+            );
+        }
+    }
 }

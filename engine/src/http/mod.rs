@@ -35,7 +35,7 @@ pub(crate) fn router(state: AppState) -> Router {
         )
         .route("/api/v1/me", get(session::me))
         .route("/api/v1/token", post(token::mint))
-        .route("/api/v1/calls", post(calls::create))
+        .route("/api/v1/calls", get(calls::list).post(calls::create))
         .route("/api/v1/calls/{call_id}", get(calls::get))
         .route("/api/v1/calls/{call_id}/ringing", post(calls::ringing))
         .route("/api/v1/calls/{call_id}/accept", post(calls::accept))
