@@ -1,15 +1,38 @@
 #!/usr/bin/env bash
-# The room bench (examples/bench_rooms.rs), release build: median and p99 of
-# takeSeat → canPublish and inviteToStage → viewer canPublish over 200 runs,
-# next to the bare engine round trip of the same request, against a real
-# livekit-server and the in-process engine. Installs livekit-server if it is
-# missing. Extra arguments go to the bench: --runs N, --warmup N,
-# --rotate-after S (see `scripts/bench.sh --help`). Exits non-zero on failure.
+# The benches, release build, against a real livekit-server and the
+# in-process engine. Installs livekit-server if it is missing.
+#
+#   scripts/bench.sh rooms [args]   the room bench (examples/bench_rooms.rs):
+#       median and p99 of takeSeat → canPublish and inviteToStage → viewer
+#       canPublish over 200 runs, next to the bare engine round trip of the
+#       same request. Args: --runs N, --warmup N, --rotate-after S.
+#   scripts/bench.sh calls [args]   the call bench (examples/bench_calls.rs):
+#       median and p99 of the caller's start() → invitation at the callee's
+#       listener and of accept() → both sides active over 200 calls, next to
+#       the bare signal WebSocket round trip measured in the same run.
+#       Args: --runs N, --warmup N, --type audio|video.
+#   scripts/bench.sh [args]         both, rooms then calls, each with args
+#       (so only the flags both take: --runs N, --warmup N).
+#
+# `scripts/bench.sh rooms --help` / `calls --help` print a bench's usage.
+# Exits non-zero when a bench fails (with no bench name, after running both).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$REPO_ROOT"
 
+benches=(rooms calls)
+case "${1:-}" in
+  rooms | calls) benches=("$1"); shift ;;
+esac
+
 step "setup (livekit-server)" "$REPO_ROOT/scripts/setup.sh" livekit
-# The bench finds livekit-server here, like the tests.
+# The benches find livekit-server here, like the tests.
 export UTD_LIVEKIT_SERVER_BIN="${UTD_LIVEKIT_SERVER_BIN:-$LIVEKIT_SERVER_BIN}"
-step "bench (release)" cargo run --release --example bench_rooms -- "$@"
+failed=()
+for bench in "${benches[@]}"; do
+  step "bench $bench (release)" cargo run --release --example "bench_$bench" -- "$@" \
+    || failed+=("$bench")
+done
+if ((${#failed[@]})); then
+  die "bench failed: ${failed[*]}"
+fi

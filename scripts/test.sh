@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one test command (README, CI): installs what is missing, builds the
 # library and its bindings once, checks formatting and lints, then runs the
-# Rust, Kotlin and Swift suites. A failing suite does not stop the others, so
+# Rust, Kotlin and Swift suites, then a smoke run of each bench. A failing suite does not stop the others, so
 # every `<suite>: N passed, N failed` line is printed; the last line is
 # `all: N passed, N failed`. Exits non-zero if anything failed.
 set -euo pipefail
@@ -61,6 +61,14 @@ summaries=()
 run_suite rust "$REPO_ROOT/scripts/test-rust.sh"
 run_suite kotlin "$REPO_ROOT/scripts/test-kotlin.sh"
 run_suite swift "$REPO_ROOT/scripts/test-swift.sh"
+
+# The benches print numbers in release (scripts/bench.sh); a few runs in the
+# debug build here keep them working. Their numbers are not judged.
+export UTD_LIVEKIT_SERVER_BIN="${UTD_LIVEKIT_SERVER_BIN:-$LIVEKIT_SERVER_BIN}"
+for bench in bench_rooms bench_calls; do
+  step "bench smoke ($bench, 5 runs)" cargo run --quiet --example "$bench" -- --runs 5 --warmup 1 ||
+    problems+=("bench smoke $bench")
+done
 
 echo
 for line in "${summaries[@]}"; do echo "$line"; done

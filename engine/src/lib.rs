@@ -122,6 +122,13 @@ pub async fn start(config: EngineConfig) -> anyhow::Result<RunningEngine> {
         .context("cannot read pending calls")?;
     let app = http::router(state.clone());
     let stop = state.shutdown.clone();
+    // Pushes are small writes: without TCP_NODELAY one waits behind the
+    // previous write for the client's delayed ACK (40 ms on Linux).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     let server = tokio::spawn(async move {
         let serve = axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned());
         if let Err(e) = serve.await {

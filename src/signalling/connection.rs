@@ -18,7 +18,7 @@ use tokio_tungstenite::tungstenite::http::header::{HeaderValue, AUTHORIZATION};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
-use tokio_tungstenite::{connect_async, MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::{connect_async_with_config, MaybeTlsStream, WebSocketStream};
 
 use super::backoff::Backoff;
 use super::protocol::{close_code, reference_key, ClientMessage, ServerMessage};
@@ -196,7 +196,10 @@ async fn open(ctx: &Context) -> Result<Socket, Ended> {
             ))
         })?;
     request.headers_mut().insert(AUTHORIZATION, bearer);
-    match timeout(CONNECT_TIMEOUT, connect_async(request)).await {
+    // TCP_NODELAY: signalling messages are small and latency-bound (a pong
+    // or an ack must not wait for a delayed ACK).
+    let connecting = connect_async_with_config(request, None, true);
+    match timeout(CONNECT_TIMEOUT, connecting).await {
         Err(_) => Err(Ended::Lost(format!("no answer within {CONNECT_TIMEOUT:?}"))),
         Ok(Ok((socket, _response))) => Ok(socket),
         Ok(Err(WsError::Http(response))) => {
