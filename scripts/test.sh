@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The one test command (README, CI): installs what is missing, builds the
 # library and its bindings once, checks formatting and lints, then runs the
-# Rust, Kotlin and Swift suites, then a smoke run of each bench. A failing suite does not stop the others, so
-# every `<suite>: N passed, N failed` line is printed; the last line is
-# `all: N passed, N failed`. Exits non-zero if anything failed.
+# Rust, Kotlin and Swift suites and a smoke run of each bench. A failing suite
+# does not stop the others, so every `<suite>: N passed, N failed` line is
+# printed; the last line is `all: N passed, N failed`. Exits non-zero if
+# anything failed.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$REPO_ROOT"
