@@ -611,3 +611,40 @@ async fn a_device_that_comes_online_while_a_call_rings_still_gets_the_invitation
     );
     caller.clone().end().await.expect("hang up");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_party_dropping_out_of_the_media_room_ends_the_call_for_the_other() {
+    let stack = MediaStack::start().await;
+    let app = stack.app().await;
+    let alice = device(&stack, &app, "alice", "a1").await;
+    let bob = device(&stack, &app, "bob", "b1").await;
+    let caller = alice.session(UTDStreamType::AudioCall);
+    let call = caller
+        .clone()
+        .start("bob".into(), None, None)
+        .await
+        .expect("start");
+    bob.invitation(&call.call_id).await;
+    let callee = bob.session(UTDStreamType::AudioCall);
+    callee
+        .clone()
+        .accept(call.call_id.clone())
+        .await
+        .expect("accept");
+    status_becomes(&caller, S::Active, "the caller").await;
+
+    // The callee's app loses its media connection without hanging up (a
+    // crash): LiveKit's webhook tells the engine, which ends the call.
+    callee
+        .inner()
+        .core
+        .leave()
+        .await
+        .expect("drop out of the room");
+    status_becomes(&caller, S::Ended, "the caller").await;
+    assert_eq!(
+        caller.call().and_then(|c| c.end_reason),
+        Some(UTDCallEndReason::HangupCallee)
+    );
+    status_becomes(&callee, S::Ended, "the callee").await;
+}

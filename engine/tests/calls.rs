@@ -1336,3 +1336,149 @@ async fn pending_calls_check_auth_query_and_plan() {
     assert!(limited, "the per-user bucket of 1/min runs out");
     h.engine.shutdown().await;
 }
+
+/// Delivers a correctly signed LiveKit webhook event; asserts 204.
+async fn webhook(h: &Harness, body: &str) {
+    let (s, b) = common::deliver_signed(h, body).await;
+    assert_eq!(s, 204, "{b}");
+}
+
+/// Both parties connected after `setup` (so no earlier push is queued).
+async fn call_in(h: &Harness, from: &str) -> (AppCredentials, String, String, String, Ws, Ws) {
+    let app = h.app(Plan::Signaling).await;
+    h.admin
+        .set_rate_limits(&app.app_id, 100_000, 1_000_000)
+        .await
+        .unwrap();
+    let bob = session(h, &app, "bob", Some("b1"), None).await;
+    let alice = session(h, &app, "alice", Some("d1"), None).await;
+    let call_id = setup(h, &bob, &alice, from).await;
+    let (bob_ws, _) = connected(h, &bob).await;
+    let (alice_ws, _) = connected(h, &alice).await;
+    (app, bob, alice, call_id, bob_ws, alice_ws)
+}
+
+/// A party leaving an active call's LiveKit room for good ends the call as
+/// that party's `end` would, pushed to both parties.
+#[tokio::test]
+async fn a_party_leaving_the_room_ends_an_active_call() {
+    let h = Harness::start().await;
+    for (kind, who, reason) in [
+        ("participant_left", "alice", "hangup_callee"),
+        ("participant_left", "bob", "hangup_caller"),
+        ("participant_connection_aborted", "alice", "hangup_callee"),
+    ] {
+        let (app, bob, _, call_id, mut bob_ws, mut alice_ws) = call_in(&h, "active").await;
+        let (_, before) = h.get(&format!("/api/v1/calls/{call_id}"), &bob).await;
+        let lk_room = format!("{}_{call_id}", app.app_id);
+        webhook(&h, &common::webhook_event(kind, &lk_room, who)).await;
+        let ended = next_call(&mut bob_ws, "call.updated").await;
+        assert_eq!(next_call(&mut alice_ws, "call.updated").await, ended);
+        assert_eq!(ended["status"], "ended", "{kind} {who}: {ended}");
+        assert_eq!(ended["end_reason"], reason, "{kind} {who}: {ended}");
+        assert_eq!(ended["answered_by_device"], "d1");
+        assert!(ended["updated_at_ms"].as_u64() >= before["updated_at_ms"].as_u64());
+        let (s, got) = h.get(&format!("/api/v1/calls/{call_id}"), &bob).await;
+        assert_eq!((s, &got), (200, &ended));
+        // A late duplicate changes nothing.
+        webhook(&h, &common::webhook_event(kind, &lk_room, who)).await;
+        webhook(&h, &common::webhook_event("room_finished", &lk_room, "")).await;
+        quiet(&mut bob_ws, 200).await;
+        let (_, got) = h.get(&format!("/api/v1/calls/{call_id}"), &bob).await;
+        assert_eq!(got, ended);
+    }
+    h.engine.shutdown().await;
+}
+
+/// `room_finished` ends an active call with `room_closed`.
+#[tokio::test]
+async fn the_room_finishing_ends_an_active_call() {
+    let h = Harness::start().await;
+    let (app, bob, _, call_id, mut bob_ws, mut alice_ws) = call_in(&h, "active").await;
+    let lk_room = format!("{}_{call_id}", app.app_id);
+    let body = json!({
+        "event": "room_finished", "id": "EV_2", "createdAt": "1700000000",
+        "room": {"sid": "RM_1", "name": lk_room},
+    })
+    .to_string();
+    webhook(&h, &body).await;
+    let ended = next_call(&mut alice_ws, "call.updated").await;
+    assert_eq!(next_call(&mut bob_ws, "call.updated").await, ended);
+    assert_eq!(ended["status"], "ended", "{ended}");
+    assert_eq!(ended["end_reason"], "room_closed", "{ended}");
+    let (_, got) = h.get(&format!("/api/v1/calls/{call_id}"), &bob).await;
+    assert_eq!(got, ended);
+    h.engine.shutdown().await;
+}
+
+/// Asserts the call reads as `want`.
+async fn still(h: &Harness, bearer: &str, call_id: &str, want: &Value) {
+    let (_, got) = h.get(&format!("/api/v1/calls/{call_id}"), bearer).await;
+    assert_eq!(&got, want);
+}
+
+/// Webhooks that must not move a call: a non-party, a replaced connection,
+/// another app's room, a pending call, a terminal call, a bad signature.
+#[tokio::test]
+async fn room_webhooks_leave_other_calls_alone() {
+    let h = Harness::start().await;
+    let cfg = EngineConfig::for_tests();
+
+    // Active call: a non-party leaving, the party replaced by its own rejoin
+    // (or migrated), the same call id under another app's prefix, a forged
+    // signature.
+    let (app, bob, _, call_id, mut bob_ws, mut alice_ws) = call_in(&h, "active").await;
+    let (_, active) = h.get(&format!("/api/v1/calls/{call_id}"), &bob).await;
+    let lk_room = format!("{}_{call_id}", app.app_id);
+    webhook(
+        &h,
+        &common::webhook_event("participant_left", &lk_room, "carol"),
+    )
+    .await;
+    for reason in ["DUPLICATE_IDENTITY", "MIGRATION"] {
+        let body = json!({
+            "event": "participant_left", "id": "EV_3", "createdAt": "1700000000",
+            "room": {"sid": "RM_1", "name": lk_room},
+            "participant": {"sid": "PA_1", "identity": "alice", "disconnectReason": reason},
+        })
+        .to_string();
+        webhook(&h, &body).await;
+    }
+    let other = h.app(Plan::Signaling).await;
+    let foreign = format!("{}_{call_id}", other.app_id);
+    webhook(
+        &h,
+        &common::webhook_event("participant_left", &foreign, "alice"),
+    )
+    .await;
+    webhook(&h, &common::webhook_event("room_finished", &foreign, "")).await;
+    let body = common::webhook_event("participant_left", &lk_room, "alice");
+    let forged = common::sign_webhook(&cfg.livekit_api_key, "not-the-secret", &body);
+    let (s, e) = common::deliver_webhook(&h, Some(&forged), &body).await;
+    assert_eq!((s, error_code(&e).as_str()), (401, "unauthenticated"));
+    let (s, e) = common::deliver_webhook(&h, None, &body).await;
+    assert_eq!((s, error_code(&e).as_str()), (401, "unauthenticated"));
+    quiet(&mut bob_ws, 200).await;
+    quiet(&mut alice_ws, 10).await;
+    still(&h, &bob, &call_id, &active).await;
+
+    // Pending calls (the caller may be reconnecting; the ring timeout or a
+    // cancel ends them) and terminal calls.
+    for from in ["initiating", "ringing", "ended", "rejected", "cancelled"] {
+        let (app, bob, _, call_id, mut bob_ws, mut alice_ws) = call_in(&h, from).await;
+        let (_, before) = h.get(&format!("/api/v1/calls/{call_id}"), &bob).await;
+        let lk_room = format!("{}_{call_id}", app.app_id);
+        for (kind, who) in [
+            ("participant_left", "bob"),
+            ("participant_connection_aborted", "bob"),
+            ("participant_left", "alice"),
+            ("room_finished", ""),
+        ] {
+            webhook(&h, &common::webhook_event(kind, &lk_room, who)).await;
+        }
+        quiet(&mut bob_ws, 200).await;
+        quiet(&mut alice_ws, 10).await;
+        still(&h, &bob, &call_id, &before).await;
+    }
+    h.engine.shutdown().await;
+}

@@ -52,6 +52,8 @@ pub enum UTDCallEndReason {
     Cancelled,
     /// Nobody answered before the engine's ring timeout.
     RingTimeout,
+    /// The media server closed the call room while the call was active.
+    RoomClosed,
     /// A reason this SDK version does not know (a newer engine).
     Other {
         /// The engine's name for it.
@@ -68,6 +70,7 @@ impl UTDCallEndReason {
             "busy" => Self::Busy,
             "cancelled" => Self::Cancelled,
             "ring_timeout" => Self::RingTimeout,
+            "room_closed" => Self::RoomClosed,
             _ => Self::Other { reason },
         }
     }

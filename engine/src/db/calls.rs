@@ -522,6 +522,60 @@ pub fn expire(
     Ok(out)
 }
 
+/// What LiveKit reported about a call's room ([`room_gone`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoomEvent<'a> {
+    /// A participant left the room for good (`participant_left` /
+    /// `participant_connection_aborted`).
+    Left(&'a str),
+    /// The room finished (`room_finished`).
+    Finished,
+}
+
+/// `end_reason` of an active call whose LiveKit room finished.
+pub const ROOM_CLOSED: &str = "room_closed";
+
+/// Applies a LiveKit room event to the call `call_id` of `app_id`, in one
+/// transaction: an `active` call ends as its party's `end` would
+/// (`hangup_<side>`) when that party left, and with [`ROOM_CLOSED`] when the
+/// room finished. Anything else (a non-party, a pending call, a terminal
+/// call) changes nothing, except a due ring timeout, applied first. Returns
+/// the committed transitions, oldest first (each one a `call.updated` push).
+pub fn room_gone(
+    conn: &mut Connection,
+    app_id: &str,
+    call_id: &str,
+    event: RoomEvent<'_>,
+    ring_timeout_ms: u64,
+) -> Result<Vec<CallRecord>, DbError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let now = crate::ids::now_ms();
+    let mut changes = Vec::new();
+    if let Some(call) = get(&tx, app_id, call_id)? {
+        let (call, expired) = expire_if_due(&tx, call, ring_timeout_ms, now)?;
+        if expired {
+            changes.push(call.clone());
+        }
+        if call.status == Status::Active {
+            let end_reason = match event {
+                RoomEvent::Left(identity) => match call.side_of(identity) {
+                    Some(Side::Caller) => Some("hangup_caller"),
+                    Some(Side::Callee) => Some("hangup_callee"),
+                    None => None,
+                },
+                RoomEvent::Finished => Some(ROOM_CLOSED),
+            };
+            if let Some(reason) = end_reason {
+                if let Some(next) = apply(&tx, &call, Status::Ended, Some(reason), None, now)? {
+                    changes.push(next);
+                }
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(changes)
+}
+
 /// Most calls one listing returns ([`pending_for_callee`]).
 pub const MAX_LISTED: usize = 50;
 

@@ -16,7 +16,9 @@ use super::errors::{ApiError, Capability};
 use super::extract::{ApiPath, JsonBody};
 use super::session::{validate_identity, validate_profile};
 use super::token::{grants_for, livekit_room, sign_room_token, StreamType};
-use crate::db::calls::{self, ActResult, Acted, Action, CallRecord, Decision, Side, Status};
+use crate::db::calls::{
+    self, ActResult, Acted, Action, CallRecord, Decision, RoomEvent, Side, Status,
+};
 use crate::ids::{now_ms, random_b64};
 use crate::state::AppState;
 
@@ -548,6 +550,53 @@ pub(crate) async fn party_of_room(
             Ok((call, side))
         }
     }
+}
+
+/// For the LiveKit webhook: a party left the room of call `room_name` for
+/// good, or the room finished. An `active` call ends (as that party's `end`
+/// would, or with `room_closed`), pushed to both parties; the room is deleted
+/// when a party left (the other one should not linger). Anything else
+/// changes nothing (a pending call is left to the ring timeout / cancel).
+pub(crate) async fn room_gone(
+    state: &AppState,
+    app_id: &str,
+    room_name: &str,
+    left: Option<String>,
+) -> Result<(), ApiError> {
+    if !is_call_id(room_name) {
+        return Ok(());
+    }
+    let st = state.clone();
+    let (a, id) = (app_id.to_owned(), room_name.to_owned());
+    let finished = left.is_none();
+    let timeout = ring_timeout_ms(state);
+    let changes = state
+        .db
+        .call(move |c| {
+            let event = match &left {
+                Some(identity) => RoomEvent::Left(identity),
+                None => RoomEvent::Finished,
+            };
+            let changes = calls::room_gone(c, &a, &id, event, timeout)?;
+            for change in &changes {
+                push_updated(&st, change);
+            }
+            Ok(changes)
+        })
+        .await?;
+    if let Some(last) = changes.last() {
+        tracing::info!(
+            app_id = %last.app_id,
+            call_id = %last.call_id,
+            status = last.status.as_str(),
+            end_reason = last.end_reason.as_deref().unwrap_or(""),
+            "call over (livekit room)"
+        );
+        if last.status.is_terminal() && !finished {
+            close_room(state, last);
+        }
+    }
+    Ok(())
 }
 
 /// Schedules the ring timeout of a call created at `created_at_ms`: when it

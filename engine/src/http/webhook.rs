@@ -1,5 +1,6 @@
 //! `POST /api/v1/livekit/webhook` (engine-api.md §9): LiveKit tells the
-//! engine who left, which rooms finished and microphone mute changes.
+//! engine who left, which rooms finished and microphone mute changes; a
+//! party leaving an active call's room (or the room finishing) ends the call.
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -8,7 +9,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderMap, StatusCode};
 use livekit_api::access_token::TokenVerifier;
 use livekit_api::webhooks::WebhookReceiver;
-use livekit_protocol::{TrackSource, WebhookEvent};
+use livekit_protocol::{DisconnectReason, TrackSource, WebhookEvent};
 
 use super::errors::ApiError;
 use crate::db::seats::{self, SeatsState};
@@ -88,6 +89,18 @@ pub async fn receive(
             let Some(identity) = identity else {
                 return Ok(StatusCode::NO_CONTENT);
             };
+            // A party that left a call room for good ends an active call.
+            // Not when the same identity took over the connection (rejoin
+            // from the same app) or LiveKit moved it: it is still there.
+            let reason = event
+                .participant
+                .as_ref()
+                .map_or(0, |p| p.disconnect_reason);
+            let replaced = reason == DisconnectReason::DuplicateIdentity as i32
+                || reason == DisconnectReason::Migration as i32;
+            if !replaced {
+                super::calls::room_gone(&state, &app_id, &room, Some(identity.clone())).await?;
+            }
             let (a, r) = (app_id.clone(), room.clone());
             let (seats_now, stage_now) = state
                 .db
@@ -114,6 +127,7 @@ pub async fn receive(
             }
         }
         "room_finished" => {
+            super::calls::room_gone(&state, &app_id, &room, None).await?;
             let (a, r) = (app_id.clone(), room.clone());
             let cleared = state
                 .db
