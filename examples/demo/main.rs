@@ -4,6 +4,7 @@
 //! Run it with `scripts/demo.sh` (or `cargo run --example demo` once
 //! livekit-server is installed: `scripts/setup.sh livekit`).
 
+mod calls;
 mod rooms;
 mod signalling;
 
@@ -32,6 +33,8 @@ async fn main() -> DemoResult {
     config.bind = SocketAddr::from(([127, 0, 0, 1], port));
     config.database = DatabaseLocation::File(dir.path().join("demo.db"));
     config.heartbeat_interval = Duration::from_secs(1);
+    // Short enough to watch an unanswered call become missed.
+    config.ring_timeout = Duration::from_secs(2);
     config.livekit_url = livekit.ws_url();
     config.livekit_api_key = livekit.api_key().to_owned();
     config.livekit_api_secret = livekit.api_secret().to_owned();
@@ -45,6 +48,7 @@ async fn main() -> DemoResult {
 
     let engine = signalling::run(&config, engine).await?;
     rooms::run(&config, &engine).await?;
+    calls::run(&config, &engine).await?;
 
     engine.shutdown().await;
     drop(livekit);
