@@ -37,35 +37,25 @@
 //! build), or `cargo run --example bench_calls -- --runs 5 --warmup 1` for a
 //! smoke run.
 
-use std::error::Error;
-use std::future::Future;
-use std::net::SocketAddr;
-use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+#[path = "bench_support/mod.rs"]
+mod bench_support;
+
+use bench_support::{print_header, within, BenchResult, Stats};
 use tokio::sync::{mpsc, watch};
 use utd_engine::admin_client::AdminClient;
-use utd_engine::{DatabaseLocation, EngineConfig, Plan};
+use utd_engine::{EngineConfig, Plan};
 use utd_stream::session::exported::{UTDCallInvitationListener, UTDCallSession};
 use utd_stream::types::UTDCall;
 use utd_stream::{UTDCallStatus, UTDStreamClient, UTDStreamType, UTDSubscription};
-use utd_testkit::livekit::LIVEKIT_SERVER_VERSION;
-use utd_testkit::LiveKitServer;
-
-type BenchError = Box<dyn Error + Send + Sync>;
-type BenchResult<T> = Result<T, BenchError>;
 
 const USAGE: &str = "usage: bench_calls [--runs N] [--warmup N] [--type audio|video]
   --runs N             measured calls (default 200)
   --warmup N           unmeasured calls first (default 10)
   --type audio|video   the call type (default audio)";
-
-/// The engine route LiveKit posts its webhooks to (docs/engine-api.md §9).
-const WEBHOOK_PATH: &str = "/api/v1/livekit/webhook";
-/// The longest any single step may take before the bench fails.
-const STEP_TIMEOUT: Duration = Duration::from_secs(10);
 
 const CALLER: &str = "caller";
 const CALLEE: &str = "callee";
@@ -129,58 +119,23 @@ impl Options {
 }
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
+    let options = match Options::parse(std::env::args().skip(1)) {
+        Ok(Some(options)) => options,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
         Err(e) => {
             eprintln!("[bench] FAILED: {e}");
-            ExitCode::FAILURE
+            return ExitCode::FAILURE;
         }
-    }
-}
-
-fn run() -> BenchResult<()> {
-    let Some(options) = Options::parse(std::env::args().skip(1))? else {
-        println!("{USAGE}");
-        return Ok(());
     };
-    let started = Instant::now();
-    let db_dir = tempfile::tempdir()?;
-    // The engine's port is chosen first so LiveKit knows where to post.
-    let engine_port = utd_testkit::ports::free_tcp_port()?;
-    // Started on the main thread, which outlives it (the server is killed
-    // when the thread that started it dies).
-    let livekit = LiveKitServer::builder()
-        .with_webhook(format!("http://127.0.0.1:{engine_port}{WEBHOOK_PATH}"))
-        .start()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    let result = runtime.block_on(bench(options, &livekit, engine_port, db_dir.path()));
-    runtime.shutdown_timeout(Duration::from_secs(5));
-    drop(livekit);
-    let samples = result?;
-    samples.print(options, started.elapsed());
-    Ok(())
+    bench_support::main_with(|config, started| bench(options, config, started))
 }
 
-/// Starts the engine, signs both parties in, runs the calls, stops the engine.
-async fn bench(
-    options: Options,
-    livekit: &LiveKitServer,
-    engine_port: u16,
-    db_dir: &Path,
-) -> BenchResult<Samples> {
-    let mut config = EngineConfig::for_tests();
-    config.bind = SocketAddr::from(([127, 0, 0, 1], engine_port));
-    config.database = DatabaseLocation::File(db_dir.join("bench.db"));
-    config.livekit_url = livekit.ws_url();
-    config.livekit_api_key = livekit.api_key().to_owned();
-    config.livekit_api_secret = livekit.api_secret().to_owned();
-    // Several call requests per run and a few hundred runs a minute: keep
-    // the rate limiter out of the measurement.
-    config.default_per_user_per_minute = 1_000_000;
-    config.default_per_app_per_minute = 1_000_000;
+/// Starts the engine, signs both parties in, runs the calls, stops the
+/// engine, prints.
+async fn bench(options: Options, config: EngineConfig, started: Instant) -> BenchResult<()> {
     let engine = utd_engine::start(config.clone()).await?;
     let url = engine.base_url();
     let app = AdminClient::new(&url, &config.admin_token)
@@ -205,7 +160,8 @@ async fn bench(
     }
     .await;
     engine.shutdown().await;
-    result
+    result?.print(options, started.elapsed());
+    Ok(())
 }
 
 /// One signed-in device with a connected signal WebSocket, whose invitation
@@ -440,80 +396,22 @@ async fn bare_round_trip(device: &Device) -> BenchResult<Duration> {
     .await
 }
 
-/// Runs `step`, failing with `what` when it fails or exceeds [`STEP_TIMEOUT`].
-async fn within<T, E: Into<BenchError>>(
-    what: &str,
-    step: impl Future<Output = Result<T, E>>,
-) -> BenchResult<T> {
-    match tokio::time::timeout(STEP_TIMEOUT, step).await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(e)) => Err(format!("{what}: {}", e.into()).into()),
-        Err(_) => Err(format!("{what}: not done within {STEP_TIMEOUT:?}").into()),
-    }
-}
-
 impl Samples {
     fn print(&self, options: Options, elapsed: Duration) {
-        let build = if cfg!(debug_assertions) {
-            "debug"
-        } else {
-            "release"
-        };
-        println!(
-            "UTD Stream call bench: {} {} calls after {} warm-up, {build} build, livekit-server {LIVEKIT_SERVER_VERSION}, control-plane transport",
+        print_header(&format!(
+            "UTD Stream call bench: {} {} calls after {} warm-up",
             options.runs,
             options.type_name(),
             options.warmup
-        );
-        println!(
-            "{:<40} {:>5} {:>10} {:>10} {:>11}",
-            "metric", "runs", "median ms", "p99 ms", "÷ baseline"
-        );
+        ));
         let bare = Stats::of(&self.round_trip);
         for (metric, samples) in [
             (METRIC_INVITATION, &self.invitation),
             (METRIC_ACTIVE, &self.active),
         ] {
-            let measured = Stats::of(samples);
-            let ratio = measured.median_ms / bare.median_ms;
-            measured.row(metric, &format!("{ratio:.2}"));
+            Stats::of(samples).row(metric, &bare);
         }
-        bare.row(BASELINE, "1.00");
+        bare.row(BASELINE, &bare);
         println!("wall time: {:.1} s", elapsed.as_secs_f64());
-    }
-}
-
-struct Stats {
-    runs: usize,
-    median_ms: f64,
-    p99_ms: f64,
-}
-
-impl Stats {
-    /// Median (mean of the middle two for an even count) and nearest-rank p99.
-    fn of(samples: &[Duration]) -> Stats {
-        let mut sorted = samples.to_vec();
-        sorted.sort_unstable();
-        let n = sorted.len();
-        let at = |index: usize| sorted.get(index).copied().unwrap_or_default();
-        let median = match n {
-            0 => Duration::ZERO,
-            _ if n % 2 == 1 => at(n / 2),
-            _ => (at(n / 2 - 1) + at(n / 2)) / 2,
-        };
-        // Nearest rank: the smallest sample with at least 99% at or below it.
-        let p99 = at((99 * n).div_ceil(100).saturating_sub(1));
-        Stats {
-            runs: n,
-            median_ms: median.as_secs_f64() * 1e3,
-            p99_ms: p99.as_secs_f64() * 1e3,
-        }
-    }
-
-    fn row(&self, label: &str, ratio: &str) {
-        println!(
-            "{:<40} {:>5} {:>10.2} {:>10.2} {:>11}",
-            label, self.runs, self.median_ms, self.p99_ms, ratio
-        );
     }
 }

@@ -37,26 +37,22 @@
 //! Run it with `scripts/bench.sh [--runs N] [--warmup N]` (release build), or
 //! `cargo run --example bench_rooms -- --runs 5 --warmup 1` for a smoke run.
 
-use std::error::Error;
 use std::future::Future;
-use std::net::SocketAddr;
-use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+#[path = "bench_support/mod.rs"]
+mod bench_support;
+
+use bench_support::{print_header, within, BenchError, BenchResult, Stats};
 use tokio::sync::watch;
 use utd_engine::admin_client::{AdminClient, AppCredentials};
-use utd_engine::{DatabaseLocation, EngineConfig, Plan};
+use utd_engine::{EngineConfig, Plan};
 use utd_stream::session::exported::{UTDAudioRoomSession, UTDLiveStreamSession};
 use utd_stream::session::RoomCore;
 use utd_stream::types::UTDSeatMode;
 use utd_stream::UTDStreamClient;
-use utd_testkit::livekit::LIVEKIT_SERVER_VERSION;
-use utd_testkit::LiveKitServer;
-
-type BenchError = Box<dyn Error + Send + Sync>;
-type BenchResult<T> = Result<T, BenchError>;
 
 const USAGE: &str = "usage: bench_rooms [--runs N] [--warmup N] [--rotate-after S]
   --runs N           measured runs per metric (default 200)
@@ -64,13 +60,9 @@ const USAGE: &str = "usage: bench_rooms [--runs N] [--warmup N] [--rotate-after 
   --rotate-after S   move to a fresh room and sessions when they are S seconds
                      old (default 40; LiveKit ends them at 60)";
 
-/// The engine route LiveKit posts its webhooks to (docs/engine-api.md §9).
-const WEBHOOK_PATH: &str = "/api/v1/livekit/webhook";
 /// Sessions older than this are replaced between runs by default:
 /// control-plane sessions end after 60 s (see the module docs).
 const ROTATE_AFTER_SECS: u64 = 40;
-/// The longest any single step may take before the bench fails.
-const STEP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Who is who, in both scenarios.
 const HOST: &str = "host";
@@ -120,58 +112,22 @@ impl Options {
 }
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
+    let options = match Options::parse(std::env::args().skip(1)) {
+        Ok(Some(options)) => options,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
         Err(e) => {
             eprintln!("[bench] FAILED: {e}");
-            ExitCode::FAILURE
+            return ExitCode::FAILURE;
         }
-    }
-}
-
-fn run() -> BenchResult<()> {
-    let Some(options) = Options::parse(std::env::args().skip(1))? else {
-        println!("{USAGE}");
-        return Ok(());
     };
-    let started = Instant::now();
-    let db_dir = tempfile::tempdir()?;
-    // The engine's port is chosen first so LiveKit knows where to post.
-    let engine_port = utd_testkit::ports::free_tcp_port()?;
-    // Started on the main thread, which outlives it (the server is killed
-    // when the thread that started it dies).
-    let livekit = LiveKitServer::builder()
-        .with_webhook(format!("http://127.0.0.1:{engine_port}{WEBHOOK_PATH}"))
-        .start()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    let result = runtime.block_on(bench(options, &livekit, engine_port, db_dir.path()));
-    runtime.shutdown_timeout(Duration::from_secs(5));
-    drop(livekit);
-    let report = result?;
-    report.print(options, started.elapsed());
-    Ok(())
+    bench_support::main_with(|config, started| bench(options, config, started))
 }
 
-/// Starts the engine, runs both scenarios, stops the engine.
-async fn bench(
-    options: Options,
-    livekit: &LiveKitServer,
-    engine_port: u16,
-    db_dir: &Path,
-) -> BenchResult<Report> {
-    let mut config = EngineConfig::for_tests();
-    config.bind = SocketAddr::from(([127, 0, 0, 1], engine_port));
-    config.database = DatabaseLocation::File(db_dir.join("bench.db"));
-    config.livekit_url = livekit.ws_url();
-    config.livekit_api_key = livekit.api_key().to_owned();
-    config.livekit_api_secret = livekit.api_secret().to_owned();
-    // A few hundred seat and stage calls a minute per user: keep the rate
-    // limiter out of the measurement.
-    config.default_per_user_per_minute = 1_000_000;
-    config.default_per_app_per_minute = 1_000_000;
+/// Starts the engine, runs both scenarios, stops the engine, prints.
+async fn bench(options: Options, config: EngineConfig, started: Instant) -> BenchResult<()> {
     let engine = utd_engine::start(config.clone()).await?;
     let url = engine.base_url();
     let app = AdminClient::new(&url, &config.admin_token)
@@ -181,12 +137,13 @@ async fn bench(
     let result = async {
         let seats = drive::<SeatRoom>(&clients, options).await?;
         let stage = drive::<StageRoom>(&clients, options).await?;
-        Ok(Report { seats, stage })
+        BenchResult::Ok(Report { seats, stage })
     }
     .await;
     clients.disconnect().await;
     engine.shutdown().await;
-    result
+    result?.print(options, started.elapsed());
+    Ok(())
 }
 
 /// One SDK client per participant role, shared by both scenarios.
@@ -512,18 +469,6 @@ async fn until_can_publish(core: &RoomCore, wanted: bool, what: &str) -> BenchRe
     Ok(())
 }
 
-/// Runs `step`, failing with `what` when it fails or exceeds [`STEP_TIMEOUT`].
-async fn within<T, E: Into<BenchError>>(
-    what: &str,
-    step: impl Future<Output = Result<T, E>>,
-) -> BenchResult<T> {
-    match tokio::time::timeout(STEP_TIMEOUT, step).await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(e)) => Err(format!("{what}: {}", e.into()).into()),
-        Err(_) => Err(format!("{what}: not done within {STEP_TIMEOUT:?}").into()),
-    }
-}
-
 /// The timings of one scenario.
 struct Samples {
     measured: Vec<Duration>,
@@ -538,68 +483,22 @@ struct Report {
 
 impl Report {
     fn print(&self, options: Options, elapsed: Duration) {
-        let build = if cfg!(debug_assertions) {
-            "debug"
-        } else {
-            "release"
-        };
-        println!(
-            "UTD Stream room bench: {} runs per metric after {} warm-up, {build} build, livekit-server {LIVEKIT_SERVER_VERSION}, control-plane transport",
+        print_header(&format!(
+            "UTD Stream room bench: {} runs per metric after {} warm-up",
             options.runs, options.warmup
-        );
-        println!(
-            "{:<40} {:>5} {:>10} {:>10} {:>11}",
-            "metric", "runs", "median ms", "p99 ms", "÷ baseline"
-        );
+        ));
         for (metric, baseline, samples) in [
             (SeatRoom::METRIC, SeatRoom::BASELINE, &self.seats),
             (StageRoom::METRIC, StageRoom::BASELINE, &self.stage),
         ] {
-            let measured = Stats::of(&samples.measured);
             let bare = Stats::of(&samples.baseline);
-            let ratio = measured.median_ms / bare.median_ms;
-            measured.row(metric, &format!("{ratio:.2}"));
-            bare.row(baseline, "1.00");
+            Stats::of(&samples.measured).row(metric, &bare);
+            bare.row(baseline, &bare);
         }
         println!(
             "session rotations (fresh room + sessions every {} s): seats {}, stage {}",
             options.rotate_after_secs, self.seats.rotations, self.stage.rotations
         );
         println!("wall time: {:.1} s", elapsed.as_secs_f64());
-    }
-}
-
-struct Stats {
-    runs: usize,
-    median_ms: f64,
-    p99_ms: f64,
-}
-
-impl Stats {
-    /// Median (mean of the middle two for an even count) and nearest-rank p99.
-    fn of(samples: &[Duration]) -> Stats {
-        let mut sorted = samples.to_vec();
-        sorted.sort_unstable();
-        let n = sorted.len();
-        let at = |index: usize| sorted.get(index).copied().unwrap_or_default();
-        let median = match n {
-            0 => Duration::ZERO,
-            _ if n % 2 == 1 => at(n / 2),
-            _ => (at(n / 2 - 1) + at(n / 2)) / 2,
-        };
-        // Nearest rank: the smallest sample with at least 99% at or below it.
-        let p99 = at((99 * n).div_ceil(100).saturating_sub(1));
-        Stats {
-            runs: n,
-            median_ms: median.as_secs_f64() * 1e3,
-            p99_ms: p99.as_secs_f64() * 1e3,
-        }
-    }
-
-    fn row(&self, label: &str, ratio: &str) {
-        println!(
-            "{:<40} {:>5} {:>10.2} {:>10.2} {:>11}",
-            label, self.runs, self.median_ms, self.p99_ms, ratio
-        );
     }
 }

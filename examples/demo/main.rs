@@ -8,42 +8,31 @@ mod calls;
 mod rooms;
 mod signalling;
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use utd_engine::{DatabaseLocation, EngineConfig};
-use utd_testkit::LiveKitServer;
+use utd_testkit::WiredLiveKit;
 
 type DemoResult = Result<(), Box<dyn std::error::Error>>;
-
-/// The engine route LiveKit posts its webhooks to.
-const WEBHOOK_PATH: &str = "/api/v1/livekit/webhook";
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> DemoResult {
     let started = Instant::now();
     let dir = tempfile::tempdir()?;
-    // The engine's port is picked first so LiveKit knows where to post
-    // webhooks. LiveKit is started on the main thread, which outlives it.
-    let port = utd_testkit::ports::free_tcp_port()?;
-    let livekit = LiveKitServer::builder()
-        .with_webhook(format!("http://127.0.0.1:{port}{WEBHOOK_PATH}"))
-        .start()?;
+    // Started on the main thread, which outlives it.
+    let wired = WiredLiveKit::start()?;
     let mut config = EngineConfig::for_tests();
-    config.bind = SocketAddr::from(([127, 0, 0, 1], port));
+    wired.configure(&mut config);
     config.database = DatabaseLocation::File(dir.path().join("demo.db"));
     config.heartbeat_interval = Duration::from_secs(1);
     // Short enough to watch an unanswered call become missed.
     config.ring_timeout = Duration::from_secs(2);
-    config.livekit_url = livekit.ws_url();
-    config.livekit_api_key = livekit.api_key().to_owned();
-    config.livekit_api_secret = livekit.api_secret().to_owned();
     let engine = utd_engine::start(config.clone()).await?;
     say(&format!(
         "engine up at {} (SQLite at {}), livekit-server at {}",
         engine.base_url(),
         dir.path().join("demo.db").display(),
-        livekit.ws_url()
+        wired.server.ws_url()
     ));
 
     let engine = signalling::run(&config, engine).await?;
@@ -51,7 +40,7 @@ async fn main() -> DemoResult {
     calls::run(&config, &engine).await?;
 
     engine.shutdown().await;
-    drop(livekit);
+    drop(wired);
     say(&format!("done in {:.1} s", started.elapsed().as_secs_f64()));
     Ok(())
 }

@@ -22,7 +22,6 @@
 //! It also exits on SIGINT/SIGTERM and, with `--watch-pid`, when that process
 //! (the test script) is gone, so an interrupted run leaves nothing behind.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,11 +34,7 @@ use axum::{Json, Router};
 use serde_json::json;
 use tokio::sync::{watch, Mutex};
 use utd_engine::{DatabaseLocation, EngineConfig, RunningEngine};
-use utd_testkit::ports::free_tcp_port;
-use utd_testkit::LiveKitServer;
-
-/// The engine route LiveKit posts its webhooks to (docs/engine-api.md §9).
-const WEBHOOK_PATH: &str = "/api/v1/livekit/webhook";
+use utd_testkit::{LiveKitServer, WiredLiveKit};
 
 struct Args {
     env_file: PathBuf,
@@ -103,14 +98,8 @@ fn main() -> Result<()> {
         .with_ansi(false)
         .init();
 
-    // The engine's port is chosen first so LiveKit can be told where to send
-    // webhooks before the engine exists.
-    let engine_port = free_tcp_port()?;
-    // Started on the main thread, which lives as long as the process: the
-    // server is tied to the thread that spawned it (PR_SET_PDEATHSIG).
-    let livekit = LiveKitServer::builder()
-        .with_webhook(format!("http://127.0.0.1:{engine_port}{WEBHOOK_PATH}"))
-        .start()?;
+    // Started on the main thread, which lives as long as the process.
+    let wired = WiredLiveKit::start()?;
 
     let dir = tempfile::Builder::new().prefix("utd-stack-").tempdir()?;
     let database = args
@@ -118,22 +107,19 @@ fn main() -> Result<()> {
         .clone()
         .unwrap_or_else(|| dir.path().join("engine.db"));
     let mut config = EngineConfig::for_tests();
-    config.bind = SocketAddr::from(([127, 0, 0, 1], engine_port));
+    wired.configure(&mut config);
     config.database = DatabaseLocation::File(database);
-    config.livekit_url = livekit.ws_url();
-    config.livekit_api_key = livekit.api_key().to_owned();
-    config.livekit_api_secret = livekit.api_secret().to_owned();
     config.ring_timeout = args.ring_timeout;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let result = runtime.block_on(serve(config, &livekit, &args));
+    let result = runtime.block_on(serve(config, &wired.server, &args));
     let _ = std::fs::remove_file(&args.env_file);
     // Explicit order: engine (inside serve) first, then LiveKit, then the
     // temp dir with the database.
-    drop(livekit);
+    drop(wired);
     drop(dir);
     result
 }

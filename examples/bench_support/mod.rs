@@ -1,0 +1,131 @@
+//! What both benches share: the process set-up (a real livekit-server wired
+//! to the in-process engine on a temporary SQLite file, rate limits out of
+//! the way), step deadlines, and the statistics table.
+
+use std::error::Error;
+use std::future::Future;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use utd_engine::{DatabaseLocation, EngineConfig};
+use utd_testkit::livekit::LIVEKIT_SERVER_VERSION;
+use utd_testkit::WiredLiveKit;
+
+pub type BenchError = Box<dyn Error + Send + Sync>;
+pub type BenchResult<T> = Result<T, BenchError>;
+
+/// How long any single step may take before the bench fails.
+pub const STEP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Runs `bench` with an engine configuration wired to a fresh livekit-server,
+/// prints the failure (exit code 1) or lets `bench` print its table.
+pub fn main_with<F, Fut>(bench: F) -> ExitCode
+where
+    F: FnOnce(EngineConfig, Instant) -> Fut,
+    Fut: Future<Output = BenchResult<()>>,
+{
+    match run(bench) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("[bench] FAILED: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run<F, Fut>(bench: F) -> BenchResult<()>
+where
+    F: FnOnce(EngineConfig, Instant) -> Fut,
+    Fut: Future<Output = BenchResult<()>>,
+{
+    let started = Instant::now();
+    let db_dir = tempfile::tempdir()?;
+    // Started on the main thread, which outlives it.
+    let wired = WiredLiveKit::start()?;
+    let mut config = EngineConfig::for_tests();
+    wired.configure(&mut config);
+    config.database = DatabaseLocation::File(db_dir.path().join("bench.db"));
+    // Hundreds of requests a minute per user: keep the rate limiter out of
+    // the measurement.
+    config.default_per_user_per_minute = 1_000_000;
+    config.default_per_app_per_minute = 1_000_000;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let result = runtime.block_on(bench(config, started));
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    // Engine (inside the bench) first, then LiveKit, then the database.
+    drop(wired);
+    drop(db_dir);
+    result
+}
+
+/// Runs `step`, failing with `what` when it fails or exceeds [`STEP_TIMEOUT`].
+pub async fn within<T, E: Into<BenchError>>(
+    what: &str,
+    step: impl Future<Output = Result<T, E>>,
+) -> BenchResult<T> {
+    match tokio::time::timeout(STEP_TIMEOUT, step).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(format!("{what}: {}", e.into()).into()),
+        Err(_) => Err(format!("{what}: not done within {STEP_TIMEOUT:?}").into()),
+    }
+}
+
+/// Prints the title line (with build and server facts) and the column heads.
+pub fn print_header(title: &str) {
+    let build = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
+    println!(
+        "{title}, {build} build, livekit-server {LIVEKIT_SERVER_VERSION}, control-plane transport"
+    );
+    println!(
+        "{:<40} {:>5} {:>10} {:>10} {:>11}",
+        "metric", "runs", "median ms", "p99 ms", "÷ baseline"
+    );
+}
+
+/// One row of the table.
+pub struct Stats {
+    runs: usize,
+    median_ms: f64,
+    p99_ms: f64,
+}
+
+impl Stats {
+    /// Median (mean of the middle two for an even count) and nearest-rank p99.
+    pub fn of(samples: &[Duration]) -> Stats {
+        let mut sorted = samples.to_vec();
+        sorted.sort_unstable();
+        let n = sorted.len();
+        let at = |index: usize| sorted.get(index).copied().unwrap_or_default();
+        let median = match n {
+            0 => Duration::ZERO,
+            _ if n % 2 == 1 => at(n / 2),
+            _ => (at(n / 2 - 1) + at(n / 2)) / 2,
+        };
+        // Nearest rank: the smallest sample with at least 99% at or below it.
+        let p99 = at((99 * n).div_ceil(100).saturating_sub(1));
+        Stats {
+            runs: n,
+            median_ms: median.as_secs_f64() * 1e3,
+            p99_ms: p99.as_secs_f64() * 1e3,
+        }
+    }
+
+    /// Prints this row, with its median as a ratio of `baseline`'s.
+    pub fn row(&self, label: &str, baseline: &Stats) {
+        println!(
+            "{:<40} {:>5} {:>10.2} {:>10.2} {:>11.2}",
+            label,
+            self.runs,
+            self.median_ms,
+            self.p99_ms,
+            self.median_ms / baseline.median_ms
+        );
+    }
+}
