@@ -2,6 +2,8 @@
 //! signal sockets, all over real loopback HTTP/WebSocket.
 #![allow(dead_code)]
 
+pub mod calls;
+
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
