@@ -486,7 +486,7 @@ fn handle_text(
 }
 
 /// Announces the calls ringing for this user right now as invitations
-/// (each call once per client, however often this runs).
+/// (listeners drop the calls they already delivered).
 async fn announce_pending_calls(auth: Arc<AuthState>, shared: Arc<SignalShared>) {
     let Some(session) = auth.current() else {
         return;

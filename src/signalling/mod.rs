@@ -13,7 +13,7 @@ pub mod backoff;
 mod connection;
 pub mod protocol;
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -33,9 +33,6 @@ use protocol::ClientMessage;
 
 /// How long a caller waits for the engine to confirm a message.
 const ACK_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// How many announced call ids a client remembers for de-duplication.
-const MAX_ANNOUNCED_CALLS: usize = 1024;
 
 /// Room pushes buffered per receiver before a slow one starts lagging.
 const ROOM_PUSH_CAPACITY: usize = 256;
@@ -109,9 +106,6 @@ pub struct SignalShared {
     room_pushes: broadcast::Sender<RoomPush>,
     /// Where call invitations and updates go out.
     call_pushes: broadcast::Sender<CallPush>,
-    /// Calls already announced as invitations (pushed, or found pending
-    /// after a reconnect), so each reaches the listeners once.
-    announced_calls: Mutex<HashSet<String>>,
 }
 
 impl SignalShared {
@@ -133,28 +127,14 @@ impl SignalShared {
         self.rooms().keys().cloned().collect()
     }
 
-    /// Broadcasts `push` if its room is subscribed; a late push for a room
-    /// no longer subscribed is dropped. Having no receivers is fine.
-    /// Broadcasts a call push, each invitation once. Having no receivers
-    /// is fine.
+    /// Broadcasts a call push (listeners drop invitations they already
+    /// delivered). Having no receivers is fine.
     fn publish_call_push(&self, push: CallPush) {
-        if let CallPush::Invitation(call) = &push {
-            let mut announced = self
-                .announced_calls
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            if announced.len() >= MAX_ANNOUNCED_CALLS {
-                // Old calls are long over; forgetting them costs at most a
-                // repeated invitation for a call that is still ringing.
-                announced.clear();
-            }
-            if !announced.insert(call.call_id.clone()) {
-                return;
-            }
-        }
         let _ = self.call_pushes.send(push);
     }
 
+    /// Broadcasts `push` if its room is subscribed; a late push for a room
+    /// no longer subscribed is dropped. Having no receivers is fine.
     fn publish_room_push(&self, push: RoomPush) {
         if self.rooms().contains_key(push.room_name()) {
             let _ = self.room_pushes.send(push);
@@ -245,7 +225,6 @@ impl Signalling {
                 rooms: Mutex::new(BTreeMap::new()),
                 room_pushes: broadcast::channel(ROOM_PUSH_CAPACITY).0,
                 call_pushes: broadcast::channel(ROOM_PUSH_CAPACITY).0,
-                announced_calls: Mutex::new(HashSet::new()),
             }),
             running: Mutex::new(None),
             backoff,
