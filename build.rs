@@ -1,4 +1,7 @@
-//! Records build facts (target triple, git commit) for `build_info()`.
+//! Records build facts (target triple, git commit) for `build_info()` and,
+//! with the `livekit-ffi` feature, generates the Rust types of LiveKit's FFI
+//! protocol from the descriptor set `scripts/setup.sh livekit-ffi` extracted
+//! from the pinned wheel (no .proto file, no protoc).
 use std::process::Command;
 
 fn main() {
@@ -17,4 +20,60 @@ fn main() {
     }
     println!("cargo:rerun-if-changed=.git/HEAD");
     println!("cargo:rerun-if-changed=.git/refs/heads");
+    #[cfg(feature = "livekit-ffi")]
+    livekit_ffi::generate();
+}
+
+#[cfg(feature = "livekit-ffi")]
+mod livekit_ffi {
+    use std::path::PathBuf;
+
+    use prost::Message;
+
+    /// Must match `LIVEKIT_FFI_WHEEL_VERSION` in scripts/common.sh.
+    const WHEEL_VERSION: &str = "1.2.0";
+
+    /// The folder setup.sh fills: `UTD_LIVEKIT_FFI_DIR`, else under
+    /// `UTD_CACHE`, else under `~/.cache/utd-stream` (the scripts' defaults).
+    fn cache_dir() -> PathBuf {
+        println!("cargo:rerun-if-env-changed=UTD_LIVEKIT_FFI_DIR");
+        println!("cargo:rerun-if-env-changed=UTD_CACHE");
+        if let Some(dir) = std::env::var_os("UTD_LIVEKIT_FFI_DIR") {
+            return PathBuf::from(dir);
+        }
+        let cache = std::env::var_os("UTD_CACHE")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/utd-stream")))
+            .unwrap_or_else(|| PathBuf::from(".cache/utd-stream"));
+        cache.join(format!("livekit-ffi-{WHEEL_VERSION}"))
+    }
+
+    pub fn generate() {
+        let dir = cache_dir();
+        let descriptors = dir.join("descriptors.bin");
+        println!("cargo:rerun-if-changed={}", descriptors.display());
+        let bytes = std::fs::read(&descriptors).unwrap_or_else(|e| {
+            panic!(
+                "the `livekit-ffi` feature needs LiveKit's FFI descriptors at {}: {e}. \
+                 Run `scripts/setup.sh livekit-ffi` (it fetches the pinned livekit=={WHEEL_VERSION} \
+                 wheel from PyPI), or build with --no-default-features.",
+                descriptors.display()
+            )
+        });
+        let set = prost_types::FileDescriptorSet::decode(bytes.as_slice()).unwrap_or_else(|e| {
+            panic!(
+                "{} is not a protobuf FileDescriptorSet ({e}): re-run `scripts/setup.sh livekit-ffi`",
+                descriptors.display()
+            )
+        });
+        prost_build::Config::new()
+            .compile_fds(set)
+            .unwrap_or_else(|e| panic!("generating LiveKit's FFI types failed: {e}"));
+        // The loader's default path; UTD_LIVEKIT_FFI_LIB overrides it at run time.
+        println!(
+            "cargo:rustc-env=UTD_LIVEKIT_FFI_DEFAULT_LIB={}",
+            dir.join("liblivekit_ffi.so").display()
+        );
+        println!("cargo:rustc-env=UTD_LIVEKIT_FFI_WHEEL_VERSION={WHEEL_VERSION}");
+    }
 }

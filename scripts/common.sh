@@ -9,11 +9,18 @@ REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 KOTLIN_VERSION="2.4.20"
 LIVEKIT_SERVER_VERSION="v1.13.5"
 SWIFT_SUITE="trixie"
+# LiveKit's own Rust SDK as a C-ABI library, from the PyPI wheel `livekit`:
+# the desktop media transport (src/media/livekit_ffi). Its build version is
+# what the library reports at run time (checked before use).
+LIVEKIT_FFI_WHEEL_VERSION="1.2.0"
 
 KOTLIN_HOME="$UTD_CACHE/kotlin-$KOTLIN_VERSION"
 SWIFT_ROOT="$UTD_CACHE/swift-$SWIFT_SUITE-root"
 LIVEKIT_SERVER_BIN="$UTD_CACHE/bin/livekit-server-$LIVEKIT_SERVER_VERSION"
 JNA_JAR="/usr/share/java/jna.jar"
+# build.rs and the runtime loader read the same folder (see build.rs).
+LIVEKIT_FFI_DIR="$UTD_CACHE/livekit-ffi-$LIVEKIT_FFI_WHEEL_VERSION"
+export UTD_LIVEKIT_FFI_DIR="${UTD_LIVEKIT_FFI_DIR:-$LIVEKIT_FFI_DIR}"
 
 mkdir -p "$UTD_CACHE"
 

@@ -3,7 +3,7 @@
 # under $UTD_CACHE (default ~/.cache/utd-stream). Safe to run again: every step
 # checks for its finished result first and does nothing when it is there.
 #
-# Usage: scripts/setup.sh [apt] [kotlin] [swift] [livekit]   (no argument: all)
+# Usage: scripts/setup.sh [apt] [kotlin] [swift] [livekit] [livekit-ffi]   (no argument: all)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
@@ -94,16 +94,49 @@ setup_livekit() {
   rm -rf "$gobin"
 }
 
+# LiveKit's FFI library and the protobuf descriptors of its API, from the
+# pinned PyPI wheel. Nothing of it enters the repo: build.rs generates the Rust
+# types from descriptors.bin, the transport loads the .so at run time.
+setup_livekit_ffi() {
+  local dir="$UTD_LIVEKIT_FFI_DIR"
+  if [ -f "$dir/.utd-ready" ]; then
+    log "livekit-ffi: wheel $LIVEKIT_FFI_WHEEL_VERSION already at $dir"
+    return 0
+  fi
+  command -v python3 >/dev/null || die "python3 (with pip) is needed to fetch the livekit wheel from PyPI"
+  local work
+  work=$(mktemp -d "$UTD_CACHE/livekit-ffi-download.XXXXXX")
+  log "livekit-ffi: pip download --no-deps livekit==$LIVEKIT_FFI_WHEEL_VERSION"
+  if ! python3 -m pip download --quiet --no-deps --only-binary=:all: \
+    --platform manylinux_2_28_x86_64 --python-version 3.11 \
+    "livekit==$LIVEKIT_FFI_WHEEL_VERSION" -d "$work"; then
+    rm -rf "$work"
+    die "pip download of livekit==$LIVEKIT_FFI_WHEEL_VERSION failed: is PyPI reachable?"
+  fi
+  python3 -m zipfile -e "$work"/livekit-*.whl "$work/wheel"
+  local res="$work/wheel/livekit/rtc/resources"
+  [ -f "$res/liblivekit_ffi.so" ] || die "the livekit wheel has no livekit/rtc/resources/liblivekit_ffi.so"
+  rm -rf "$dir.partial"
+  mkdir -p "$dir.partial"
+  cp "$res/liblivekit_ffi.so" "$res/livekit_ffi.h" "$res/LICENSE.md" "$dir.partial/"
+  python3 "$REPO_ROOT/scripts/livekit_ffi_descriptors.py" "$work/wheel/livekit/rtc/_proto" \
+    "$dir.partial/descriptors.bin" >&2
+  touch "$dir.partial/.utd-ready"
+  rm -rf "$dir" "$work"
+  mv "$dir.partial" "$dir"
+}
+
 main() {
   local parts=("$@")
-  [ ${#parts[@]} -gt 0 ] || parts=(apt kotlin swift livekit)
+  [ ${#parts[@]} -gt 0 ] || parts=(apt kotlin swift livekit livekit-ffi)
   for part in "${parts[@]}"; do
     case "$part" in
       apt) step "apt packages (JDK, JNA, debootstrap)" setup_apt ;;
       kotlin) step "kotlin $KOTLIN_VERSION" setup_kotlin ;;
       swift) step "swift chroot ($SWIFT_SUITE swiftlang)" setup_swift ;;
       livekit) step "livekit-server $LIVEKIT_SERVER_VERSION" setup_livekit ;;
-      *) die "unknown setup part '$part' (expected apt, kotlin, swift or livekit)" ;;
+      livekit-ffi) step "livekit FFI library (wheel $LIVEKIT_FFI_WHEEL_VERSION)" setup_livekit_ffi ;;
+      *) die "unknown setup part '$part' (expected apt, kotlin, swift, livekit or livekit-ffi)" ;;
     esac
   done
 }

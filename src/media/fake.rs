@@ -11,22 +11,15 @@ use async_trait::async_trait;
 use tokio::sync::broadcast;
 
 use crate::error::{UTDErrorCode, UTDStreamError};
-use crate::media::{
-    not_connected, publish_forbidden, unpublishable, DisconnectReason, JoinedRoom, ParticipantInfo,
-    Permission, RoomTransport, TrackInfo, TrackSource, TransportEvent, TransportOptions,
-    TransportResult, EVENT_CHANNEL_CAPACITY,
-};
+use tokio::sync::mpsc;
 
-/// A data message the code under test sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SentData {
-    /// The bytes.
-    pub payload: Vec<u8>,
-    /// Whether the reliable channel was asked for.
-    pub reliable: bool,
-    /// The recipients; empty means everyone.
-    pub destination_identities: Vec<String>,
-}
+use crate::media::frames::{AudioFrame, FrameSlot, VideoFrame};
+use crate::media::{
+    check_data, not_connected, publish_forbidden, unpublishable, DisconnectReason, JoinedRoom,
+    OutgoingData, ParticipantInfo, Permission, RemoteAudioStream, RemoteVideoStream,
+    RoomTransport, TrackInfo, TrackSource, TransportEvent, TransportOptions, TransportResult,
+    EVENT_CHANNEL_CAPACITY,
+};
 
 /// The in-memory transport. Clones share one fake room.
 #[derive(Clone)]
@@ -48,7 +41,13 @@ struct State {
     sessions: u32,
     remotes: Vec<ParticipantInfo>,
     local_tracks: Vec<TrackInfo>,
-    sent: Vec<SentData>,
+    sent: Vec<OutgoingData>,
+    /// Audio pushed into the microphone source, and camera frames pushed.
+    captured_audio: Vec<AudioFrame>,
+    captured_video: u64,
+    /// Open remote streams the test feeds, by identity / track sid.
+    remote_audio: Vec<(String, mpsc::Sender<AudioFrame>)>,
+    remote_video: Vec<(String, std::sync::Arc<FrameSlot<VideoFrame>>)>,
     next_connect_error: Option<UTDStreamError>,
     refuse_next_publish: bool,
     last_options: Option<TransportOptions>,
@@ -82,6 +81,10 @@ impl FakeTransport {
                     remotes: Vec::new(),
                     local_tracks: Vec::new(),
                     sent: Vec::new(),
+                    captured_audio: Vec::new(),
+                    captured_video: 0,
+                    remote_audio: Vec::new(),
+                    remote_video: Vec::new(),
                     next_connect_error: None,
                     refuse_next_publish: false,
                     last_options: None,
@@ -200,8 +203,34 @@ impl FakeTransport {
     }
 
     /// The data messages sent so far.
-    pub fn sent_data(&self) -> Vec<SentData> {
+    pub fn sent_data(&self) -> Vec<OutgoingData> {
         self.state().sent.clone()
+    }
+
+    /// The audio frames pushed into the microphone source so far.
+    pub fn captured_audio(&self) -> Vec<AudioFrame> {
+        self.state().captured_audio.clone()
+    }
+
+    /// How many camera frames were pushed.
+    pub fn captured_video_frames(&self) -> u64 {
+        self.state().captured_video
+    }
+
+    /// Delivers a decoded audio frame of `identity` to its open streams.
+    pub fn deliver_remote_audio(&self, identity: &str, frame: AudioFrame) {
+        let state = self.state();
+        for (_, tx) in state.remote_audio.iter().filter(|(i, _)| i == identity) {
+            let _ = tx.try_send(frame.clone());
+        }
+    }
+
+    /// Delivers a decoded video frame of track `sid` to its open streams.
+    pub fn deliver_remote_video(&self, sid: &str, frame: VideoFrame) {
+        let state = self.state();
+        for (_, slot) in state.remote_video.iter().filter(|(s, _)| s == sid) {
+            slot.put(frame.clone());
+        }
     }
 
     /// The options of the last `connect`, if any.
@@ -283,11 +312,7 @@ impl RoomTransport for FakeTransport {
                 ));
             }
             state.next_sid += 1;
-            let track = TrackInfo {
-                sid: format!("TR_fake_{}", state.next_sid),
-                source,
-                muted: false,
-            };
+            let track = TrackInfo::local(format!("TR_fake_{}", state.next_sid), source);
             state.local_tracks.push(track.clone());
             (state.identity.clone(), track)
         };
@@ -329,25 +354,60 @@ impl RoomTransport for FakeTransport {
         Ok(())
     }
 
-    async fn send_data(
-        &self,
-        payload: Vec<u8>,
-        reliable: bool,
-        destination_identities: Vec<String>,
-    ) -> TransportResult<()> {
+    async fn send_data(&self, data: OutgoingData) -> TransportResult<()> {
         let mut state = self.require_connected("send data")?;
-        if !state.permission.can_publish_data {
+        check_data(&data, &state.permission)?;
+        state.sent.push(data);
+        Ok(())
+    }
+
+    async fn capture_audio(&self, frame: AudioFrame) -> TransportResult<()> {
+        frame.validate()?;
+        self.state().captured_audio.push(frame);
+        Ok(())
+    }
+
+    fn capture_video(&self, frame: &VideoFrame) -> TransportResult<()> {
+        frame.validate()?;
+        self.state().captured_video += 1;
+        Ok(())
+    }
+
+    async fn remote_audio(&self, identity: &str) -> TransportResult<RemoteAudioStream> {
+        let mut state = self.require_connected("receive audio")?;
+        if !state.remotes.iter().any(|p| p.identity == identity) {
             return Err(UTDStreamError::new(
-                UTDErrorCode::Forbidden,
-                "cannot send data: the server has not granted data publish permission",
+                UTDErrorCode::NotFound,
+                format!("no participant {identity:?} in the room"),
             ));
         }
-        state.sent.push(SentData {
-            payload,
-            reliable,
-            destination_identities,
-        });
-        Ok(())
+        let (tx, rx) = mpsc::channel(50);
+        state.remote_audio.push((identity.to_string(), tx));
+        Ok(RemoteAudioStream::new(rx, ()))
+    }
+
+    async fn remote_video(&self, track_sid: &str) -> TransportResult<RemoteVideoStream> {
+        let mut state = self.require_connected("receive video")?;
+        let known = state
+            .remotes
+            .iter()
+            .flat_map(|p| &p.tracks)
+            .find(|t| t.sid == track_sid)
+            .map(|t| t.subscribed);
+        match known {
+            None => Err(UTDStreamError::new(
+                UTDErrorCode::NotFound,
+                format!("no remote track {track_sid} in the room"),
+            )),
+            Some(false) => Err(UTDStreamError::invalid_state(format!(
+                "track {track_sid} is not subscribed (yet)"
+            ))),
+            Some(true) => {
+                let slot = std::sync::Arc::new(FrameSlot::default());
+                state.remote_video.push((track_sid.to_string(), slot.clone()));
+                Ok(RemoteVideoStream::new(slot, ()))
+            }
+        }
     }
 
     async fn disconnect(&self) -> TransportResult<()> {
@@ -459,16 +519,21 @@ mod tests {
         fake.publish(TrackSource::Microphone)
             .await
             .expect("publish");
-        fake.send_data(b"hi".to_vec(), true, vec!["bob".into()])
-            .await
-            .expect("send");
+        fake.send_data(OutgoingData {
+            payload: b"hi".to_vec(),
+            reliable: true,
+            destination_identities: vec!["bob".into()],
+            topic: None,
+        })
+        .await
+        .expect("send");
         assert_eq!(
             fake.sent_data()[0].destination_identities,
             vec!["bob".to_string()]
         );
         fake.disconnect().await.expect("disconnect");
         assert_eq!(
-            fake.send_data(vec![], false, vec![])
+            fake.send_data(OutgoingData::default())
                 .await
                 .unwrap_err()
                 .kind(),

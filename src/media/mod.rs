@@ -4,22 +4,25 @@
 //! calls) talks to a room only through [`RoomTransport`] and reacts to the
 //! [`TransportEvent`]s it broadcasts. Three implementations exist:
 //!
-//! - `livekit::LiveKitTransport` (cargo feature `livekit`): production media
-//!   over the official `livekit` crate (WebRTC). The iOS/Android packaging
-//!   turns the feature on; CI only type-checks it (`DOCS_RS=1`), because its
-//!   build downloads a prebuilt libwebrtc.
-//! - [`control_plane::ControlPlaneTransport`]: a real join to a real
-//!   livekit-server over the official `livekit-signaling` crate, with no
-//!   WebRTC. It sees real participant and permission updates and real
-//!   accept/refuse decisions for publishing, which is what the runtime tests
-//!   need. What it cannot do (media, data messages, sessions longer than the
-//!   server's 60 s join timeout) fails with [`UTDErrorCode::Unsupported`].
+//! - `livekit::LiveKitTransport` (cargo feature `livekit`): the phone
+//!   transport over the official `livekit` crate (WebRTC, the platform
+//!   microphone). The iOS/Android packaging turns the feature on; CI only
+//!   type-checks it (`DOCS_RS=1`), because its build downloads a prebuilt
+//!   libwebrtc.
+//! - `livekit_ffi::LiveKitFfiTransport` (cargo feature `livekit-ffi`, on by
+//!   default): the desktop transport, LiveKit's same Rust SDK as the C-ABI
+//!   library from the pinned PyPI wheel. Real audio, video and data through a
+//!   real livekit-server; every runtime test uses it.
 //! - [`fake::FakeTransport`]: an in-memory test double with a controllable
 //!   permission, so session logic can be tested without any server.
 //!
 //! Permissions are decided by the server only: a transport reflects the
 //! permission the server granted ([`TransportEvent::PermissionChanged`]) and
 //! refuses to publish a source it does not allow, but never elevates itself.
+//!
+//! Frames ([`frames`]) cross the transport both ways: PCM pushed into the
+//! microphone track and decoded PCM of a participant; video frames pushed
+//! into the camera track and decoded I420 frames of a remote track.
 
 use std::fmt;
 
@@ -28,10 +31,19 @@ use tokio::sync::broadcast;
 
 use crate::error::{UTDErrorCode, UTDStreamError};
 
-pub mod control_plane;
+#[cfg(not(any(feature = "livekit", feature = "livekit-ffi")))]
+compile_error!(
+    "utd-stream needs a media transport: the `livekit-ffi` feature (desktop, the default) or `livekit` (phones)"
+);
+
 pub mod fake;
+pub mod frames;
 #[cfg(feature = "livekit")]
 pub mod livekit;
+#[cfg(feature = "livekit-ffi")]
+pub mod livekit_ffi;
+
+use frames::{AudioFrame, FrameSlot, VideoFrame};
 
 /// Result type of every transport operation.
 pub type TransportResult<T> = Result<T, UTDStreamError>;
@@ -119,6 +131,28 @@ impl Permission {
     }
 }
 
+/// Audio or video.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TrackKind {
+    /// An audio track.
+    Audio,
+    /// A video track.
+    Video,
+    /// The server did not say.
+    Unknown,
+}
+
+impl TrackSource {
+    /// The kind of track this source publishes.
+    pub fn kind(self) -> TrackKind {
+        match self {
+            Self::Microphone | Self::ScreenShareAudio => TrackKind::Audio,
+            Self::Camera | Self::ScreenShare => TrackKind::Video,
+            Self::Unknown => TrackKind::Unknown,
+        }
+    }
+}
+
 /// A published track as the room sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrackInfo {
@@ -126,8 +160,144 @@ pub struct TrackInfo {
     pub sid: String,
     /// Where the media comes from.
     pub source: TrackSource,
+    /// Audio or video.
+    pub kind: TrackKind,
     /// Whether the publisher muted it.
     pub muted: bool,
+    /// Whether this participant receives it (remote tracks; always false for
+    /// our own).
+    pub subscribed: bool,
+}
+
+impl TrackInfo {
+    /// One of our own tracks, just published.
+    pub fn local(sid: String, source: TrackSource) -> Self {
+        Self {
+            sid,
+            source,
+            kind: source.kind(),
+            muted: false,
+            subscribed: false,
+        }
+    }
+}
+
+/// How well a participant's connection carries media, as the SFU rates it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ConnectionQuality {
+    /// No packet loss worth mentioning.
+    Excellent,
+    /// Some loss or jitter.
+    Good,
+    /// Heavy loss: media degrades.
+    Poor,
+    /// Nothing arrives.
+    Lost,
+}
+
+/// The largest data payload any transport accepts, in bytes: LiveKit's
+/// documented limit for a data message (15 KiB); larger ones are refused
+/// before sending with `InvalidArgument`.
+pub const MAX_DATA_PAYLOAD_BYTES: usize = 15 * 1024;
+
+/// A data message to send.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OutgoingData {
+    /// The bytes (at most [`MAX_DATA_PAYLOAD_BYTES`]).
+    pub payload: Vec<u8>,
+    /// Ordered and retransmitted (true) or best effort (false).
+    pub reliable: bool,
+    /// Only these identities receive it; empty means everyone.
+    pub destination_identities: Vec<String>,
+    /// A label receivers can filter on.
+    pub topic: Option<String>,
+}
+
+/// Checks a message against the permission and the size limit.
+pub(crate) fn check_data(data: &OutgoingData, permission: &Permission) -> TransportResult<()> {
+    if !permission.can_publish_data {
+        return Err(UTDStreamError::new(
+            UTDErrorCode::Forbidden,
+            "cannot send data: the server has not granted data publish permission",
+        ));
+    }
+    if data.payload.len() > MAX_DATA_PAYLOAD_BYTES {
+        return Err(UTDStreamError::invalid_argument(format!(
+            "a data message may carry at most {MAX_DATA_PAYLOAD_BYTES} bytes; this one has {}",
+            data.payload.len()
+        )));
+    }
+    if data.destination_identities.iter().any(String::is_empty) {
+        return Err(UTDStreamError::invalid_argument(
+            "a data message's destination identities must not be empty strings",
+        ));
+    }
+    Ok(())
+}
+
+/// Decoded audio of one remote participant's microphone, as it arrives.
+/// It follows the participant: frames flow whenever it publishes, across
+/// republishes. Dropping it closes the stream in the media library.
+pub struct RemoteAudioStream {
+    frames: tokio::sync::mpsc::Receiver<AudioFrame>,
+    _release: Box<dyn Send + Sync>,
+}
+
+impl std::fmt::Debug for RemoteAudioStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteAudioStream").finish_non_exhaustive()
+    }
+}
+
+impl RemoteAudioStream {
+    /// A stream over `frames`; `release` is dropped with it.
+    pub fn new(
+        frames: tokio::sync::mpsc::Receiver<AudioFrame>,
+        release: impl Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            frames,
+            _release: Box::new(release),
+        }
+    }
+
+    /// The next frame; `None` once the stream ended.
+    pub async fn next(&mut self) -> Option<AudioFrame> {
+        self.frames.recv().await
+    }
+}
+
+/// Decoded I420 frames of one remote video track. A slow consumer gets the
+/// newest frame, never a queue. Dropping it closes the stream.
+pub struct RemoteVideoStream {
+    slot: std::sync::Arc<FrameSlot<VideoFrame>>,
+    _release: Box<dyn Send + Sync>,
+}
+
+impl std::fmt::Debug for RemoteVideoStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteVideoStream").finish_non_exhaustive()
+    }
+}
+
+impl RemoteVideoStream {
+    /// A stream over `slot`; `release` is dropped with it.
+    pub fn new(slot: std::sync::Arc<FrameSlot<VideoFrame>>, release: impl Send + Sync + 'static) -> Self {
+        Self {
+            slot,
+            _release: Box::new(release),
+        }
+    }
+
+    /// The newest frame not taken yet; `None` once the track ended.
+    pub async fn next(&self) -> Option<VideoFrame> {
+        self.slot.next().await
+    }
+
+    /// Frames that were replaced by a newer one before being taken.
+    pub fn skipped(&self) -> u64 {
+        self.slot.skipped()
+    }
 }
 
 /// A participant in the room other than the local one.
@@ -175,9 +345,7 @@ pub enum DisconnectReason {
     RoomDeleted,
     /// The room closed because everyone left.
     RoomClosed,
-    /// The server dropped us because the media connection never came up. For
-    /// the control-plane transport (no WebRTC) this is livekit-server's 60 s
-    /// join timeout, which always ends its sessions.
+    /// The server dropped us because the media connection never came up.
     JoinFailure,
     /// The connection was lost and could not be resumed.
     ConnectionLost,
@@ -229,6 +397,14 @@ pub enum TransportEvent {
     ActiveSpeakersChanged {
         /// Who is speaking now; empty when nobody is.
         identities: Vec<String>,
+    },
+    /// The SFU's rating of a participant's connection changed (the local one
+    /// too).
+    ConnectionQualityChanged {
+        /// Whose connection.
+        identity: String,
+        /// How well it carries media now.
+        quality: ConnectionQuality,
     },
     /// A data message arrived.
     DataReceived {
@@ -284,15 +460,26 @@ pub trait RoomTransport: Send + Sync {
     /// Turns the camera on (publishing it if needed) or mutes it.
     async fn set_camera(&self, enabled: bool) -> TransportResult<()>;
 
-    /// Sends `payload` to everyone in the room, or only to
-    /// `destination_identities` when it is not empty. `reliable` picks the
-    /// ordered, retransmitted channel over the lossy one.
-    async fn send_data(
-        &self,
-        payload: Vec<u8>,
-        reliable: bool,
-        destination_identities: Vec<String>,
-    ) -> TransportResult<()>;
+    /// Sends a data message to everyone in the room, or only to its
+    /// destination identities. Refused with `Forbidden` without the data
+    /// grant and `InvalidArgument` above [`MAX_DATA_PAYLOAD_BYTES`].
+    async fn send_data(&self, data: OutgoingData) -> TransportResult<()>;
+
+    /// Pushes PCM into the microphone track's source. Waits only while the
+    /// source's small buffer is full (so a producer runs at real time);
+    /// frames pushed while the microphone is not published are not sent.
+    async fn capture_audio(&self, frame: AudioFrame) -> TransportResult<()>;
+
+    /// Pushes a camera frame into the camera track's source (never waits).
+    fn capture_video(&self, frame: &VideoFrame) -> TransportResult<()>;
+
+    /// Decoded audio of `identity`'s microphone (`NotFound` if no such
+    /// participant is in the room).
+    async fn remote_audio(&self, identity: &str) -> TransportResult<RemoteAudioStream>;
+
+    /// Decoded frames of the remote video track `track_sid` (`NotFound` if
+    /// no participant publishes it, `InvalidState` until it is subscribed).
+    async fn remote_video(&self, track_sid: &str) -> TransportResult<RemoteVideoStream>;
 
     /// Leaves the room. A no-op when not connected.
     async fn disconnect(&self) -> TransportResult<()>;
@@ -311,18 +498,17 @@ pub trait RoomTransport: Send + Sync {
     fn remote_participants(&self) -> Vec<ParticipantInfo>;
 }
 
-/// The transport the exported sessions use: WebRTC media over the official
-/// `livekit` crate when the `livekit` feature is on (the iOS / Android
-/// packages), otherwise the control-plane transport (permissions and
-/// participants, no media; see its module docs).
+/// The transport the exported sessions use: the official `livekit` crate
+/// when the `livekit` feature is on (the iOS / Android packages), otherwise
+/// LiveKit's FFI library (desktop builds and every test).
 pub fn default_transport() -> std::sync::Arc<dyn RoomTransport> {
     #[cfg(feature = "livekit")]
     {
         std::sync::Arc::new(livekit::LiveKitTransport::new())
     }
-    #[cfg(not(feature = "livekit"))]
+    #[cfg(all(feature = "livekit-ffi", not(feature = "livekit")))]
     {
-        std::sync::Arc::new(control_plane::ControlPlaneTransport::new())
+        std::sync::Arc::new(livekit_ffi::LiveKitFfiTransport::new())
     }
 }
 

@@ -7,7 +7,7 @@ use tokio::task::JoinHandle;
 
 use crate::error::UTDStreamError;
 use crate::media::{
-    JoinedRoom, ParticipantInfo, Permission, RoomTransport, TrackSource, TransportEvent,
+    JoinedRoom, OutgoingData, ParticipantInfo, Permission, RoomTransport, TrackSource, TransportEvent,
     TransportOptions,
 };
 use crate::observe::Observable;
@@ -105,14 +105,14 @@ impl RoomCore {
         result
     }
 
-    /// Sends a data message to the room or to `to` identities.
-    pub async fn send_data(
-        &self,
-        data: Vec<u8>,
-        reliable: bool,
-        to: Vec<String>,
-    ) -> Result<(), UTDStreamError> {
-        self.transport.send_data(data, reliable, to).await
+    /// Sends a data message to the room or to its destination identities.
+    pub async fn send_data(&self, data: OutgoingData) -> Result<(), UTDStreamError> {
+        self.transport.send_data(data).await
+    }
+
+    /// The transport, for the frame APIs (audio/video in and out).
+    pub fn transport(&self) -> &Arc<dyn RoomTransport> {
+        &self.transport
     }
 
     /// Leaves the room; the core can `connect` again afterwards.

@@ -14,9 +14,9 @@ pub use call::{UTDCall, UTDCallEndReason};
 pub use call_status::UTDCallStatus;
 pub use connection::{UTDConnectionState, UTDPresence};
 pub use participant::{
-    UTDLocalParticipant, UTDParticipant, UTDPermission, UTDTrack, UTDTrackSource,
+    UTDLocalParticipant, UTDParticipant, UTDPermission, UTDTrack, UTDTrackKind, UTDTrackSource,
 };
-pub use room_event::{UTDDisconnectReason, UTDRoomEvent};
+pub use room_event::{UTDConnectionQuality, UTDDisconnectReason, UTDRoomEvent};
 pub use seats::{UTDSeat, UTDSeatMode, UTDSeatRequest, UTDSeats};
 pub use session::{UTDCapabilities, UTDPlanLimits};
 pub use stage::{UTDStage, UTDStageMember, UTDStageRequest, UTDStageRole};

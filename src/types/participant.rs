@@ -1,7 +1,7 @@
 //! Participants, tracks and permissions as the app sees them (exported
 //! mirrors of the transport's types in `crate::media`).
 
-use crate::media::{ParticipantInfo, Permission, TrackInfo, TrackSource};
+use crate::media::{ParticipantInfo, Permission, TrackInfo, TrackKind, TrackSource};
 
 /// Where a track's media comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
@@ -30,15 +30,40 @@ impl From<TrackSource> for UTDTrackSource {
     }
 }
 
+/// Audio or video.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
+pub enum UTDTrackKind {
+    /// An audio track.
+    Audio,
+    /// A video track.
+    Video,
+    /// The media server did not say.
+    Unknown,
+}
+
+impl From<TrackKind> for UTDTrackKind {
+    fn from(kind: TrackKind) -> Self {
+        match kind {
+            TrackKind::Audio => Self::Audio,
+            TrackKind::Video => Self::Video,
+            TrackKind::Unknown => Self::Unknown,
+        }
+    }
+}
+
 /// A published track.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct UTDTrack {
-    /// The media server's id for the track.
+    /// The media server's id for the track (what `observeRemoteVideo` takes).
     pub sid: String,
     /// Where its media comes from.
     pub source: UTDTrackSource,
+    /// Audio or video.
+    pub kind: UTDTrackKind,
     /// Whether the publisher muted it.
     pub muted: bool,
+    /// Whether this device receives it (remote tracks).
+    pub subscribed: bool,
 }
 
 impl From<TrackInfo> for UTDTrack {
@@ -46,7 +71,9 @@ impl From<TrackInfo> for UTDTrack {
         Self {
             sid: track.sid,
             source: track.source.into(),
+            kind: track.kind.into(),
             muted: track.muted,
+            subscribed: track.subscribed,
         }
     }
 }

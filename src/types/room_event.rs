@@ -1,7 +1,33 @@
 //! The raw room event stream (the "firehose"), as the app sees it.
 
 use crate::media::{DisconnectReason, TransportEvent};
+use crate::media::ConnectionQuality;
 use crate::types::{UTDParticipant, UTDPermission, UTDTrack};
+
+/// How well a participant's connection carries media, as the media server
+/// rates it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
+pub enum UTDConnectionQuality {
+    /// No loss worth mentioning.
+    Excellent,
+    /// Some loss or jitter.
+    Good,
+    /// Heavy loss: media degrades.
+    Poor,
+    /// Nothing arrives.
+    Lost,
+}
+
+impl From<ConnectionQuality> for UTDConnectionQuality {
+    fn from(quality: ConnectionQuality) -> Self {
+        match quality {
+            ConnectionQuality::Excellent => Self::Excellent,
+            ConnectionQuality::Good => Self::Good,
+            ConnectionQuality::Poor => Self::Poor,
+            ConnectionQuality::Lost => Self::Lost,
+        }
+    }
+}
 
 /// Why the media connection ended.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
@@ -98,6 +124,14 @@ pub enum UTDRoomEvent {
         /// Speaking identities.
         identities: Vec<String>,
     },
+    /// The media server's rating of a participant's connection changed
+    /// (this device's own too).
+    ConnectionQualityChanged {
+        /// Whose connection.
+        identity: String,
+        /// How well it carries media now.
+        quality: UTDConnectionQuality,
+    },
     /// A data message arrived.
     DataReceived {
         /// The sender, null when the server sent it.
@@ -156,6 +190,12 @@ impl From<TransportEvent> for UTDRoomEvent {
             }
             TransportEvent::ActiveSpeakersChanged { identities } => {
                 Self::ActiveSpeakersChanged { identities }
+            }
+            TransportEvent::ConnectionQualityChanged { identity, quality } => {
+                Self::ConnectionQualityChanged {
+                    identity,
+                    quality: quality.into(),
+                }
             }
             TransportEvent::DataReceived {
                 from,

@@ -10,6 +10,7 @@
 
 pub mod livekit;
 pub mod ports;
+pub mod signals;
 pub mod wired;
 
 pub use livekit::{livekit_server_binary, LiveKitServer, LiveKitServerBuilder};

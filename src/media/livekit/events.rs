@@ -2,7 +2,9 @@
 
 use livekit::prelude::{Participant, RemoteParticipant, RoomEvent, TrackSource as LkSource};
 
-use crate::media::control_plane::convert::{disconnect_reason_from_proto, permission_from_proto};
+use livekit_protocol as proto;
+
+use crate::media::DisconnectReason;
 use crate::media::{ParticipantInfo, Permission, TrackInfo, TrackSource, TransportEvent};
 
 /// The crate's track source as ours.
@@ -145,5 +147,46 @@ pub(crate) fn map_event(event: &RoomEvent) -> Vec<TransportEvent> {
         // LocalTrackUnpublished needs to know who asked for it; the transport
         // maps it. Everything else has no meaning for the sessions above.
         _ => Vec::new(),
+    }
+}
+
+/// The server's permission message as ours. A missing message means the
+/// server granted nothing.
+fn permission_from_proto(permission: Option<&proto::ParticipantPermission>) -> Permission {
+    let Some(p) = permission else {
+        return Permission::default();
+    };
+    Permission {
+        can_publish: p.can_publish,
+        can_subscribe: p.can_subscribe,
+        can_publish_data: p.can_publish_data,
+        can_publish_sources: p
+            .can_publish_sources
+            .iter()
+            .map(|s| match proto::TrackSource::try_from(*s) {
+                Ok(proto::TrackSource::Camera) => TrackSource::Camera,
+                Ok(proto::TrackSource::Microphone) => TrackSource::Microphone,
+                Ok(proto::TrackSource::ScreenShare) => TrackSource::ScreenShare,
+                Ok(proto::TrackSource::ScreenShareAudio) => TrackSource::ScreenShareAudio,
+                _ => TrackSource::Unknown,
+            })
+            .collect(),
+    }
+}
+
+/// The server's disconnect reason as ours.
+fn disconnect_reason_from_proto(reason: i32) -> DisconnectReason {
+    use proto::DisconnectReason as R;
+    match R::try_from(reason) {
+        Ok(R::ClientInitiated) => DisconnectReason::ClientInitiated,
+        Ok(R::DuplicateIdentity) => DisconnectReason::DuplicateIdentity,
+        Ok(R::ServerShutdown) => DisconnectReason::ServerShutdown,
+        Ok(R::ParticipantRemoved) => DisconnectReason::ParticipantRemoved,
+        Ok(R::RoomDeleted) => DisconnectReason::RoomDeleted,
+        Ok(R::RoomClosed) => DisconnectReason::RoomClosed,
+        Ok(R::JoinFailure) => DisconnectReason::JoinFailure,
+        Ok(R::SignalClose | R::ConnectionTimeout | R::MediaFailure) => DisconnectReason::ConnectionLost,
+        Ok(other) => DisconnectReason::Other(other.as_str_name().to_ascii_lowercase()),
+        Err(_) => DisconnectReason::Other(format!("reason {reason}")),
     }
 }

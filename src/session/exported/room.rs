@@ -9,6 +9,7 @@ use super::listeners::{
     UTDFlagListener, UTDLocalParticipantListener, UTDParticipantsListener, UTDRoomEventListener,
 };
 use crate::error::{UTDResult, UTDStreamError};
+use crate::media::OutgoingData;
 use crate::runtime;
 use crate::session::RoomCore;
 use crate::subscription::UTDSubscription;
@@ -190,18 +191,26 @@ impl UTDRoom {
 
     /// Sends `data` to everyone in the room, or only to
     /// `destinationIdentities`. `reliable` (default) picks ordered,
-    /// retransmitted delivery over the lossy channel.
-    #[uniffi::method(default(reliable = true, destination_identities = None))]
+    /// retransmitted delivery over the lossy channel; `topic` labels the
+    /// message for receivers. At most 15 KiB (`invalidArgument` above);
+    /// `forbidden` without the server's data grant.
+    #[uniffi::method(default(reliable = true, destination_identities = None, topic = None))]
     pub async fn send_data(
         self: Arc<Self>,
         data: Vec<u8>,
         reliable: bool,
         destination_identities: Option<Vec<String>>,
+        topic: Option<String>,
     ) -> UTDResult<()> {
         self.check_alive()?;
         let core = self.core.clone();
-        let to = destination_identities.unwrap_or_default();
-        Ok(runtime::run(async move { core.send_data(data, reliable, to).await }).await?)
+        let message = OutgoingData {
+            payload: data,
+            reliable,
+            destination_identities: destination_identities.unwrap_or_default(),
+            topic,
+        };
+        Ok(runtime::run(async move { core.send_data(message).await }).await?)
     }
 }
 
