@@ -21,9 +21,8 @@
 //!
 //! Each run then hangs up on the caller's side, waits until both sessions
 //! are terminal (`ended`) and disposes them; that part is not timed. Every
-//! call gets a fresh LiveKit room, so the 60 s limit of control-plane
-//! LiveKit sessions never applies; the caller's `start` joining the call room
-//! is checked on every run.
+//! call gets a fresh LiveKit room; the caller's `start` joining the call room
+//! (real WebRTC) is checked on every run.
 //!
 //! Everything runs in this process against a real livekit-server (with
 //! webhooks to the engine) and the in-process reference engine on a temporary

@@ -24,11 +24,9 @@
 //!
 //! Everything runs in this process against a real livekit-server (with
 //! webhooks to the engine) and the in-process reference engine on a temporary
-//! SQLite file. The default media transport is the control-plane one, whose
-//! LiveKit sessions end about 60 s after joining (LiveKit's join timeout for
-//! participants without media), so every 40 s (`--rotate-after`), between
-//! runs, the bench moves to a fresh room with fresh sessions (a fresh room, so
-//! the webhooks about the old sessions leaving cannot touch the seats or the
+//! SQLite file. Every 40 s (`--rotate-after`), between runs, the bench moves
+//! to a fresh room with fresh sessions (a fresh room, so the webhooks about
+//! the old sessions leaving cannot touch the seats or the
 //! stage being measured), and reports how often it did.
 //!
 //! Prints, per metric: runs, median, p99 (nearest rank) and median ÷ baseline
@@ -58,10 +56,10 @@ const USAGE: &str = "usage: bench_rooms [--runs N] [--warmup N] [--rotate-after 
   --runs N           measured runs per metric (default 200)
   --warmup N         unmeasured runs first (default 10)
   --rotate-after S   move to a fresh room and sessions when they are S seconds
-                     old (default 40; LiveKit ends them at 60)";
+                     old (default 40)";
 
-/// Sessions older than this are replaced between runs by default:
-/// control-plane sessions end after 60 s (see the module docs).
+/// Sessions older than this are replaced between runs by default (see the
+/// module docs).
 const ROTATE_AFTER_SECS: u64 = 40;
 
 /// Who is who, in both scenarios.

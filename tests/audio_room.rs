@@ -1,7 +1,7 @@
 //! Audio rooms end to end through the exported API: the engine decides who
 //! publishes, LiveKit pushes it, the session reflects it, and seat changes
 //! are pushed to every participant. Real engine + real livekit-server (with
-//! webhooks); the default (control-plane) transport joins the room.
+//! webhooks); the default transport (LiveKit's FFI library) carries the media.
 
 mod support;
 

@@ -12,7 +12,7 @@ use livekit_api::access_token::{AccessToken, VideoGrants};
 use support::media::MediaStack;
 use support::{client, eventually};
 use utd_engine::admin_client::AppCredentials;
-use utd_stream::media::control_plane::ControlPlaneTransport;
+use utd_stream::media::livekit_ffi::LiveKitFfiTransport;
 use utd_stream::media::{RoomTransport, TransportOptions};
 use utd_stream::session::exported::{UTDCallInvitationListener, UTDCallSession};
 use utd_stream::types::{
@@ -401,7 +401,7 @@ async fn nobody_else_gets_into_the_call_room() {
         })
         .to_jwt()
         .expect("token");
-    let transport = ControlPlaneTransport::new();
+    let transport = LiveKitFfiTransport::new();
     let full = transport
         .connect(&stack.livekit.ws_url(), &token, TransportOptions::default())
         .await

@@ -1,7 +1,7 @@
 //! Live streams end to end through the exported API: the host broadcasts,
 //! the stage is what grants publish (camera + microphone), stage changes are
 //! pushed to everyone, and the host hears raised hands. Real engine + real
-//! livekit-server; the default (control-plane) transport joins the room.
+//! livekit-server; the default transport (LiveKit's FFI library) carries the media.
 
 mod support;
 
@@ -106,8 +106,6 @@ async fn the_stage_is_what_grants_publish_and_the_viewer_follows_it() {
         .await
         .expect_err("a viewer cannot broadcast");
     assert_eq!(refused.code(), UTDErrorCode::Forbidden);
-    // The control-plane transport sends no media, so LiveKit never
-    // announces its tracks to others; the host's grant is what is visible.
     eventually(WAIT, "the viewer sees the host, allowed to publish", || {
         viewer
             .stream

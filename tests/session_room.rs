@@ -1,6 +1,6 @@
 //! The session layer behaves the same whichever transport is below it: one
-//! scenario, run over the in-memory fake transport and over the control-plane
-//! transport against a real livekit-server whose permissions are changed by
+//! scenario, run over the in-memory fake transport and over LiveKit's FFI
+//! library against a real livekit-server whose permissions are changed by
 //! RoomService (as the engine does).
 
 use std::future::Future;
@@ -11,7 +11,7 @@ use std::time::Duration;
 use livekit_api::access_token::{AccessToken, VideoGrants};
 use livekit_api::services::room::{RoomClient, UpdateParticipantOptions};
 use livekit_protocol as proto;
-use utd_stream::media::control_plane::ControlPlaneTransport;
+use utd_stream::media::livekit_ffi::LiveKitFfiTransport;
 use utd_stream::media::fake::FakeTransport;
 use utd_stream::media::{Permission, TrackSource, TransportOptions};
 use utd_stream::session::RoomCore;
@@ -116,7 +116,7 @@ async fn over_the_fake_transport() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn over_the_control_plane_transport_and_a_real_livekit_server() {
+async fn over_the_livekit_ffi_transport_and_a_real_livekit_server() {
     let server = LiveKitServer::start().expect("livekit-server");
     let token = AccessToken::with_api_key(server.api_key(), server.api_secret())
         .with_identity("listener")
@@ -164,6 +164,6 @@ async fn over_the_control_plane_transport_and_a_real_livekit_server() {
                 .expect("RoomService.UpdateParticipant");
         })
     });
-    let core = RoomCore::new(Arc::new(ControlPlaneTransport::new()));
+    let core = RoomCore::new(Arc::new(LiveKitFfiTransport::new()));
     publish_follows_server_grants(core, &server.ws_url(), &token, grant).await;
 }

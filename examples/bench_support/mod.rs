@@ -81,7 +81,7 @@ pub fn print_header(title: &str) {
         "release"
     };
     println!(
-        "{title}, {build} build, livekit-server {LIVEKIT_SERVER_VERSION}, control-plane transport"
+        "{title}, {build} build, livekit-server {LIVEKIT_SERVER_VERSION}, LiveKit FFI transport"
     );
     println!(
         "{:<40} {:>5} {:>10} {:>10} {:>11}",

@@ -17,7 +17,6 @@ pub async fn run(config: &EngineConfig, engine: &RunningEngine) -> DemoResult {
     let app = admin.create_app("rooms app", Plan::Signaling).await?;
     let device =
         || UTDStreamClient::new(app.app_id.clone(), app.app_key.clone(), url.clone(), None);
-    say("this build's media transport is the control plane: real LiveKit joins and grants, no audio/video");
 
     let (host_client, dave_client) = (device()?, device()?);
     let host = host_client

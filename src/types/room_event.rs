@@ -44,8 +44,7 @@ pub enum UTDDisconnectReason {
     RoomDeleted,
     /// The room closed because everyone left.
     RoomClosed,
-    /// The media connection never came up (for the control-plane transport
-    /// of non-WebRTC builds: the media server's 60 s join timeout).
+    /// The media connection never came up (the media server gave up on it).
     JoinFailure,
     /// The connection was lost and could not be resumed.
     ConnectionLost,

@@ -14,8 +14,9 @@
 //! This module is only type-checked and linted on CI machines
 //! (`DOCS_RS=1 cargo clippy --features livekit`): the crate's build downloads
 //! a prebuilt libwebrtc, which those machines cannot reach, so it is never
-//! linked or run there. The runtime tests use the control-plane transport,
-//! which shares the event and permission semantics.
+//! linked or run there. The runtime tests use the FFI transport
+//! (`media::livekit_ffi`): the same LiveKit SDK and libwebrtc, driven through
+//! LiveKit's C ABI, with the same event and permission semantics.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
