@@ -43,7 +43,9 @@ mod livekit_ffi {
         }
         let cache = std::env::var_os("UTD_CACHE")
             .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/utd-stream")))
+            .or_else(|| {
+                std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/utd-stream"))
+            })
             .unwrap_or_else(|| PathBuf::from(".cache/utd-stream"));
         cache.join(format!("livekit-ffi-{WHEEL_VERSION}"))
     }

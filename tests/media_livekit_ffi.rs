@@ -9,7 +9,9 @@ use livekit_api::access_token::{AccessToken, VideoGrants};
 use livekit_api::services::room::{RoomClient, UpdateParticipantOptions};
 use livekit_protocol as proto;
 use tokio::sync::broadcast;
-use utd_stream::media::frames::{AudioFrame, VideoFrame, VideoPixelFormat, VideoPlane, VideoRotation};
+use utd_stream::media::frames::{
+    AudioFrame, VideoFrame, VideoPixelFormat, VideoPlane, VideoRotation,
+};
 use utd_stream::media::livekit_ffi::LiveKitFfiTransport;
 use utd_stream::media::{
     OutgoingData, RoomTransport, TrackKind, TrackSource, TransportEvent, TransportOptions,
@@ -44,7 +46,14 @@ struct Peer {
 }
 
 async fn join(server: &LiveKitServer, room: &str, identity: &str, can_publish: bool) -> Peer {
-    join_with(LiveKitFfiTransport::new(), server, room, identity, can_publish).await
+    join_with(
+        LiveKitFfiTransport::new(),
+        server,
+        room,
+        identity,
+        can_publish,
+    )
+    .await
 }
 
 async fn join_with(
@@ -103,8 +112,16 @@ fn push_tone(transport: &LiveKitFfiTransport) -> tokio::task::JoinHandle<()> {
 
 /// Collects `duration` of audio of `identity` as heard by `listener`,
 /// after skipping the first `settle` (jitter buffer start-up).
-async fn hear(listener: &LiveKitFfiTransport, identity: &str, settle: Duration, duration: Duration) -> Vec<i16> {
-    let mut stream = listener.remote_audio(identity).await.expect("remote audio stream");
+async fn hear(
+    listener: &LiveKitFfiTransport,
+    identity: &str,
+    settle: Duration,
+    duration: Duration,
+) -> Vec<i16> {
+    let mut stream = listener
+        .remote_audio(identity)
+        .await
+        .expect("remote audio stream");
     let mut samples = Vec::new();
     let start = tokio::time::Instant::now();
     let deadline = start + settle + duration + EVENT_TIMEOUT;
@@ -112,7 +129,12 @@ async fn hear(listener: &LiveKitFfiTransport, identity: &str, settle: Duration, 
     while samples.len() < wanted {
         let frame = tokio::time::timeout_at(deadline, stream.next())
             .await
-            .unwrap_or_else(|_| panic!("only {} samples of {identity} within the deadline", samples.len()))
+            .unwrap_or_else(|_| {
+                panic!(
+                    "only {} samples of {identity} within the deadline",
+                    samples.len()
+                )
+            })
             .expect("the audio stream ended");
         assert_eq!(frame.sample_rate, 48_000);
         assert_eq!(frame.num_channels, 1);
@@ -127,7 +149,13 @@ async fn hear(listener: &LiveKitFfiTransport, identity: &str, settle: Duration, 
 async fn hears_tone(listener: &LiveKitFfiTransport, identity: &str) {
     let deadline = tokio::time::Instant::now() + EVENT_TIMEOUT;
     loop {
-        let samples = hear(listener, identity, Duration::from_millis(300), Duration::from_millis(500)).await;
+        let samples = hear(
+            listener,
+            identity,
+            Duration::from_millis(300),
+            Duration::from_millis(500),
+        )
+        .await;
         if is_tone(&samples, 440.0, 0.1) {
             return;
         }
@@ -166,23 +194,48 @@ async fn a_pushed_tone_reaches_another_participant_as_the_same_tone() {
     let speaker = join(&server, "tone", "speaker", true).await;
     let mut listener = join(&server, "tone", "listener", false).await;
     let _pusher = push_tone(&speaker.transport);
-    speaker.transport.set_microphone(true).await.expect("microphone on");
+    speaker
+        .transport
+        .set_microphone(true)
+        .await
+        .expect("microphone on");
     let published = wait_for(&mut listener.events, "the speaker's microphone", |e| {
         matches!(e, TransportEvent::TrackPublished { identity, local: false, track } if identity == "speaker" && track.source == TrackSource::Microphone)
     })
     .await;
-    let TransportEvent::TrackPublished { track, .. } = published else { unreachable!() };
+    let TransportEvent::TrackPublished { track, .. } = published else {
+        unreachable!()
+    };
     assert_eq!(track.kind, TrackKind::Audio);
     hears_tone(&listener.transport, "speaker").await;
     let remote = listener.transport.remote_participants();
-    let heard = remote.iter().find(|p| p.identity == "speaker").expect("speaker listed");
-    assert!(heard.tracks.iter().any(|t| t.source == TrackSource::Microphone && t.subscribed), "{heard:?}");
+    let heard = remote
+        .iter()
+        .find(|p| p.identity == "speaker")
+        .expect("speaker listed");
+    assert!(
+        heard
+            .tracks
+            .iter()
+            .any(|t| t.source == TrackSource::Microphone && t.subscribed),
+        "{heard:?}"
+    );
 
     // Muted: the listener gets silence, not the tone.
     speaker.transport.set_microphone(false).await.expect("mute");
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let samples = hear(&listener.transport, "speaker", Duration::from_millis(200), Duration::from_millis(300)).await;
-    assert!(read_tone(&samples).level < 0.02, "muted audio: {:?}", read_tone(&samples));
+    let samples = hear(
+        &listener.transport,
+        "speaker",
+        Duration::from_millis(200),
+        Duration::from_millis(300),
+    )
+    .await;
+    assert!(
+        read_tone(&samples).level < 0.02,
+        "muted audio: {:?}",
+        read_tone(&samples)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -190,17 +243,47 @@ async fn the_sfu_refuses_a_listener_and_takes_the_track_back_when_the_grant_is_r
     let server = LiveKitServer::start().expect("livekit-server");
     let mut listener = join(&server, "stage", "listener", false).await;
     let host = join(&server, "stage", "host", true).await;
-    let refused = listener.transport.publish(TrackSource::Microphone).await.unwrap_err();
+    let refused = listener
+        .transport
+        .publish(TrackSource::Microphone)
+        .await
+        .unwrap_err();
     assert_eq!(refused.kind(), UTDErrorCode::Forbidden, "{refused}");
 
-    grant(&server, "stage", "listener", &[proto::TrackSource::Microphone]).await;
-    wait_for(&mut listener.events, "the grant", |e| matches!(e, TransportEvent::PermissionChanged(p) if p.can_publish)).await;
+    grant(
+        &server,
+        "stage",
+        "listener",
+        &[proto::TrackSource::Microphone],
+    )
+    .await;
+    wait_for(
+        &mut listener.events,
+        "the grant",
+        |e| matches!(e, TransportEvent::PermissionChanged(p) if p.can_publish),
+    )
+    .await;
     let _pusher = push_tone(&listener.transport);
-    listener.transport.set_microphone(true).await.expect("publish after the grant");
-    assert_eq!(listener.transport.published_sources(), vec![TrackSource::Microphone]);
+    listener
+        .transport
+        .set_microphone(true)
+        .await
+        .expect("publish after the grant");
+    assert_eq!(
+        listener.transport.published_sources(),
+        vec![TrackSource::Microphone]
+    );
     hears_tone(&host.transport, "listener").await;
-    let refused = listener.transport.publish(TrackSource::Camera).await.unwrap_err();
-    assert_eq!(refused.kind(), UTDErrorCode::Forbidden, "the grant names the microphone only");
+    let refused = listener
+        .transport
+        .publish(TrackSource::Camera)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.kind(),
+        UTDErrorCode::Forbidden,
+        "the grant names the microphone only"
+    );
 
     grant(&server, "stage", "listener", &[]).await;
     wait_for(&mut listener.events, "the server taking the track back", |e| {
@@ -233,7 +316,11 @@ async fn data_reaches_everyone_or_only_its_addressee_with_its_topic() {
         destination_identities: to.iter().map(|s| s.to_string()).collect(),
         topic: topic.map(str::to_string),
     };
-    alice.transport.send_data(send(b"to all", true, &[], None)).await.expect("send to all");
+    alice
+        .transport
+        .send_data(send(b"to all", true, &[], None))
+        .await
+        .expect("send to all");
     for peer in [&mut bob, &mut carol] {
         wait_for(&mut peer.events, "the broadcast", |e| {
             matches!(e, TransportEvent::DataReceived { from: Some(f), payload, topic: None } if f == "alice" && payload == b"to all")
@@ -241,12 +328,20 @@ async fn data_reaches_everyone_or_only_its_addressee_with_its_topic() {
         .await;
     }
 
-    alice.transport.send_data(send(b"for bob", true, &["bob"], Some("dm"))).await.expect("send to bob");
+    alice
+        .transport
+        .send_data(send(b"for bob", true, &["bob"], Some("dm")))
+        .await
+        .expect("send to bob");
     wait_for(&mut bob.events, "the direct message", |e| {
         matches!(e, TransportEvent::DataReceived { payload, topic: Some(t), .. } if payload == b"for bob" && t == "dm")
     })
     .await;
-    alice.transport.send_data(send(b"marker", true, &["carol"], None)).await.expect("marker");
+    alice
+        .transport
+        .send_data(send(b"marker", true, &["carol"], None))
+        .await
+        .expect("marker");
     let mut carol_saw = Vec::new();
     wait_for(&mut carol.events, "the marker", |e| {
         if let TransportEvent::DataReceived { payload, .. } = e {
@@ -257,12 +352,20 @@ async fn data_reaches_everyone_or_only_its_addressee_with_its_topic() {
         }
     })
     .await;
-    assert_eq!(carol_saw, vec![b"marker".to_vec()], "carol got nothing addressed to bob");
+    assert_eq!(
+        carol_saw,
+        vec![b"marker".to_vec()],
+        "carol got nothing addressed to bob"
+    );
 
     // Lossy: best effort, but on loopback it arrives.
     let mut got_lossy = false;
     for _ in 0..5 {
-        alice.transport.send_data(send(b"lossy", false, &["bob"], None)).await.expect("lossy send");
+        alice
+            .transport
+            .send_data(send(b"lossy", false, &["bob"], None))
+            .await
+            .expect("lossy send");
         let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
         while let Ok(Ok(e)) = tokio::time::timeout_at(deadline, bob.events.recv()).await {
             if matches!(&e, TransportEvent::DataReceived { payload, .. } if payload == b"lossy") {
@@ -277,14 +380,23 @@ async fn data_reaches_everyone_or_only_its_addressee_with_its_topic() {
     assert!(got_lossy, "a lossy message reached bob");
 
     let biggest = vec![7u8; MAX_DATA_PAYLOAD_BYTES];
-    alice.transport.send_data(send(&biggest, true, &["bob"], None)).await.expect("at the limit");
+    alice
+        .transport
+        .send_data(send(&biggest, true, &["bob"], None))
+        .await
+        .expect("at the limit");
     wait_for(&mut bob.events, "the largest message", |e| {
         matches!(e, TransportEvent::DataReceived { payload, .. } if payload.len() == MAX_DATA_PAYLOAD_BYTES)
     })
     .await;
     let too_big = alice
         .transport
-        .send_data(send(&vec![7u8; MAX_DATA_PAYLOAD_BYTES + 1], true, &[], None))
+        .send_data(send(
+            &vec![7u8; MAX_DATA_PAYLOAD_BYTES + 1],
+            true,
+            &[],
+            None,
+        ))
         .await
         .unwrap_err();
     assert_eq!(too_big.kind(), UTDErrorCode::InvalidArgument, "{too_big}");
@@ -294,7 +406,14 @@ async fn data_reaches_everyone_or_only_its_addressee_with_its_topic() {
 async fn pushed_camera_frames_arrive_at_the_pushed_size_showing_the_pattern() {
     let server = LiveKitServer::start().expect("livekit-server");
     let (width, height) = (320, 240);
-    let host = join_with(LiveKitFfiTransport::with_camera_size(width, height), &server, "show", "host", true).await;
+    let host = join_with(
+        LiveKitFfiTransport::with_camera_size(width, height),
+        &server,
+        "show",
+        "host",
+        true,
+    )
+    .await;
     let mut viewer = join(&server, "show", "viewer", false).await;
     let [y, u, v] = pattern_i420(width, height);
     let frame = VideoFrame {
@@ -302,9 +421,18 @@ async fn pushed_camera_frames_arrive_at_the_pushed_size_showing_the_pattern() {
         height,
         format: VideoPixelFormat::I420,
         planes: vec![
-            VideoPlane { data: y, stride: width },
-            VideoPlane { data: u, stride: width / 2 },
-            VideoPlane { data: v, stride: width / 2 },
+            VideoPlane {
+                data: y,
+                stride: width,
+            },
+            VideoPlane {
+                data: u,
+                stride: width / 2,
+            },
+            VideoPlane {
+                data: v,
+                stride: width / 2,
+            },
         ],
         timestamp_us: 0,
         rotation: VideoRotation::Deg0,
@@ -324,7 +452,9 @@ async fn pushed_camera_frames_arrive_at_the_pushed_size_showing_the_pattern() {
         matches!(e, TransportEvent::TrackPublished { local: false, track, .. } if track.source == TrackSource::Camera)
     })
     .await;
-    let TransportEvent::TrackPublished { track, .. } = published else { unreachable!() };
+    let TransportEvent::TrackPublished { track, .. } = published else {
+        unreachable!()
+    };
     assert_eq!(track.kind, TrackKind::Video);
     let sid = track.sid;
     let mut stream = None;
@@ -334,7 +464,9 @@ async fn pushed_camera_frames_arrive_at_the_pushed_size_showing_the_pattern() {
                 stream = Some(s);
                 break;
             }
-            Err(e) if e.kind() == UTDErrorCode::InvalidState => tokio::time::sleep(Duration::from_millis(50)).await,
+            Err(e) if e.kind() == UTDErrorCode::InvalidState => {
+                tokio::time::sleep(Duration::from_millis(50)).await
+            }
             Err(e) => panic!("remote video: {e}"),
         }
     }
@@ -349,7 +481,15 @@ async fn pushed_camera_frames_arrive_at_the_pushed_size_showing_the_pattern() {
         assert_eq!(frame.format, VideoPixelFormat::I420);
         assert_eq!(frame.planes.len(), 3);
         let full = frame.width == width && frame.height == height;
-        if full && shows_pattern(&frame.planes[0].data, frame.planes[0].stride as usize, width, height, 24) {
+        if full
+            && shows_pattern(
+                &frame.planes[0].data,
+                frame.planes[0].stride as usize,
+                width,
+                height,
+                24,
+            )
+        {
             break;
         }
         last = Some((frame.width, frame.height));

@@ -16,8 +16,8 @@ use tokio::sync::mpsc;
 use crate::media::frames::{AudioFrame, FrameSlot, VideoFrame};
 use crate::media::{
     check_data, not_connected, publish_forbidden, unpublishable, DisconnectReason, JoinedRoom,
-    OutgoingData, ParticipantInfo, Permission, RemoteAudioStream, RemoteVideoStream,
-    RoomTransport, TrackInfo, TrackSource, TransportEvent, TransportOptions, TransportResult,
+    OutgoingData, ParticipantInfo, Permission, RemoteAudioStream, RemoteVideoStream, RoomTransport,
+    TrackInfo, TrackSource, TransportEvent, TransportOptions, TransportResult,
     EVENT_CHANNEL_CAPACITY,
 };
 
@@ -404,7 +404,9 @@ impl RoomTransport for FakeTransport {
             ))),
             Some(true) => {
                 let slot = std::sync::Arc::new(FrameSlot::default());
-                state.remote_video.push((track_sid.to_string(), slot.clone()));
+                state
+                    .remote_video
+                    .push((track_sid.to_string(), slot.clone()));
                 Ok(RemoteVideoStream::new(slot, ()))
             }
         }

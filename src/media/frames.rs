@@ -131,7 +131,11 @@ pub struct VideoFrame {
 
 impl VideoFrame {
     /// The planes a format has and, for each, (bytes per row, rows).
-    pub(crate) fn plane_shapes(format: VideoPixelFormat, width: u32, height: u32) -> Vec<(u32, u32)> {
+    pub(crate) fn plane_shapes(
+        format: VideoPixelFormat,
+        width: u32,
+        height: u32,
+    ) -> Vec<(u32, u32)> {
         let (cw, ch) = (width.div_ceil(2), height.div_ceil(2));
         match format {
             VideoPixelFormat::I420 => vec![(width, height), (cw, ch), (cw, ch)],
@@ -279,15 +283,28 @@ mod tests {
             sample_rate: 48_000,
             num_channels: 2,
         };
-        assert!(frame.validate().unwrap_err().message().contains("multiple of 2"));
+        assert!(frame
+            .validate()
+            .unwrap_err()
+            .message()
+            .contains("multiple of 2"));
         let video = VideoFrame {
             width: 4,
             height: 2,
             format: VideoPixelFormat::I420,
             planes: vec![
-                VideoPlane { data: vec![0; 8], stride: 4 },
-                VideoPlane { data: vec![0; 2], stride: 2 },
-                VideoPlane { data: vec![0; 1], stride: 2 },
+                VideoPlane {
+                    data: vec![0; 8],
+                    stride: 4,
+                },
+                VideoPlane {
+                    data: vec![0; 2],
+                    stride: 2,
+                },
+                VideoPlane {
+                    data: vec![0; 1],
+                    stride: 2,
+                },
             ],
             timestamp_us: 0,
             rotation: VideoRotation::Deg0,
@@ -299,7 +316,9 @@ mod tests {
     #[test]
     fn the_level_of_a_full_scale_square_wave_is_one_and_silence_is_zero() {
         let square = AudioFrame {
-            samples: (0..480).map(|i| if i % 2 == 0 { i16::MAX } else { -i16::MAX }).collect(),
+            samples: (0..480)
+                .map(|i| if i % 2 == 0 { i16::MAX } else { -i16::MAX })
+                .collect(),
             sample_rate: 48_000,
             num_channels: 1,
         };

@@ -282,7 +282,10 @@ impl std::fmt::Debug for RemoteVideoStream {
 
 impl RemoteVideoStream {
     /// A stream over `slot`; `release` is dropped with it.
-    pub fn new(slot: std::sync::Arc<FrameSlot<VideoFrame>>, release: impl Send + Sync + 'static) -> Self {
+    pub fn new(
+        slot: std::sync::Arc<FrameSlot<VideoFrame>>,
+        release: impl Send + Sync + 'static,
+    ) -> Self {
         Self {
             slot,
             _release: Box::new(release),

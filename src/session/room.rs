@@ -7,8 +7,8 @@ use tokio::task::JoinHandle;
 
 use crate::error::UTDStreamError;
 use crate::media::{
-    JoinedRoom, OutgoingData, ParticipantInfo, Permission, RoomTransport, TrackSource, TransportEvent,
-    TransportOptions,
+    JoinedRoom, OutgoingData, ParticipantInfo, Permission, RoomTransport, TrackSource,
+    TransportEvent, TransportOptions,
 };
 use crate::observe::Observable;
 use crate::runtime;

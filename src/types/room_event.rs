@@ -1,7 +1,7 @@
 //! The raw room event stream (the "firehose"), as the app sees it.
 
-use crate::media::{DisconnectReason, TransportEvent};
 use crate::media::ConnectionQuality;
+use crate::media::{DisconnectReason, TransportEvent};
 use crate::types::{UTDParticipant, UTDPermission, UTDTrack};
 
 /// How well a participant's connection carries media, as the media server

@@ -29,7 +29,8 @@ impl Tone {
             .map(|_| {
                 let t = self.position as f64 / 48_000.0;
                 self.position += 1;
-                let value = (2.0 * std::f64::consts::PI * self.frequency * t).sin() * self.amplitude;
+                let value =
+                    (2.0 * std::f64::consts::PI * self.frequency * t).sin() * self.amplitude;
                 (value * f64::from(i16::MAX)) as i16
             })
             .collect()
@@ -130,7 +131,10 @@ mod tests {
         let samples: Vec<i16> = (0..20).flat_map(|_| tone.next_frame()).collect();
         let reading = read_tone(&samples);
         assert!((reading.frequency - 440.0).abs() < 10.0, "{reading:?}");
-        assert!((reading.level - 0.5 / 2f64.sqrt()).abs() < 0.01, "{reading:?}");
+        assert!(
+            (reading.level - 0.5 / 2f64.sqrt()).abs() < 0.01,
+            "{reading:?}"
+        );
         assert!(is_tone(&samples, 440.0, 0.2));
         assert!(!is_tone(&samples, 880.0, 0.2));
         assert!(!is_tone(&vec![0; 4800], 440.0, 0.01));

@@ -1,11 +1,41 @@
 //! Mapping the `livekit` crate's types and room events to the transport's.
 
-use livekit::prelude::{Participant, RemoteParticipant, RoomEvent, TrackSource as LkSource};
+use livekit::prelude::{
+    ConnectionQuality as LkQuality, Participant, RemoteParticipant, RoomEvent, TrackKind as LkKind,
+    TrackSource as LkSource,
+};
 
 use livekit_protocol as proto;
 
 use crate::media::DisconnectReason;
-use crate::media::{ParticipantInfo, Permission, TrackInfo, TrackSource, TransportEvent};
+use crate::media::{
+    ConnectionQuality, ParticipantInfo, Permission, TrackInfo, TrackKind, TrackSource,
+    TransportEvent,
+};
+
+fn kind_from_lk(kind: LkKind) -> TrackKind {
+    match kind {
+        LkKind::Audio => TrackKind::Audio,
+        LkKind::Video => TrackKind::Video,
+    }
+}
+
+/// A publication as ours (`subscribed` for remote ones).
+fn track_info(
+    sid: String,
+    source: LkSource,
+    kind: LkKind,
+    muted: bool,
+    subscribed: bool,
+) -> TrackInfo {
+    TrackInfo {
+        sid,
+        source: source_from_lk(source),
+        kind: kind_from_lk(kind),
+        muted,
+        subscribed,
+    }
+}
 
 /// The crate's track source as ours.
 pub(crate) fn source_from_lk(source: LkSource) -> TrackSource {
@@ -34,10 +64,14 @@ pub(crate) fn remote_info(participant: &RemoteParticipant) -> ParticipantInfo {
     let mut tracks: Vec<TrackInfo> = participant
         .track_publications()
         .values()
-        .map(|p| TrackInfo {
-            sid: p.sid().to_string(),
-            source: source_from_lk(p.source()),
-            muted: p.is_muted(),
+        .map(|p| {
+            track_info(
+                p.sid().to_string(),
+                p.source(),
+                p.kind(),
+                p.is_muted(),
+                p.is_subscribed(),
+            )
         })
         .collect();
     tracks.sort_by(|a, b| a.sid.cmp(&b.sid));
@@ -75,11 +109,13 @@ pub(crate) fn map_event(event: &RoomEvent) -> Vec<TransportEvent> {
         } => vec![TransportEvent::TrackPublished {
             identity: participant.identity().to_string(),
             local: false,
-            track: TrackInfo {
-                sid: publication.sid().to_string(),
-                source: source_from_lk(publication.source()),
-                muted: publication.is_muted(),
-            },
+            track: track_info(
+                publication.sid().to_string(),
+                publication.source(),
+                publication.kind(),
+                publication.is_muted(),
+                false,
+            ),
         }],
         RoomEvent::TrackUnpublished {
             publication,
@@ -87,11 +123,13 @@ pub(crate) fn map_event(event: &RoomEvent) -> Vec<TransportEvent> {
         } => vec![TransportEvent::TrackUnpublished {
             identity: participant.identity().to_string(),
             local: false,
-            track: TrackInfo {
-                sid: publication.sid().to_string(),
-                source: source_from_lk(publication.source()),
-                muted: publication.is_muted(),
-            },
+            track: track_info(
+                publication.sid().to_string(),
+                publication.source(),
+                publication.kind(),
+                publication.is_muted(),
+                false,
+            ),
         }],
         RoomEvent::LocalTrackPublished {
             publication,
@@ -100,11 +138,13 @@ pub(crate) fn map_event(event: &RoomEvent) -> Vec<TransportEvent> {
         } => vec![TransportEvent::TrackPublished {
             identity: participant.identity().to_string(),
             local: true,
-            track: TrackInfo {
-                sid: publication.sid().to_string(),
-                source: source_from_lk(publication.source()),
-                muted: publication.is_muted(),
-            },
+            track: track_info(
+                publication.sid().to_string(),
+                publication.source(),
+                publication.kind(),
+                publication.is_muted(),
+                false,
+            ),
         }],
         RoomEvent::TrackMuted { participant, .. }
         | RoomEvent::TrackUnmuted { participant, .. }
@@ -138,6 +178,25 @@ pub(crate) fn map_event(event: &RoomEvent) -> Vec<TransportEvent> {
             from: participant.as_ref().map(|p| p.identity().to_string()),
             payload: payload.as_ref().clone(),
             topic: topic.clone(),
+        }],
+        RoomEvent::TrackSubscribed { participant, .. }
+        | RoomEvent::TrackUnsubscribed { participant, .. } => {
+            vec![TransportEvent::ParticipantUpdated(remote_info(participant))]
+        }
+        RoomEvent::ConnectionQualityChanged {
+            quality,
+            participant,
+        } => vec![TransportEvent::ConnectionQualityChanged {
+            identity: match participant {
+                Participant::Local(p) => p.identity().to_string(),
+                Participant::Remote(p) => p.identity().to_string(),
+            },
+            quality: match quality {
+                LkQuality::Excellent => ConnectionQuality::Excellent,
+                LkQuality::Good => ConnectionQuality::Good,
+                LkQuality::Poor => ConnectionQuality::Poor,
+                LkQuality::Lost => ConnectionQuality::Lost,
+            },
         }],
         RoomEvent::Reconnecting => vec![TransportEvent::Reconnecting],
         RoomEvent::Reconnected => vec![TransportEvent::Reconnected],
@@ -185,7 +244,9 @@ fn disconnect_reason_from_proto(reason: i32) -> DisconnectReason {
         Ok(R::RoomDeleted) => DisconnectReason::RoomDeleted,
         Ok(R::RoomClosed) => DisconnectReason::RoomClosed,
         Ok(R::JoinFailure) => DisconnectReason::JoinFailure,
-        Ok(R::SignalClose | R::ConnectionTimeout | R::MediaFailure) => DisconnectReason::ConnectionLost,
+        Ok(R::SignalClose | R::ConnectionTimeout | R::MediaFailure) => {
+            DisconnectReason::ConnectionLost
+        }
         Ok(other) => DisconnectReason::Other(other.as_str_name().to_ascii_lowercase()),
         Err(_) => DisconnectReason::Other(format!("reason {reason}")),
     }

@@ -22,20 +22,61 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use async_trait::async_trait;
+use futures_util::StreamExt;
 use livekit::options::TrackPublishOptions;
+use livekit::prelude::RemoteTrack;
 use livekit::prelude::{
     DataPacket, LocalAudioTrack, LocalTrack, LocalVideoTrack, Participant, PlatformAudio, Room,
     RoomError, RoomEvent, RoomOptions, TrackSid,
 };
+use livekit::webrtc::audio_stream::native::NativeAudioStream;
+use livekit::webrtc::prelude::VideoBuffer;
+use livekit::webrtc::video_frame::VideoRotation;
 use livekit::webrtc::video_source::RtcVideoSource;
+use livekit::webrtc::video_stream::native::NativeVideoStream;
 use tokio::sync::{broadcast, mpsc};
 
 use crate::error::{UTDErrorCode, UTDStreamError};
-use crate::media::{
-    not_connected, publish_forbidden, unpublishable, JoinedRoom, ParticipantInfo, Permission,
-    RoomTransport, TrackInfo, TrackSource, TransportEvent, TransportOptions, TransportResult,
-    EVENT_CHANNEL_CAPACITY,
+use crate::media::frames::{
+    AudioFrame, FrameSlot, VideoFrame, VideoPixelFormat, VideoPlane, VideoRotation as FrameRotation,
 };
+use crate::media::{
+    check_data, not_connected, publish_forbidden, unpublishable, JoinedRoom, OutgoingData,
+    ParticipantInfo, Permission, RemoteAudioStream, RemoteVideoStream, RoomTransport, TrackInfo,
+    TrackSource, TransportEvent, TransportOptions, TransportResult, EVENT_CHANNEL_CAPACITY,
+};
+
+/// Decoded remote audio frames (10 ms each) kept for a slow consumer.
+const REMOTE_AUDIO_QUEUE_FRAMES: usize = 50;
+
+/// Stops a frame-forwarding task when its stream is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+fn not_found(message: &str) -> UTDStreamError {
+    UTDStreamError::new(UTDErrorCode::NotFound, message.to_string())
+}
+
+/// The subscribed track of the first remote publication matching both filters.
+fn remote_track(
+    session: &Session,
+    participant: impl Fn(&livekit::prelude::RemoteParticipant) -> bool,
+    publication: impl Fn(&livekit::prelude::RemoteTrackPublication) -> bool,
+) -> Option<RemoteTrack> {
+    session
+        .room
+        .remote_participants()
+        .values()
+        .filter(|p| participant(p))
+        .flat_map(|p| p.track_publications().into_values())
+        .filter(|p| publication(p))
+        .find_map(|p| p.track())
+}
 
 mod camera;
 mod events;
@@ -204,9 +245,11 @@ async fn forward_events(
         } = &event
         {
             let track = TrackInfo {
-                sid: publication.sid().to_string(),
-                source: source_from_lk(publication.source()),
                 muted: publication.is_muted(),
+                ..TrackInfo::local(
+                    publication.sid().to_string(),
+                    source_from_lk(publication.source()),
+                )
             };
             if !lock(&session.unpublishing).remove(&publication.sid()) {
                 let _ = events.send(TransportEvent::LocalTrackUnpublishedByServer {
@@ -358,30 +401,124 @@ impl RoomTransport for LiveKitTransport {
         self.set_source(TrackSource::Camera, enabled).await
     }
 
-    async fn send_data(
-        &self,
-        payload: Vec<u8>,
-        reliable: bool,
-        destination_identities: Vec<String>,
-    ) -> TransportResult<()> {
+    async fn send_data(&self, data: OutgoingData) -> TransportResult<()> {
         let session = self.require("send data")?;
         let local = session.room.local_participant();
-        if !permission_of(&Participant::Local(local.clone())).can_publish_data {
-            return Err(UTDStreamError::new(
-                UTDErrorCode::Forbidden,
-                "cannot send data: the server has not granted data publish permission",
-            ));
-        }
+        check_data(&data, &permission_of(&Participant::Local(local.clone())))?;
         let packet = DataPacket {
-            payload,
-            topic: None,
-            reliable,
-            destination_identities: destination_identities.into_iter().map(Into::into).collect(),
+            payload: data.payload,
+            topic: data.topic,
+            reliable: data.reliable,
+            destination_identities: data
+                .destination_identities
+                .into_iter()
+                .map(Into::into)
+                .collect(),
         };
         local
             .publish_data(packet)
             .await
             .map_err(|e| room_error("sending data failed", e))
+    }
+
+    async fn capture_audio(&self, _frame: AudioFrame) -> TransportResult<()> {
+        // On phones the microphone track is fed by the platform audio
+        // device (with its echo cancellation), not by pushed frames.
+        Err(UTDStreamError::unsupported(
+            "pushed audio is not supported on phones: the microphone track carries the platform microphone",
+        ))
+    }
+
+    fn capture_video(&self, frame: &VideoFrame) -> TransportResult<()> {
+        self.camera_sink().push(frame)
+    }
+
+    async fn remote_audio(&self, identity: &str) -> TransportResult<RemoteAudioStream> {
+        let session = self.require("receive audio")?;
+        let track = remote_track(
+            &session,
+            |p| p.identity().as_str() == identity,
+            |publication| publication.source() == livekit::prelude::TrackSource::Microphone,
+        )
+        .ok_or_else(|| {
+            not_found(&format!(
+                "no microphone track of {identity:?} is subscribed"
+            ))
+        })?;
+        let RemoteTrack::Audio(track) = track else {
+            return Err(not_found(&format!(
+                "no microphone track of {identity:?} is subscribed"
+            )));
+        };
+        let mut stream = NativeAudioStream::new(track.rtc_track(), 48_000, 1);
+        let (tx, rx) = mpsc::channel(REMOTE_AUDIO_QUEUE_FRAMES);
+        let task = tokio::spawn(async move {
+            while let Some(frame) = stream.next().await {
+                let frame = AudioFrame {
+                    samples: frame.data.into_owned(),
+                    sample_rate: frame.sample_rate,
+                    num_channels: frame.num_channels,
+                };
+                // Full: the consumer is behind; drop rather than wait.
+                if let Err(mpsc::error::TrySendError::Closed(_)) = tx.try_send(frame) {
+                    return;
+                }
+            }
+        });
+        Ok(RemoteAudioStream::new(rx, AbortOnDrop(task)))
+    }
+
+    async fn remote_video(&self, track_sid: &str) -> TransportResult<RemoteVideoStream> {
+        let session = self.require("receive video")?;
+        let track = remote_track(
+            &session,
+            |_| true,
+            |publication| publication.sid().as_str() == track_sid,
+        )
+        .ok_or_else(|| not_found(&format!("remote track {track_sid} is not subscribed")))?;
+        let RemoteTrack::Video(track) = track else {
+            return Err(UTDStreamError::invalid_argument(format!(
+                "track {track_sid} is not a video track"
+            )));
+        };
+        let mut stream = NativeVideoStream::new(track.rtc_track());
+        let slot = Arc::new(FrameSlot::default());
+        let sink = slot.clone();
+        let task = tokio::spawn(async move {
+            while let Some(frame) = stream.next().await {
+                let i420 = frame.buffer.to_i420();
+                let (sy, su, sv) = i420.strides();
+                let (y, u, v) = i420.data();
+                sink.put(VideoFrame {
+                    width: i420.width(),
+                    height: i420.height(),
+                    format: VideoPixelFormat::I420,
+                    planes: vec![
+                        VideoPlane {
+                            data: y.to_vec(),
+                            stride: sy,
+                        },
+                        VideoPlane {
+                            data: u.to_vec(),
+                            stride: su,
+                        },
+                        VideoPlane {
+                            data: v.to_vec(),
+                            stride: sv,
+                        },
+                    ],
+                    timestamp_us: frame.timestamp_us,
+                    rotation: match frame.rotation {
+                        VideoRotation::VideoRotation90 => FrameRotation::Deg90,
+                        VideoRotation::VideoRotation180 => FrameRotation::Deg180,
+                        VideoRotation::VideoRotation270 => FrameRotation::Deg270,
+                        _ => FrameRotation::Deg0,
+                    },
+                });
+            }
+            sink.close();
+        });
+        Ok(RemoteVideoStream::new(slot, AbortOnDrop(task)))
     }
 
     async fn disconnect(&self) -> TransportResult<()> {

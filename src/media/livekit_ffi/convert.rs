@@ -36,7 +36,9 @@ pub(crate) fn kind_from_proto(kind: i32) -> TrackKind {
     }
 }
 
-pub(crate) fn permission_from_proto(permission: Option<&proto::ParticipantPermission>) -> Permission {
+pub(crate) fn permission_from_proto(
+    permission: Option<&proto::ParticipantPermission>,
+) -> Permission {
     let Some(p) = permission else {
         return Permission::default();
     };
@@ -141,7 +143,8 @@ mod tests {
     #[test]
     fn join_failures_are_typed_by_what_refused_them() {
         assert_eq!(
-            connect_error("engine: signal failure: ws failure: HTTP error: 401 Unauthorized").kind(),
+            connect_error("engine: signal failure: ws failure: HTTP error: 401 Unauthorized")
+                .kind(),
             UTDErrorCode::Unauthenticated
         );
         assert_eq!(

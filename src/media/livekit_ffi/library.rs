@@ -139,7 +139,12 @@ impl FfiClient {
             let free = *library
                 .get::<RustBufferFreeFn>(b"ffi_livekit_ffi_rustbuffer_free\0")
                 .map_err(|_| symbol("ffi_livekit_ffi_rustbuffer_free"))?;
-            (initialize, request, drop_handle, read_version(build_version, free))
+            (
+                initialize,
+                request,
+                drop_handle,
+                read_version(build_version, free),
+            )
         };
         match version {
             Some(v) if v == EXPECTED_BUILD_VERSION => {}
@@ -334,7 +339,9 @@ impl FfiClient {
                     _ => None,
                 };
                 let frame = match &slot {
-                    Some(_) => copy_video_frame(&buffer.info, received.timestamp_us, received.rotation),
+                    Some(_) => {
+                        copy_video_frame(&buffer.info, received.timestamp_us, received.rotation)
+                    }
                     None => None,
                 };
                 self.drop_handle(handle);

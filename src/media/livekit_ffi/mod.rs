@@ -38,8 +38,8 @@ mod session;
 
 use convert::{connect_error, source_to_proto};
 use frames::{rotation_to_proto, video_buffer_info};
-pub use library::{EXPECTED_BUILD_VERSION, LIBRARY_PATH_ENV};
 use library::{FfiClient, StreamSink};
+pub use library::{EXPECTED_BUILD_VERSION, LIBRARY_PATH_ENV};
 use proto::ffi_event::Message as Event;
 use proto::ffi_request::Message as Request;
 use proto::ffi_response::Message as Response;
@@ -123,7 +123,9 @@ async fn call(
 }
 
 fn unexpected(what: &str) -> UTDStreamError {
-    UTDStreamError::protocol(format!("{what}: LiveKit's media library answered something else"))
+    UTDStreamError::protocol(format!(
+        "{what}: LiveKit's media library answered something else"
+    ))
 }
 
 impl LiveKitFfiTransport {
@@ -165,45 +167,53 @@ impl LiveKitFfiTransport {
         if let Some(existing) = sources.as_ref() {
             return Ok(existing.clone());
         }
-        let microphone = match client.request(Request::NewAudioSource(proto::NewAudioSourceRequest {
-            r#type: proto::AudioSourceType::AudioSourceNative as i32,
-            options: Some(proto::AudioSourceOptions {
-                echo_cancellation: false,
-                noise_suppression: false,
-                auto_gain_control: false,
-                prefer_hardware: None,
-            }),
-            sample_rate: Some(MICROPHONE_SAMPLE_RATE),
-            num_channels: Some(MICROPHONE_CHANNELS),
-            // Must be a multiple of 10 (the library asserts it).
-            queue_size_ms: Some(MICROPHONE_QUEUE_MS),
-            platform_audio_handle: None,
-        }))? {
-            Response::NewAudioSource(r) => OwnedHandle::new(client, &r.source.handle),
-            _ => return Err(unexpected("creating the microphone source")),
-        };
+        let microphone =
+            match client.request(Request::NewAudioSource(proto::NewAudioSourceRequest {
+                r#type: proto::AudioSourceType::AudioSourceNative as i32,
+                options: Some(proto::AudioSourceOptions {
+                    echo_cancellation: false,
+                    noise_suppression: false,
+                    auto_gain_control: false,
+                    prefer_hardware: None,
+                }),
+                sample_rate: Some(MICROPHONE_SAMPLE_RATE),
+                num_channels: Some(MICROPHONE_CHANNELS),
+                // Must be a multiple of 10 (the library asserts it).
+                queue_size_ms: Some(MICROPHONE_QUEUE_MS),
+                platform_audio_handle: None,
+            }))? {
+                Response::NewAudioSource(r) => OwnedHandle::new(client, &r.source.handle),
+                _ => return Err(unexpected("creating the microphone source")),
+            };
         let (width, height) = self.shared.camera_size;
-        let camera = match client.request(Request::NewVideoSource(proto::NewVideoSourceRequest {
-            r#type: proto::VideoSourceType::VideoSourceNative as i32,
-            resolution: proto::VideoSourceResolution { width, height },
-            is_screencast: Some(false),
-        }))? {
-            Response::NewVideoSource(r) => OwnedHandle::new(client, &r.source.handle),
-            _ => return Err(unexpected("creating the camera source")),
-        };
+        let camera =
+            match client.request(Request::NewVideoSource(proto::NewVideoSourceRequest {
+                r#type: proto::VideoSourceType::VideoSourceNative as i32,
+                resolution: proto::VideoSourceResolution { width, height },
+                is_screencast: Some(false),
+            }))? {
+                Response::NewVideoSource(r) => OwnedHandle::new(client, &r.source.handle),
+                _ => return Err(unexpected("creating the camera source")),
+            };
         let created = Arc::new(Sources { microphone, camera });
         *sources = Some(created.clone());
         Ok(created)
     }
 
     async fn set_source(&self, source: TrackSource, enabled: bool) -> TransportResult<()> {
-        let session = self.require(if enabled { "enable a source" } else { "disable a source" })?;
+        let session = self.require(if enabled {
+            "enable a source"
+        } else {
+            "disable a source"
+        })?;
         match session.local_track(source) {
             Some((_, track, muted)) if muted == enabled => {
-                match session.client.request(Request::LocalTrackMute(proto::LocalTrackMuteRequest {
-                    track_handle: track,
-                    mute: !enabled,
-                }))? {
+                match session.client.request(Request::LocalTrackMute(
+                    proto::LocalTrackMuteRequest {
+                        track_handle: track,
+                        mute: !enabled,
+                    },
+                ))? {
                     Response::LocalTrackMute(_) => session.set_local_muted(source, !enabled),
                     _ => return Err(unexpected("muting a track")),
                 }
@@ -215,14 +225,20 @@ impl LiveKitFfiTransport {
         Ok(())
     }
 
-    async fn publish_track(&self, session: &Arc<Session>, source: TrackSource) -> TransportResult<()> {
+    async fn publish_track(
+        &self,
+        session: &Arc<Session>,
+        source: TrackSource,
+    ) -> TransportResult<()> {
         let client = &session.client;
         let sources = self.sources(client)?;
         let created = match source {
-            TrackSource::Microphone => client.request(Request::CreateAudioTrack(proto::CreateAudioTrackRequest {
-                name: "microphone".into(),
-                source_handle: sources.microphone.id(),
-            }))?,
+            TrackSource::Microphone => {
+                client.request(Request::CreateAudioTrack(proto::CreateAudioTrackRequest {
+                    name: "microphone".into(),
+                    source_handle: sources.microphone.id(),
+                }))?
+            }
             _ => client.request(Request::CreateVideoTrack(proto::CreateVideoTrackRequest {
                 name: "camera".into(),
                 source_handle: sources.camera.id(),
@@ -262,9 +278,9 @@ impl LiveKitFfiTransport {
                     drop(OwnedHandle::new(client, &p.handle));
                     Ok(p.info.sid)
                 }
-                Some(proto::publish_track_callback::Message::Error(e)) => Err(UTDStreamError::network(
-                    format!("publishing the {source} failed: {e}"),
-                )),
+                Some(proto::publish_track_callback::Message::Error(e)) => Err(
+                    UTDStreamError::network(format!("publishing the {source} failed: {e}")),
+                ),
                 None => Err(unexpected("publishing a track")),
             },
             Ok(_) => Err(unexpected("publishing a track")),
@@ -328,10 +344,17 @@ async fn unpublish_sid(session: &Session, sid: String) {
 
 #[async_trait]
 impl RoomTransport for LiveKitFfiTransport {
-    async fn connect(&self, url: &str, token: &str, options: TransportOptions) -> TransportResult<JoinedRoom> {
+    async fn connect(
+        &self,
+        url: &str,
+        token: &str,
+        options: TransportOptions,
+    ) -> TransportResult<JoinedRoom> {
         let _serial = self.shared.lifecycle.lock().await;
         if self.session().is_some() {
-            return Err(UTDStreamError::invalid_state("already connected to a room: disconnect first"));
+            return Err(UTDStreamError::invalid_state(
+                "already connected to a room: disconnect first",
+            ));
         }
         let client = FfiClient::get()?;
         self.sources(&client)?;
@@ -349,7 +372,15 @@ impl RoomTransport for LiveKitFfiTransport {
             },
             request_async_id: Some(async_id),
         });
-        let result = match call(&client, "joining the room", CONNECT_TIMEOUT, async_id, request).await? {
+        let result = match call(
+            &client,
+            "joining the room",
+            CONNECT_TIMEOUT,
+            async_id,
+            request,
+        )
+        .await?
+        {
             Event::Connect(cb) => match cb.message {
                 Some(proto::connect_callback::Message::Result(result)) => result,
                 Some(proto::connect_callback::Message::Error(e)) => return Err(connect_error(&e)),
@@ -361,9 +392,11 @@ impl RoomTransport for LiveKitFfiTransport {
         let (room_tx, room_rx) = mpsc::unbounded_channel();
         client.route_room(session.room.id(), room_tx);
         // The library holds the room's events back until asked (1.2.0).
-        match client.request(Request::ReadyForRoomEvent(proto::ReadyForRoomEventRequest {
-            room_handle: session.room.id(),
-        })) {
+        match client.request(Request::ReadyForRoomEvent(
+            proto::ReadyForRoomEventRequest {
+                room_handle: session.room.id(),
+            },
+        )) {
             Ok(_) => {}
             Err(e) => {
                 client.unroute_room(session.room.id());
@@ -379,14 +412,19 @@ impl RoomTransport for LiveKitFfiTransport {
         };
         *lock(&self.shared.current) = Some(session.clone());
         let shared = Arc::downgrade(&self.shared);
-        tokio::spawn(follow_room(session, room_rx, self.shared.events.clone(), move |ended| {
-            if let Some(shared) = shared.upgrade() {
-                let mut current = lock(&shared.current);
-                if current.as_ref().is_some_and(|s| Arc::ptr_eq(s, ended)) {
-                    *current = None;
+        tokio::spawn(follow_room(
+            session,
+            room_rx,
+            self.shared.events.clone(),
+            move |ended| {
+                if let Some(shared) = shared.upgrade() {
+                    let mut current = lock(&shared.current);
+                    if current.as_ref().is_some_and(|s| Arc::ptr_eq(s, ended)) {
+                        *current = None;
+                    }
                 }
-            }
-        }));
+            },
+        ));
         Ok(joined)
     }
 
@@ -459,7 +497,8 @@ impl RoomTransport for LiveKitFfiTransport {
 
     async fn capture_audio(&self, frame: AudioFrame) -> TransportResult<()> {
         frame.validate()?;
-        if frame.sample_rate != MICROPHONE_SAMPLE_RATE || frame.num_channels != MICROPHONE_CHANNELS {
+        if frame.sample_rate != MICROPHONE_SAMPLE_RATE || frame.num_channels != MICROPHONE_CHANNELS
+        {
             return Err(UTDStreamError::invalid_argument(format!(
                 "the microphone source takes {MICROPHONE_SAMPLE_RATE} Hz, {MICROPHONE_CHANNELS} channel \
                  frames; this one is {} Hz, {} channels",
@@ -490,7 +529,9 @@ impl RoomTransport for LiveKitFfiTransport {
         match answer {
             Event::CaptureAudioFrame(cb) => match cb.error {
                 None => Ok(()),
-                Some(e) => Err(UTDStreamError::invalid_argument(format!("the audio frame was refused: {e}"))),
+                Some(e) => Err(UTDStreamError::invalid_argument(format!(
+                    "the audio frame was refused: {e}"
+                ))),
             },
             _ => Err(unexpected("pushing an audio frame")),
         }
@@ -500,14 +541,16 @@ impl RoomTransport for LiveKitFfiTransport {
         frame.validate()?;
         let client = FfiClient::get()?;
         let sources = self.sources(&client)?;
-        match client.request(Request::CaptureVideoFrame(proto::CaptureVideoFrameRequest {
-            source_handle: sources.camera.id(),
-            // Copied (converted to I420) by the library within the request.
-            buffer: video_buffer_info(frame),
-            timestamp_us: frame.timestamp_us,
-            rotation: rotation_to_proto(frame.rotation) as i32,
-            metadata: None,
-        }))? {
+        match client.request(Request::CaptureVideoFrame(
+            proto::CaptureVideoFrameRequest {
+                source_handle: sources.camera.id(),
+                // Copied (converted to I420) by the library within the request.
+                buffer: video_buffer_info(frame),
+                timestamp_us: frame.timestamp_us,
+                rotation: rotation_to_proto(frame.rotation) as i32,
+                metadata: None,
+            },
+        ))? {
             Response::CaptureVideoFrame(_) => Ok(()),
             _ => Err(unexpected("pushing a video frame")),
         }
@@ -516,7 +559,10 @@ impl RoomTransport for LiveKitFfiTransport {
     async fn remote_audio(&self, identity: &str) -> TransportResult<RemoteAudioStream> {
         let session = self.require("receive audio")?;
         let participant = session.participant_handle(identity).ok_or_else(|| {
-            UTDStreamError::new(UTDErrorCode::NotFound, format!("no participant {identity:?} in the room"))
+            UTDStreamError::new(
+                UTDErrorCode::NotFound,
+                format!("no participant {identity:?} in the room"),
+            )
         })?;
         let client = session.client.clone();
         let stream = match client.request(Request::AudioStreamFromParticipant(
@@ -545,24 +591,31 @@ impl RoomTransport for LiveKitFfiTransport {
             return Err(if session.has_remote_track(track_sid) {
                 UTDStreamError::invalid_state(format!("track {track_sid} is not subscribed (yet)"))
             } else {
-                UTDStreamError::new(UTDErrorCode::NotFound, format!("no remote track {track_sid} in the room"))
+                UTDStreamError::new(
+                    UTDErrorCode::NotFound,
+                    format!("no remote track {track_sid} in the room"),
+                )
             });
         };
         let client = session.client.clone();
-        let stream = match client.request(Request::NewVideoStream(proto::NewVideoStreamRequest {
-            track_handle: track,
-            r#type: proto::VideoStreamType::VideoStreamNative as i32,
-            format: Some(proto::VideoBufferType::I420 as i32),
-            normalize_stride: Some(true),
-            queue_size_frames: None,
-        }))? {
-            Response::NewVideoStream(r) => r.stream,
-            _ => return Err(unexpected("opening a video stream")),
-        };
+        let stream =
+            match client.request(Request::NewVideoStream(proto::NewVideoStreamRequest {
+                track_handle: track,
+                r#type: proto::VideoStreamType::VideoStreamNative as i32,
+                format: Some(proto::VideoBufferType::I420 as i32),
+                normalize_stride: Some(true),
+                queue_size_frames: None,
+            }))? {
+                Response::NewVideoStream(r) => r.stream,
+                _ => return Err(unexpected("opening a video stream")),
+            };
         let handle = OwnedHandle::new(&client, &stream.handle);
         let slot = Arc::new(FrameSlot::default());
         client.route_stream(handle.id(), StreamSink::Video(slot.clone()));
-        Ok(RemoteVideoStream::new(slot, StreamRelease { client, handle }))
+        Ok(RemoteVideoStream::new(
+            slot,
+            StreamRelease { client, handle },
+        ))
     }
 
     async fn disconnect(&self) -> TransportResult<()> {
@@ -601,11 +654,15 @@ impl RoomTransport for LiveKitFfiTransport {
     }
 
     fn published_sources(&self) -> Vec<TrackSource> {
-        self.session().map(|s| s.published_sources()).unwrap_or_default()
+        self.session()
+            .map(|s| s.published_sources())
+            .unwrap_or_default()
     }
 
     fn remote_participants(&self) -> Vec<ParticipantInfo> {
-        self.session().map(|s| s.remote_participants()).unwrap_or_default()
+        self.session()
+            .map(|s| s.remote_participants())
+            .unwrap_or_default()
     }
 }
 

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::{broadcast, mpsc};
 
 use super::convert::{
-    disconnect_reason_from_proto, participant_from_proto, permission_from_proto, quality_from_proto,
-    track_from_publication,
+    disconnect_reason_from_proto, participant_from_proto, permission_from_proto,
+    quality_from_proto, track_from_publication,
 };
 use super::library::FfiClient;
 use super::proto;
@@ -110,9 +110,10 @@ impl Session {
             for publication in p.publications {
                 let info = publication.info;
                 remote.info.tracks.push(track_from_publication(&info));
-                remote
-                    .publications
-                    .insert(info.sid.clone(), OwnedHandle::new(client, &publication.handle));
+                remote.publications.insert(
+                    info.sid.clone(),
+                    OwnedHandle::new(client, &publication.handle),
+                );
             }
             state.remotes.insert(remote.info.identity.clone(), remote);
         }
@@ -136,7 +137,11 @@ impl Session {
     }
 
     pub(crate) fn remote_participants(&self) -> Vec<ParticipantInfo> {
-        self.state().remotes.values().map(|r| r.info.clone()).collect()
+        self.state()
+            .remotes
+            .values()
+            .map(|r| r.info.clone())
+            .collect()
     }
 
     pub(crate) fn published_sources(&self) -> Vec<TrackSource> {
@@ -208,7 +213,8 @@ impl Session {
             M::ParticipantConnected(connected) => {
                 let owned = connected.info;
                 let info = participant_from_proto(&owned.info);
-                out.events.push(TransportEvent::ParticipantJoined(info.clone()));
+                out.events
+                    .push(TransportEvent::ParticipantJoined(info.clone()));
                 state.remotes.insert(
                     info.identity.clone(),
                     Remote {
@@ -219,12 +225,12 @@ impl Session {
                     },
                 );
             }
-            M::ParticipantDisconnected(left) => {
-                if state.remotes.remove(&left.participant_identity).is_some() {
-                    out.events.push(TransportEvent::ParticipantLeft {
-                        identity: left.participant_identity,
-                    });
-                }
+            M::ParticipantDisconnected(left)
+                if state.remotes.remove(&left.participant_identity).is_some() =>
+            {
+                out.events.push(TransportEvent::ParticipantLeft {
+                    identity: left.participant_identity,
+                });
             }
             M::TrackPublished(published) => {
                 let publication = published.publication;
@@ -232,9 +238,10 @@ impl Session {
                 if let Some(remote) = state.remotes.get_mut(&published.participant_identity) {
                     remote.info.tracks.retain(|t| t.sid != track.sid);
                     remote.info.tracks.push(track.clone());
-                    remote
-                        .publications
-                        .insert(track.sid.clone(), OwnedHandle::new(&self.client, &publication.handle));
+                    remote.publications.insert(
+                        track.sid.clone(),
+                        OwnedHandle::new(&self.client, &publication.handle),
+                    );
                     out.events.push(TransportEvent::TrackPublished {
                         identity: published.participant_identity,
                         local: false,
@@ -246,7 +253,11 @@ impl Session {
                 if let Some(remote) = state.remotes.get_mut(&unpublished.participant_identity) {
                     remote.publications.remove(&unpublished.publication_sid);
                     remote.subscribed.remove(&unpublished.publication_sid);
-                    let position = remote.info.tracks.iter().position(|t| t.sid == unpublished.publication_sid);
+                    let position = remote
+                        .info
+                        .tracks
+                        .iter()
+                        .position(|t| t.sid == unpublished.publication_sid);
                     if let Some(track) = position.map(|i| remote.info.tracks.remove(i)) {
                         out.events.push(TransportEvent::TrackUnpublished {
                             identity: unpublished.participant_identity,
@@ -265,7 +276,8 @@ impl Session {
                     if let Some(track) = remote.track_mut(&sid) {
                         track.subscribed = true;
                     }
-                    out.events.push(TransportEvent::ParticipantUpdated(remote.info.clone()));
+                    out.events
+                        .push(TransportEvent::ParticipantUpdated(remote.info.clone()));
                 }
             }
             M::TrackUnsubscribed(unsubscribed) => {
@@ -274,11 +286,24 @@ impl Session {
                     if let Some(track) = remote.track_mut(&unsubscribed.track_sid) {
                         track.subscribed = false;
                     }
-                    out.events.push(TransportEvent::ParticipantUpdated(remote.info.clone()));
+                    out.events
+                        .push(TransportEvent::ParticipantUpdated(remote.info.clone()));
                 }
             }
-            M::TrackMuted(m) => self.set_muted(&mut state, &m.participant_identity, &m.track_sid, true, &mut out),
-            M::TrackUnmuted(m) => self.set_muted(&mut state, &m.participant_identity, &m.track_sid, false, &mut out),
+            M::TrackMuted(m) => self.set_muted(
+                &mut state,
+                &m.participant_identity,
+                &m.track_sid,
+                true,
+                &mut out,
+            ),
+            M::TrackUnmuted(m) => self.set_muted(
+                &mut state,
+                &m.participant_identity,
+                &m.track_sid,
+                false,
+                &mut out,
+            ),
             // `publish` reports our own tracks once the library confirmed
             // them (this event may come before the confirmation).
             M::LocalTrackPublished(_) => {}
@@ -288,10 +313,17 @@ impl Session {
                 if state.reported_gone.remove(&sid) {
                     return out;
                 }
-                let source = state.local.values().find(|t| t.sid == sid).map(|t| t.source);
+                let source = state
+                    .local
+                    .values()
+                    .find(|t| t.sid == sid)
+                    .map(|t| t.source);
                 if let Some(track) = source.and_then(|s| state.local.remove(&s)) {
                     let track = local_info(&track);
-                    out.events.push(TransportEvent::LocalTrackUnpublishedByServer { track: track.clone() });
+                    out.events
+                        .push(TransportEvent::LocalTrackUnpublishedByServer {
+                            track: track.clone(),
+                        });
                     out.events.push(TransportEvent::TrackUnpublished {
                         identity: self.local_identity.clone(),
                         local: true,
@@ -303,18 +335,26 @@ impl Session {
                 let permission = permission_from_proto(changed.permission.as_ref());
                 if changed.participant_identity == self.local_identity {
                     state.permission = permission.clone();
-                    out.events.push(TransportEvent::PermissionChanged(permission.clone()));
+                    out.events
+                        .push(TransportEvent::PermissionChanged(permission.clone()));
                     // The SFU unpublishes what is no longer allowed; report it
                     // now and let the transport ask for it too (whoever is
                     // first wins; the other's "not found" is expected).
-                    let revoked: Vec<TrackSource> =
-                        state.local.keys().copied().filter(|s| !permission.allows_publishing(*s)).collect();
+                    let revoked: Vec<TrackSource> = state
+                        .local
+                        .keys()
+                        .copied()
+                        .filter(|s| !permission.allows_publishing(*s))
+                        .collect();
                     for source in revoked {
                         if let Some(track) = state.local.remove(&source) {
                             state.reported_gone.insert(track.sid.clone());
                             out.revoked.push(track.sid.clone());
                             let track = local_info(&track);
-                            out.events.push(TransportEvent::LocalTrackUnpublishedByServer { track: track.clone() });
+                            out.events
+                                .push(TransportEvent::LocalTrackUnpublishedByServer {
+                                    track: track.clone(),
+                                });
                             out.events.push(TransportEvent::TrackUnpublished {
                                 identity: self.local_identity.clone(),
                                 local: true,
@@ -324,13 +364,15 @@ impl Session {
                     }
                 } else if let Some(remote) = state.remotes.get_mut(&changed.participant_identity) {
                     remote.info.can_publish = permission.can_publish;
-                    out.events.push(TransportEvent::ParticipantUpdated(remote.info.clone()));
+                    out.events
+                        .push(TransportEvent::ParticipantUpdated(remote.info.clone()));
                 }
             }
             M::ParticipantNameChanged(changed) => {
                 if let Some(remote) = state.remotes.get_mut(&changed.participant_identity) {
                     remote.info.name = changed.name;
-                    out.events.push(TransportEvent::ParticipantUpdated(remote.info.clone()));
+                    out.events
+                        .push(TransportEvent::ParticipantUpdated(remote.info.clone()));
                 }
             }
             M::ActiveSpeakersChanged(speakers) => {
@@ -370,14 +412,22 @@ impl Session {
         out
     }
 
-    fn set_muted(&self, state: &mut State, identity: &str, sid: &str, muted: bool, out: &mut Applied) {
+    fn set_muted(
+        &self,
+        state: &mut State,
+        identity: &str,
+        sid: &str,
+        muted: bool,
+        out: &mut Applied,
+    ) {
         if identity == self.local_identity {
             return;
         }
         if let Some(remote) = state.remotes.get_mut(identity) {
             if let Some(track) = remote.track_mut(sid) {
                 track.muted = muted;
-                out.events.push(TransportEvent::ParticipantUpdated(remote.info.clone()));
+                out.events
+                    .push(TransportEvent::ParticipantUpdated(remote.info.clone()));
             }
         }
     }
@@ -396,7 +446,8 @@ fn copy_bytes(info: &proto::BufferInfo) -> Vec<u8> {
     }
     // SAFETY: the library owns `data_len` bytes at `data_ptr` until the
     // buffer's handle (released by the caller afterwards) is dropped.
-    unsafe { std::slice::from_raw_parts(info.data_ptr as *const u8, info.data_len as usize) }.to_vec()
+    unsafe { std::slice::from_raw_parts(info.data_ptr as *const u8, info.data_len as usize) }
+        .to_vec()
 }
 
 /// What one room event changed.
