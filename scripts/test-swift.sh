@@ -75,6 +75,7 @@ run_swift_test() {
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     LANG=C.UTF-8 \
     UTD_STREAM_LIB_DIR="$lib_dir" \
+    UTD_LIVEKIT_FFI_LIB="$lib_dir/livekit-ffi/liblivekit_ffi.so" \
     UTD_STACK_ENV="${UTD_STACK_ENV:-}" \
     UTD_EXPECTED_VERSION="$(package_version)" \
     UTD_EXPECTED_TARGET="$(rustc -vV | sed -n 's/^host: //p')" \
@@ -82,6 +83,15 @@ run_swift_test() {
     bash -c "cd '$pkg' && swift test --disable-swift-testing$args"
 }
 
+# The chroot sees only the repo: LiveKit's media library (cached outside it)
+# is copied next to the SDK library and named to the loader.
+copy_livekit_ffi() {
+  [ -f "$UTD_LIVEKIT_FFI_DIR/liblivekit_ffi.so" ] || { log "no LiveKit FFI library: run scripts/setup.sh livekit-ffi"; return 1; }
+  mkdir -p "$lib_dir/livekit-ffi"
+  cp -u "$UTD_LIVEKIT_FFI_DIR/liblivekit_ffi.so" "$lib_dir/livekit-ffi/liblivekit_ffi.so"
+}
+
+step "LiveKit FFI library into the chroot's view" copy_livekit_ffi || summary_failed
 step "mount repo + proc into the Swift chroot" mount_chroot || summary_failed
 stack_start "$out" || summary_failed
 

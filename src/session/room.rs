@@ -7,8 +7,8 @@ use tokio::task::JoinHandle;
 
 use crate::error::UTDStreamError;
 use crate::media::{
-    JoinedRoom, OutgoingData, ParticipantInfo, Permission, RoomTransport, TrackSource,
-    TransportEvent, TransportOptions,
+    ConnectionQuality, JoinedRoom, OutgoingData, ParticipantInfo, Permission, RoomTransport,
+    TrackSource, TransportEvent, TransportOptions,
 };
 use crate::observe::Observable;
 use crate::runtime;
@@ -32,6 +32,11 @@ pub struct RoomCore {
     pub local_identity: Observable<Option<String>>,
     /// The sources the local participant publishes now.
     pub published_sources: Observable<Vec<TrackSource>>,
+    /// Who is speaking (the local participant too), loudest first.
+    pub active_speakers: Observable<Vec<String>>,
+    /// The SFU's rating of each participant's connection (the local one
+    /// too), sorted by identity; a participant appears once rated.
+    pub connection_quality: Observable<Vec<(String, ConnectionQuality)>>,
     firehose: broadcast::Sender<TransportEvent>,
     pump: Mutex<Option<JoinHandle<()>>>,
 }
@@ -58,6 +63,8 @@ impl RoomCore {
             remote_participants: Observable::new(Vec::new()),
             local_identity: Observable::new(None),
             published_sources: Observable::new(Vec::new()),
+            active_speakers: Observable::new(Vec::new()),
+            connection_quality: Observable::new(Vec::new()),
             firehose,
             pump: Mutex::new(None),
         })
@@ -131,6 +138,8 @@ impl RoomCore {
         self.permission.set(None);
         self.remote_participants.set(Vec::new());
         self.published_sources.set(Vec::new());
+        self.active_speakers.set(Vec::new());
+        self.connection_quality.set(Vec::new());
     }
 
     fn apply_permission(&self, permission: Permission) {
@@ -156,8 +165,26 @@ impl RoomCore {
                 self.apply_permission(permission.clone());
                 self.refresh_published();
             }
+            TransportEvent::ParticipantLeft { identity } => {
+                self.connection_quality
+                    .update(|q| q.retain(|(who, _)| who != identity));
+                self.refresh_remotes();
+            }
+            TransportEvent::ActiveSpeakersChanged { identities } => {
+                self.active_speakers.set(identities.clone());
+            }
+            TransportEvent::ConnectionQualityChanged { identity, quality } => {
+                self.connection_quality.update(|all| {
+                    match all.iter_mut().find(|(who, _)| who == identity) {
+                        Some(entry) => entry.1 = *quality,
+                        None => {
+                            all.push((identity.clone(), *quality));
+                            all.sort_by(|a, b| a.0.cmp(&b.0));
+                        }
+                    }
+                });
+            }
             TransportEvent::ParticipantJoined(_)
-            | TransportEvent::ParticipantLeft { .. }
             | TransportEvent::ParticipantUpdated(_)
             | TransportEvent::TrackPublished { local: false, .. }
             | TransportEvent::TrackUnpublished { local: false, .. } => self.refresh_remotes(),

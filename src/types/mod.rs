@@ -3,6 +3,7 @@
 mod call;
 mod call_status;
 mod connection;
+mod frames;
 mod participant;
 mod room_event;
 mod seats;
@@ -13,6 +14,9 @@ mod stream_type;
 pub use call::{UTDCall, UTDCallEndReason};
 pub use call_status::UTDCallStatus;
 pub use connection::{UTDConnectionState, UTDPresence};
+pub use frames::{
+    UTDAudioFrame, UTDVideoFrame, UTDVideoPixelFormat, UTDVideoPlane, UTDVideoRotation,
+};
 pub use participant::{
     UTDLocalParticipant, UTDParticipant, UTDPermission, UTDTrack, UTDTrackKind, UTDTrackSource,
 };

@@ -5,9 +5,10 @@
 //! SDK thread: return quickly (hand the value to an AsyncStream
 //! continuation or a Flow).
 
+use super::media::UTDParticipantQuality;
 use crate::types::{
-    UTDCall, UTDCallStatus, UTDLocalParticipant, UTDParticipant, UTDRoomEvent, UTDSeats, UTDStage,
-    UTDStageRequest,
+    UTDAudioFrame, UTDCall, UTDCallStatus, UTDLocalParticipant, UTDParticipant, UTDRoomEvent,
+    UTDSeats, UTDStage, UTDStageRequest, UTDVideoFrame,
 };
 
 /// Receives a yes/no room state (connected, canPublish).
@@ -80,4 +81,37 @@ pub trait UTDCallInvitationListener: Send + Sync {
     /// (id, caller identity and name, type, metadata). Answer through a
     /// call session of `call.streamType`.
     fn on_invitation(&self, call: UTDCall);
+}
+
+/// Receives decoded audio of one remote participant.
+#[uniffi::export(with_foreign)]
+pub trait UTDAudioFrameListener: Send + Sync {
+    /// One frame (10 ms, 48 kHz mono), in order. Called on an SDK thread that
+    /// is not a media thread; while it runs, newer frames queue (up to half a
+    /// second, then the oldest are dropped).
+    fn on_frame(&self, frame: UTDAudioFrame);
+}
+
+/// Receives decoded frames of one remote video track.
+#[uniffi::export(with_foreign)]
+pub trait UTDVideoFrameListener: Send + Sync {
+    /// The newest frame (always I420). A listener slower than the frame rate
+    /// gets the newest frame each time, never a backlog.
+    fn on_frame(&self, frame: UTDVideoFrame);
+}
+
+/// Receives who is speaking.
+#[uniffi::export(with_foreign)]
+pub trait UTDSpeakersListener: Send + Sync {
+    /// Speaking identities, loudest first (empty when nobody is), now and
+    /// after each change.
+    fn on_speakers(&self, identities: Vec<String>);
+}
+
+/// Receives the media server's rating of each participant's connection.
+#[uniffi::export(with_foreign)]
+pub trait UTDConnectionQualityListener: Send + Sync {
+    /// Every rated participant (this device too), sorted by identity, now
+    /// and after each change.
+    fn on_qualities(&self, qualities: Vec<UTDParticipantQuality>);
 }

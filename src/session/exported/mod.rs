@@ -6,14 +6,17 @@ mod call;
 mod handle;
 mod listeners;
 mod live_stream;
+mod media;
 mod room;
 
 pub use audio_room::UTDAudioRoomSession;
 pub use call::UTDCallSession;
 pub use listeners::{
-    UTDCallInvitationListener, UTDCallListener, UTDCallStatusListener, UTDFlagListener,
-    UTDLocalParticipantListener, UTDParticipantsListener, UTDRoomEventListener, UTDSeatsListener,
-    UTDStageListener, UTDStageRequestListener,
+    UTDAudioFrameListener, UTDCallInvitationListener, UTDCallListener, UTDCallStatusListener,
+    UTDConnectionQualityListener, UTDFlagListener, UTDLocalParticipantListener,
+    UTDParticipantsListener, UTDRoomEventListener, UTDSeatsListener, UTDSpeakersListener,
+    UTDStageListener, UTDStageRequestListener, UTDVideoFrameListener,
 };
 pub use live_stream::UTDLiveStreamSession;
+pub use media::{UTDAudioFrameSink, UTDParticipantQuality, UTDVideoFrameSink};
 pub use room::UTDRoom;

@@ -39,7 +39,12 @@ impl UTDRoom {
         }
     }
 
-    fn check_alive(&self) -> Result<(), UTDStreamError> {
+    /// The room core (for the media methods in `media.rs`).
+    pub(super) fn core(&self) -> &Arc<RoomCore> {
+        &self.core
+    }
+
+    pub(super) fn check_alive(&self) -> Result<(), UTDStreamError> {
         if self.disposed.load(Ordering::Acquire) {
             Err(UTDStreamError::disposed("UTDRoom"))
         } else {
