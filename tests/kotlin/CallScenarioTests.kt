@@ -136,6 +136,25 @@ private suspend fun UTDCallSession.callWhen(status: UTDCallStatus, who: String):
     callFlow().firstWithin("$who's call is $status", WAIT) { it.status == status }
 
 fun registerCallScenarioTests(suite: TestSuite) {
+    suite.asyncTest("calls: media — both parties of an audio call hear each other's tone", TEST_TIMEOUT) {
+        withCalls("tones") { calls ->
+            val alice = calls.device("alice", "alice-phone")
+            val bob = calls.device("bob", "bob-phone")
+            val caller = alice.session(UTDStreamType.AUDIO_CALL)
+            val call = caller.start("bob", "Bob", null)
+            val callee = bob.session(UTDStreamType.AUDIO_CALL)
+            callee.accept(bob.invitation(call.callId).callId)
+            caller.statusBecomes(UTDCallStatus.ACTIVE, "alice")
+            val aliceVoice = sing(caller.room(), Tone(440.0))
+            val bobVoice = sing(callee.room(), Tone(660.0))
+            hearTone(callee.room(), "alice", 440.0, WAIT)
+            hearTone(caller.room(), "bob", 660.0, WAIT)
+            aliceVoice.cancel()
+            bobVoice.cancel()
+            caller.end()
+        }
+    }
+
     suite.asyncTest("calls: a video call rings, is answered, both are in the call room, and a hang-up ends it on both sides", TEST_TIMEOUT) {
         withCalls("talk") { calls ->
             val alice = calls.device("alice", "alice-phone")

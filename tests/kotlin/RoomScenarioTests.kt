@@ -4,15 +4,25 @@
 // wired). The engine decides who publishes, LiveKit pushes it, the session
 // reflects it; seat and stage changes are pushed to every participant.
 //
-// The default transport is control-plane only: real joins and permission
-// pushes, no media. LiveKit ends such a session 60 s after its join, so each
-// test finishes well within that, on its own app with unique room names.
+// The default transport is LiveKit's FFI library: real WebRTC media. Each
+// test runs on its own app with unique room names; the media tests check what
+// another session received (a tone by frequency and level, video by its bars).
 // Pushed state is awaited through the Flow adapters of Flows.kt (never by
 // polling the engine); a fixed wait is used only to check that nothing
 // reached another room after a change was seen in the first one.
 package com.utdstream.tests
 
 import com.utdstream.sdk.UTDAudioRoomSession
+import com.utdstream.sdk.UTDRoom
+import com.utdstream.sdk.UTDRoomEvent
+import com.utdstream.sdk.UTDRoomEventListener
+import com.utdstream.sdk.UTDTrackKind
+import com.utdstream.sdk.remoteAudioFlow
+import com.utdstream.sdk.remoteVideoFlow
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.flow.first
+import kotlinx.coroutines.isActive
+import kotlinx.coroutines.launch
 import com.utdstream.sdk.UTDErrorCode
 import com.utdstream.sdk.UTDLiveStreamSession
 import com.utdstream.sdk.UTDSeatMode
@@ -158,6 +168,95 @@ private class RaisedHands : UTDStageRequestListener {
 fun registerRoomScenarioTests(suite: TestSuite) {
     registerAudioRoomTests(suite)
     registerLiveStreamTests(suite)
+    registerRoomMediaTests(suite)
+}
+
+/** Pushes [tone] through this room's audio sink until the scope ends (the sink paces it at real time). */
+fun CoroutineScope.sing(room: UTDRoom, tone: Tone) = launch(Dispatchers.Default) {
+    val sink = room.audioSink()
+    while (isActive) sink.pushFrame(tone.nextFrame())
+}
+
+/** Collects [identity]'s decoded audio at [room] until the last 500 ms are a tone of [frequency]. */
+suspend fun hearTone(room: UTDRoom, identity: String, frequency: Double, timeout: kotlin.time.Duration) {
+    val heard = ArrayList<Short>()
+    val ok = withTimeoutOrNull(timeout) {
+        room.remoteAudioFlow(identity).first { frame ->
+            heard.addAll(frame.samples)
+            if (heard.size > 48_000) heard.subList(0, heard.size - 48_000).clear()
+            isTone(heard.takeLast(24_000), frequency)
+        }
+    }
+    if (ok == null) throw AssertionError("$identity never sounded like $frequency Hz: ${readTone(heard.takeLast(24_000))}")
+}
+
+private fun registerRoomMediaTests(suite: TestSuite) {
+    suite.asyncTest("media: audio room — the seated speaker's tone reaches the host; data reaches only its addressee", TEST_TIMEOUT) {
+        withRooms("media-seat") { rooms ->
+            val lounge = rooms.name("lounge")
+            val host = rooms.audio(lounge, "host", 4u to UTDSeatMode.FREE)
+            val speaker = rooms.audio(lounge, "speaker")
+            val bystander = rooms.audio(lounge, "bystander")
+            val voice = sing(speaker.room(), Tone(440.0))
+            speaker.takeSeat(1u)
+            host.room().remoteParticipantsFlow().firstWithin("the host sees the speaker", WAIT) { list -> list.any { it.identity == "speaker" } }
+            hearTone(host.room(), "speaker", 440.0, WAIT)
+            voice.cancel()
+
+            host.room().remoteParticipantsFlow().firstWithin("the host sees both", WAIT) { it.size == 2 }
+            delay(500.milliseconds) // data sent before a receiver's data channel is up is lost
+            val atSpeaker = Channel<UTDRoomEvent>(Channel.UNLIMITED)
+            val atBystander = Channel<UTDRoomEvent>(Channel.UNLIMITED)
+            val s1 = speaker.room().observeEvents(object : UTDRoomEventListener { override fun onEvent(event: UTDRoomEvent) { atSpeaker.trySend(event) } })
+            val s2 = bystander.room().observeEvents(object : UTDRoomEventListener { override fun onEvent(event: UTDRoomEvent) { atBystander.trySend(event) } })
+            try {
+                host.room().sendData("only for you".toByteArray(), true, listOf("speaker"), "dm")
+                host.room().sendData("marker".toByteArray(), true, listOf("bystander"), null)
+                val got = withTimeoutOrNull(WAIT) {
+                    var e = atSpeaker.receive()
+                    while (e !is UTDRoomEvent.DataReceived) e = atSpeaker.receive()
+                    e
+                } ?: throw AssertionError("the speaker got no data")
+                assertEquals("only for you", String(got.payload))
+                assertEquals("dm", got.topic)
+                assertEquals("host", got.from)
+                val seen = withTimeoutOrNull(WAIT) {
+                    var e = atBystander.receive()
+                    while (e !is UTDRoomEvent.DataReceived) e = atBystander.receive()
+                    e
+                } ?: throw AssertionError("the bystander got no marker")
+                assertEquals("marker", String(seen.payload), "the bystander got nothing addressed to the speaker")
+            } finally {
+                s1.cancel()
+                s2.cancel()
+            }
+        }
+    }
+
+    suite.asyncTest("media: live stream — a viewer receives the host's video frames at the pushed size, showing the pattern", TEST_TIMEOUT) {
+        withRooms("media-video") { rooms ->
+            val show = rooms.name("show")
+            val host = rooms.live(show, "host", asHost = true)
+            val viewer = rooms.live(show, "viewer")
+            val camera = launch(Dispatchers.Default) {
+                val sink = host.room().videoSink()
+                var ts = 0L
+                while (isActive) {
+                    sink.pushFrame(patternFrame(320, 240, ts))
+                    ts += 33_000
+                    delay(33.milliseconds)
+                }
+            }
+            host.goLive(true)
+            val participants = viewer.room().remoteParticipantsFlow().firstWithin("the host's camera is subscribed", WAIT) { list ->
+                list.any { p -> p.identity == "host" && p.tracks.any { it.source == UTDTrackSource.CAMERA && it.subscribed } }
+            }
+            val track = participants.first { it.identity == "host" }.tracks.first { it.source == UTDTrackSource.CAMERA }
+            assertEquals(UTDTrackKind.VIDEO, track.kind)
+            viewer.room().remoteVideoFlow(track.sid).firstWithin("a 320x240 frame showing the pattern", WAIT) { showsPattern(it, 320, 240) }
+            camera.cancel()
+        }
+    }
 }
 
 private fun registerAudioRoomTests(suite: TestSuite) {

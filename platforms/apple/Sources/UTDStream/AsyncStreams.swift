@@ -362,3 +362,98 @@ extension UTDCallSession {
         return stream
     }
 }
+
+// MARK: - Media: decoded frames, speakers, connection quality
+
+/// Forwards decoded audio frames into a stream.
+final class AudioFrameForwarder: UTDAudioFrameListener {
+    let continuation: AsyncStream<UTDAudioFrame>.Continuation
+
+    init(_ continuation: AsyncStream<UTDAudioFrame>.Continuation) {
+        self.continuation = continuation
+    }
+
+    func onFrame(frame: UTDAudioFrame) {
+        continuation.yield(frame)
+    }
+}
+
+/// Forwards decoded video frames into a stream.
+final class VideoFrameForwarder: UTDVideoFrameListener {
+    let continuation: AsyncStream<UTDVideoFrame>.Continuation
+
+    init(_ continuation: AsyncStream<UTDVideoFrame>.Continuation) {
+        self.continuation = continuation
+    }
+
+    func onFrame(frame: UTDVideoFrame) {
+        continuation.yield(frame)
+    }
+}
+
+/// Forwards active-speaker lists into a stream.
+final class SpeakersForwarder: UTDSpeakersListener {
+    let continuation: AsyncStream<[String]>.Continuation
+
+    init(_ continuation: AsyncStream<[String]>.Continuation) {
+        self.continuation = continuation
+    }
+
+    func onSpeakers(identities: [String]) {
+        continuation.yield(identities)
+    }
+}
+
+/// Forwards connection ratings into a stream.
+final class QualitiesForwarder: UTDConnectionQualityListener {
+    let continuation: AsyncStream<[UTDParticipantQuality]>.Continuation
+
+    init(_ continuation: AsyncStream<[UTDParticipantQuality]>.Continuation) {
+        self.continuation = continuation
+    }
+
+    func onQualities(qualities: [UTDParticipantQuality]) {
+        continuation.yield(qualities)
+    }
+}
+
+extension UTDRoom {
+    /// Decoded audio (48 kHz mono, 10 ms frames) of `identity`'s microphone.
+    /// Throws `notFound` if no such participant is in the room. A consumer
+    /// more than `bufferingNewest` frames behind loses the oldest.
+    public func remoteAudioFrames(identity: String, bufferingNewest limit: Int = 50) async throws -> AsyncStream<UTDAudioFrame> {
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: UTDAudioFrame.self, bufferingPolicy: .bufferingNewest(limit))
+        let subscription = try await observeRemoteAudio(identity: identity, listener: AudioFrameForwarder(continuation))
+        continuation.onTermination = { _ in subscription.cancel() }
+        return stream
+    }
+
+    /// Decoded I420 frames of the remote video track `trackSid`; only the
+    /// newest frame waits for a slow consumer.
+    public func remoteVideoFrames(trackSid: String) async throws -> AsyncStream<UTDVideoFrame> {
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: UTDVideoFrame.self, bufferingPolicy: .bufferingNewest(1))
+        let subscription = try await observeRemoteVideo(trackSid: trackSid, listener: VideoFrameForwarder(continuation))
+        continuation.onTermination = { _ in subscription.cancel() }
+        return stream
+    }
+
+    /// Who is speaking, loudest first: the current list first, then each change.
+    public func activeSpeakerUpdates(bufferingNewest limit: Int = 64) -> AsyncStream<[String]> {
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: [String].self, bufferingPolicy: .bufferingNewest(limit))
+        let subscription = observeActiveSpeakers(listener: SpeakersForwarder(continuation))
+        continuation.onTermination = { _ in subscription.cancel() }
+        return stream
+    }
+
+    /// Every participant's connection rating: the current list first, then each change.
+    public func connectionQualityUpdates(bufferingNewest limit: Int = 64) -> AsyncStream<[UTDParticipantQuality]> {
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: [UTDParticipantQuality].self, bufferingPolicy: .bufferingNewest(limit))
+        let subscription = observeConnectionQualities(listener: QualitiesForwarder(continuation))
+        continuation.onTermination = { _ in subscription.cancel() }
+        return stream
+    }
+}

@@ -240,3 +240,52 @@ fun UTDStreamClient.callInvitationsFlow(): Flow<UTDCall> = callbackFlow {
     })
     awaitClose { subscription.cancel() }
 }.buffer(capacity = Channel.UNLIMITED)
+
+// ---- Media: decoded frames, speakers, connection quality ----
+
+/**
+ * Decoded audio (48 kHz mono, 10 ms frames) of [identity]'s microphone while
+ * collected. Half a second of frames is buffered; a collector further behind
+ * loses the oldest. Fails with `notFound` if no such participant is in the room.
+ */
+fun UTDRoom.remoteAudioFlow(identity: String): Flow<UTDAudioFrame> = callbackFlow {
+    val subscription = observeRemoteAudio(identity, object : UTDAudioFrameListener {
+        override fun onFrame(frame: UTDAudioFrame) {
+            trySend(frame)
+        }
+    })
+    awaitClose { subscription.cancel() }
+}.buffer(capacity = 50, onBufferOverflow = BufferOverflow.DROP_OLDEST)
+
+/**
+ * Decoded I420 frames of the remote video track [trackSid] while collected;
+ * a slow collector gets the newest frame (conflated), never a backlog.
+ */
+fun UTDRoom.remoteVideoFlow(trackSid: String): Flow<UTDVideoFrame> = callbackFlow {
+    val subscription = observeRemoteVideo(trackSid, object : UTDVideoFrameListener {
+        override fun onFrame(frame: UTDVideoFrame) {
+            trySend(frame)
+        }
+    })
+    awaitClose { subscription.cancel() }
+}.buffer(capacity = Channel.CONFLATED)
+
+/** Who is speaking, loudest first: the current list first, then each change. */
+fun UTDRoom.activeSpeakersFlow(): Flow<List<String>> = callbackFlow {
+    val subscription = observeActiveSpeakers(object : UTDSpeakersListener {
+        override fun onSpeakers(identities: List<String>) {
+            trySend(identities)
+        }
+    })
+    awaitClose { subscription.cancel() }
+}.buffer(capacity = 64, onBufferOverflow = BufferOverflow.DROP_OLDEST)
+
+/** Every participant's connection rating: the current list first, then each change. */
+fun UTDRoom.connectionQualitiesFlow(): Flow<List<UTDParticipantQuality>> = callbackFlow {
+    val subscription = observeConnectionQualities(object : UTDConnectionQualityListener {
+        override fun onQualities(qualities: List<UTDParticipantQuality>) {
+            trySend(qualities)
+        }
+    })
+    awaitClose { subscription.cancel() }
+}.buffer(capacity = 64, onBufferOverflow = BufferOverflow.DROP_OLDEST)
