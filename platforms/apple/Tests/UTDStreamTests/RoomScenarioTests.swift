@@ -4,9 +4,9 @@
 // The engine decides who publishes, LiveKit pushes it, the session reflects
 // it, and seat / stage changes are pushed to every participant.
 //
-// The default (control-plane) transport joins LiveKit for real but sends no
-// media, and LiveKit ends such a session 60 s after joining: every test
-// makes its own app and room names and is done well within that. Waits go
+// The default transport (LiveKit's FFI library) carries real media; every
+// test makes its own app and room names (MediaScenarioTests checks what the
+// media carries). Waits go
 // through the AsyncStream adapters of AsyncStreams.swift; the only timed
 // waits are the "nothing happened in the other room" windows.
 import Foundation
