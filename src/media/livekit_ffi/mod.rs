@@ -104,15 +104,16 @@ impl Default for LiveKitFfiTransport {
     }
 }
 
-/// Waits for the callback of an asynchronous request, with a deadline.
+/// Sends the asynchronous request `build` makes for a fresh async id and
+/// waits for its callback, with a deadline.
 async fn call(
     client: &FfiClient,
     what: &str,
     timeout: Duration,
-    async_id: u64,
-    request: Request,
+    build: impl FnOnce(u64) -> Request,
 ) -> TransportResult<Event> {
-    tokio::time::timeout(timeout, client.request_async(async_id, request))
+    let async_id = client.next_async_id();
+    tokio::time::timeout(timeout, client.request_async(async_id, build(async_id)))
         .await
         .map_err(|_| {
             UTDStreamError::new(
@@ -250,7 +251,6 @@ impl LiveKitFfiTransport {
             _ => return Err(unexpected("creating a track")),
         };
         let track = OwnedHandle::new(client, &track.handle);
-        let async_id = client.next_async_id();
         let options = proto::TrackPublishOptions {
             source: Some(source_to_proto(source) as i32),
             // One layer: a desktop peer has the bandwidth, and the receiver
@@ -262,13 +262,14 @@ impl LiveKitFfiTransport {
             client,
             &format!("publishing the {source}"),
             PUBLISH_TIMEOUT,
-            async_id,
-            Request::PublishTrack(proto::PublishTrackRequest {
-                local_participant_handle: session.local_participant.id(),
-                track_handle: track.id(),
-                options,
-                request_async_id: Some(async_id),
-            }),
+            |async_id| {
+                Request::PublishTrack(proto::PublishTrackRequest {
+                    local_participant_handle: session.local_participant.id(),
+                    track_handle: track.id(),
+                    options,
+                    request_async_id: Some(async_id),
+                })
+            },
         )
         .await;
         let publication = match answer {
@@ -317,19 +318,14 @@ impl LiveKitFfiTransport {
 /// Asks the library to unpublish local track `sid` (the SFU may already have).
 async fn unpublish_sid(session: &Session, sid: String) {
     let client = &session.client;
-    let async_id = client.next_async_id();
-    let result = call(
-        client,
-        "unpublishing a track",
-        CALL_TIMEOUT,
-        async_id,
+    let result = call(client, "unpublishing a track", CALL_TIMEOUT, |async_id| {
         Request::UnpublishTrack(proto::UnpublishTrackRequest {
             local_participant_handle: session.local_participant.id(),
             track_sid: sid,
             stop_on_unpublish: false,
             request_async_id: Some(async_id),
-        }),
-    )
+        })
+    })
     .await;
     match result {
         Ok(Event::UnpublishTrack(cb)) => {
@@ -358,29 +354,22 @@ impl RoomTransport for LiveKitFfiTransport {
         }
         let client = FfiClient::get()?;
         self.sources(&client)?;
-        let async_id = client.next_async_id();
-        let request = Request::Connect(proto::ConnectRequest {
-            url: url.to_string(),
-            token: token.to_string(),
-            options: proto::RoomOptions {
-                auto_subscribe: Some(options.auto_subscribe),
-                adaptive_stream: Some(options.adaptive_stream),
-                dynacast: Some(options.dynacast),
-                join_retries: Some(0),
-                connect_timeout_ms: Some(CONNECT_TIMEOUT.as_millis() as u64 / 2),
-                ..Default::default()
-            },
-            request_async_id: Some(async_id),
-        });
-        let result = match call(
-            &client,
-            "joining the room",
-            CONNECT_TIMEOUT,
-            async_id,
-            request,
-        )
-        .await?
-        {
+        let request = |async_id| {
+            Request::Connect(proto::ConnectRequest {
+                url: url.to_string(),
+                token: token.to_string(),
+                options: proto::RoomOptions {
+                    auto_subscribe: Some(options.auto_subscribe),
+                    adaptive_stream: Some(options.adaptive_stream),
+                    dynacast: Some(options.dynacast),
+                    join_retries: Some(0),
+                    connect_timeout_ms: Some(CONNECT_TIMEOUT.as_millis() as u64 / 2),
+                    ..Default::default()
+                },
+                request_async_id: Some(async_id),
+            })
+        };
+        let result = match call(&client, "joining the room", CONNECT_TIMEOUT, request).await? {
             Event::Connect(cb) => match cb.message {
                 Some(proto::connect_callback::Message::Result(result)) => result,
                 Some(proto::connect_callback::Message::Error(e)) => return Err(connect_error(&e)),
@@ -467,12 +456,7 @@ impl RoomTransport for LiveKitFfiTransport {
         let session = self.require("send data")?;
         check_data(&data, &session.permission())?;
         let client = &session.client;
-        let async_id = client.next_async_id();
-        let answer = call(
-            client,
-            "sending data",
-            CALL_TIMEOUT,
-            async_id,
+        let answer = call(client, "sending data", CALL_TIMEOUT, |async_id| {
             Request::PublishData(proto::PublishDataRequest {
                 local_participant_handle: session.local_participant.id(),
                 // The library copies the bytes before the request returns.
@@ -483,8 +467,8 @@ impl RoomTransport for LiveKitFfiTransport {
                 destination_identities: data.destination_identities.clone(),
                 request_async_id: Some(async_id),
                 ..Default::default()
-            }),
-        )
+            })
+        })
         .await?;
         match answer {
             Event::PublishData(cb) => match cb.error {
@@ -507,23 +491,23 @@ impl RoomTransport for LiveKitFfiTransport {
         }
         let client = FfiClient::get()?;
         let sources = self.sources(&client)?;
-        let async_id = client.next_async_id();
         let answer = call(
             &client,
             "pushing an audio frame",
             CALL_TIMEOUT,
-            async_id,
-            Request::CaptureAudioFrame(proto::CaptureAudioFrameRequest {
-                source_handle: sources.microphone.id(),
-                // Copied by the library before the request returns.
-                buffer: proto::AudioFrameBufferInfo {
-                    data_ptr: frame.samples.as_ptr() as u64,
-                    num_channels: frame.num_channels,
-                    sample_rate: frame.sample_rate,
-                    samples_per_channel: frame.samples_per_channel(),
-                },
-                request_async_id: Some(async_id),
-            }),
+            |async_id| {
+                Request::CaptureAudioFrame(proto::CaptureAudioFrameRequest {
+                    source_handle: sources.microphone.id(),
+                    // Copied by the library before the request returns.
+                    buffer: proto::AudioFrameBufferInfo {
+                        data_ptr: frame.samples.as_ptr() as u64,
+                        num_channels: frame.num_channels,
+                        sample_rate: frame.sample_rate,
+                        samples_per_channel: frame.samples_per_channel(),
+                    },
+                    request_async_id: Some(async_id),
+                })
+            },
         )
         .await?;
         match answer {
@@ -626,18 +610,13 @@ impl RoomTransport for LiveKitFfiTransport {
         let client = session.client.clone();
         // Our own leave is reported here, not by the room's events.
         client.unroute_room(session.room.id());
-        let async_id = client.next_async_id();
-        let result = call(
-            &client,
-            "leaving the room",
-            CALL_TIMEOUT,
-            async_id,
+        let result = call(&client, "leaving the room", CALL_TIMEOUT, |async_id| {
             Request::Disconnect(proto::DisconnectRequest {
                 room_handle: session.room.id(),
                 request_async_id: Some(async_id),
                 reason: Some(proto::DisconnectReason::ClientInitiated as i32),
-            }),
-        )
+            })
+        })
         .await;
         let _ = self.shared.events.send(TransportEvent::Disconnected {
             reason: crate::media::DisconnectReason::ClientInitiated,

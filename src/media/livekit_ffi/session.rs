@@ -319,16 +319,7 @@ impl Session {
                     .find(|t| t.sid == sid)
                     .map(|t| t.source);
                 if let Some(track) = source.and_then(|s| state.local.remove(&s)) {
-                    let track = local_info(&track);
-                    out.events
-                        .push(TransportEvent::LocalTrackUnpublishedByServer {
-                            track: track.clone(),
-                        });
-                    out.events.push(TransportEvent::TrackUnpublished {
-                        identity: self.local_identity.clone(),
-                        local: true,
-                        track,
-                    });
+                    self.report_taken_back(&track, &mut out);
                 }
             }
             M::ParticipantPermissionChanged(changed) => {
@@ -350,16 +341,7 @@ impl Session {
                         if let Some(track) = state.local.remove(&source) {
                             state.reported_gone.insert(track.sid.clone());
                             out.revoked.push(track.sid.clone());
-                            let track = local_info(&track);
-                            out.events
-                                .push(TransportEvent::LocalTrackUnpublishedByServer {
-                                    track: track.clone(),
-                                });
-                            out.events.push(TransportEvent::TrackUnpublished {
-                                identity: self.local_identity.clone(),
-                                local: true,
-                                track,
-                            });
+                            self.report_taken_back(&track, &mut out);
                         }
                     }
                 } else if let Some(remote) = state.remotes.get_mut(&changed.participant_identity) {
@@ -410,6 +392,20 @@ impl Session {
             _ => {}
         }
         out
+    }
+
+    /// Reports one of our tracks as removed by the server.
+    fn report_taken_back(&self, track: &LocalTrack, out: &mut Applied) {
+        let track = local_info(track);
+        out.events
+            .push(TransportEvent::LocalTrackUnpublishedByServer {
+                track: track.clone(),
+            });
+        out.events.push(TransportEvent::TrackUnpublished {
+            identity: self.local_identity.clone(),
+            local: true,
+            track,
+        });
     }
 
     fn set_muted(
