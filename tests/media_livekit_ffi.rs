@@ -496,3 +496,75 @@ async fn pushed_camera_frames_arrive_at_the_pushed_size_showing_the_pattern() {
     }
     pusher.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_sfu_is_reported_within_seconds_and_its_return_ends_in_a_clear_state() {
+    let mut server = LiveKitServer::start().expect("livekit-server");
+    let speaker = join(&server, "outage", "speaker", true).await;
+    let mut listener = join(&server, "outage", "listener", false).await;
+    let _pusher = push_tone(&speaker.transport);
+    speaker
+        .transport
+        .set_microphone(true)
+        .await
+        .expect("microphone on");
+    hears_tone(&listener.transport, "speaker").await;
+
+    server.kill();
+    let started = tokio::time::Instant::now();
+    let dropped = wait_for(&mut listener.events, "reconnecting or disconnected", |e| {
+        matches!(
+            e,
+            TransportEvent::Reconnecting | TransportEvent::Disconnected { .. }
+        )
+    })
+    .await;
+    eprintln!("SFU killed: {dropped:?} after {:?}", started.elapsed());
+    // Nothing hangs while the SFU is away: a send answers within its deadline.
+    let send = tokio::time::timeout(
+        Duration::from_secs(15),
+        speaker.transport.send_data(OutgoingData {
+            payload: b"anyone?".to_vec(),
+            reliable: true,
+            ..Default::default()
+        }),
+    )
+    .await;
+    assert!(send.is_ok(), "send_data hung while the SFU was down");
+
+    server
+        .restart()
+        .expect("livekit-server restarts on the same port");
+    let outcome = if matches!(dropped, TransportEvent::Disconnected { .. }) {
+        dropped
+    } else {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            match tokio::time::timeout_at(deadline, listener.events.recv()).await {
+                Ok(Ok(e @ (TransportEvent::Reconnected | TransportEvent::Disconnected { .. }))) => {
+                    break e
+                }
+                Ok(Ok(_)) | Ok(Err(broadcast::error::RecvError::Lagged(_))) => continue,
+                Ok(Err(e)) => panic!("event stream failed: {e}"),
+                Err(_) => {
+                    panic!("neither reconnected nor disconnected within 60 s of the SFU's return")
+                }
+            }
+        }
+    };
+    eprintln!("SFU back: {outcome:?} after {:?}", started.elapsed());
+    match outcome {
+        // Resumed: the media flows again.
+        TransportEvent::Reconnected => hears_tone(&listener.transport, "speaker").await,
+        TransportEvent::Disconnected { .. } => {
+            // A clear terminal state: the transport is free to join again.
+            assert!(
+                listener.transport.permission().is_none(),
+                "disconnected means not connected"
+            );
+            listener = join_with(listener.transport, &server, "outage", "listener", false).await;
+            assert!(listener.transport.permission().is_some());
+        }
+        other => unreachable!("{other:?}"),
+    }
+}

@@ -393,3 +393,32 @@ async fn both_parties_of_a_video_call_hear_and_see_each_other_for_over_seventy_s
         .await;
     caller.clone().end().await.expect("hang up");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_whose_sfu_dies_reports_it_at_once_and_still_hangs_up() {
+    let mut stack = MediaStack::start().await;
+    let app = stack.app().await;
+    let (_clients, caller, callee) = caller_and_callee(&stack, &app).await;
+    let _alice_voice = sing(&caller.room(), 440.0);
+    let (alice_at_bob, _l) = listen(&callee.room(), "alice").await;
+    alice_at_bob.hear_tone(440.0, "alice at bob").await;
+
+    stack.livekit.kill();
+    eventually(
+        Duration::from_secs(5),
+        "both rooms report the media connection down",
+        || !caller.room().is_connected() && !callee.room().is_connected(),
+    )
+    .await;
+    let started = tokio::time::Instant::now();
+    tokio::time::timeout(Duration::from_secs(15), caller.clone().end())
+        .await
+        .expect("hanging up does not hang while the SFU is down")
+        .expect("hang up");
+    eventually(WAIT, "both sides see the call ended", || {
+        caller.status() == Some(UTDCallStatus::Ended)
+            && callee.status() == Some(UTDCallStatus::Ended)
+    })
+    .await;
+    eprintln!("hung up {:?} after the SFU died", started.elapsed());
+}

@@ -119,25 +119,14 @@ impl LiveKitServerBuilder {
             .tempdir()
             .context("creating a temp dir for the livekit-server log")?;
         let log_path = dir.path().join("livekit-server.log");
-        // A file, not a pipe: the server logs a lot in --dev mode and nobody
-        // drains a pipe during a test, which would eventually block it.
-        let log = File::create(&log_path).context("creating the livekit-server log file")?;
-        let mut command = Command::new(binary);
-        command
-            .args(["--dev", "--bind", "127.0.0.1", "--node-ip", "127.0.0.1"])
-            .args(["--keys", &format!("{API_KEY}: {API_SECRET}")])
-            .args(["--config-body", &self.config_body(http_port, udp_port)])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().context("duplicating the log file handle")?)
-            .stderr(log);
-        die_with_parent(&mut command);
-        let child = command
-            .spawn()
-            .with_context(|| format!("spawning {}", binary.display()))?;
+        let config_body = self.config_body(http_port, udp_port);
+        let child = spawn(binary, &config_body, &log_path)?;
         let mut server = LiveKitServer {
             child,
             http_port,
             udp_port,
+            binary: binary.to_path_buf(),
+            config_body,
             log_path,
             _dir: dir,
         };
@@ -155,6 +144,29 @@ impl LiveKitServerBuilder {
             }
         }
     }
+}
+
+/// Spawns livekit-server with `config_body`, logging to `log_path` (appended).
+fn spawn(binary: &Path, config_body: &str, log_path: &Path) -> Result<Child> {
+    // A file, not a pipe: the server logs a lot in --dev mode and nobody
+    // drains a pipe during a test, which would eventually block it.
+    let log = File::options()
+        .create(true)
+        .append(true)
+        .open(log_path)
+        .context("opening the livekit-server log file")?;
+    let mut command = Command::new(binary);
+    command
+        .args(["--dev", "--bind", "127.0.0.1", "--node-ip", "127.0.0.1"])
+        .args(["--keys", &format!("{API_KEY}: {API_SECRET}")])
+        .args(["--config-body", config_body])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().context("duplicating the log file handle")?)
+        .stderr(log);
+    die_with_parent(&mut command);
+    command
+        .spawn()
+        .with_context(|| format!("spawning {}", binary.display()))
 }
 
 enum Started {
@@ -205,6 +217,8 @@ pub struct LiveKitServer {
     child: Child,
     http_port: u16,
     udp_port: u16,
+    binary: PathBuf,
+    config_body: String,
     log_path: PathBuf,
     // Holds the log file's directory; removed on drop.
     _dir: tempfile::TempDir,
@@ -269,6 +283,21 @@ impl LiveKitServer {
         text
     }
 
+    /// Kills the server (SIGKILL: connected clients see their sockets drop,
+    /// as in a crash). The ports stay reserved for [`Self::restart`].
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the server again on the same ports and configuration (after
+    /// [`Self::kill`], or killing it first) and waits until it is healthy.
+    pub fn restart(&mut self) -> Result<()> {
+        self.kill();
+        self.child = spawn(&self.binary, &self.config_body, &self.log_path)?;
+        self.wait_until_healthy()
+    }
+
     /// True when the server answers `GET /` with 200 right now.
     pub fn is_healthy(&self) -> bool {
         http_ok(self.http_port)
@@ -313,8 +342,7 @@ impl Drop for LiveKitServer {
         // SIGKILL, not SIGTERM: a graceful shutdown waits for participants to
         // leave, and tests want the port back now. Errors mean it already
         // exited; wait() then reaps it so no zombie is left.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
     }
 }
 
