@@ -23,8 +23,10 @@ step "cargo clippy -D warnings" cargo clippy --workspace --all-targets --quiet -
 # build downloads libwebrtc. DOCS_RS=1 makes webrtc-sys skip that, so clippy
 # still type-checks and lints the code behind the feature.
 if sed -n '/^\[features\]/,/^\[/p' Cargo.toml | grep -qE '^livekit *='; then
+  # The transport conformance suite is type-checked against it too.
   step "cargo clippy --features livekit (DOCS_RS=1)" \
-    env DOCS_RS=1 cargo clippy -p utd-stream --features livekit --quiet -- -D warnings ||
+    env DOCS_RS=1 cargo clippy -p utd-stream --features livekit --lib --test transport_conformance \
+    --quiet -- -D warnings ||
     problems+=("cargo clippy --features livekit")
 fi
 
