@@ -5,6 +5,7 @@
 //! livekit-server is installed: `scripts/setup.sh livekit`).
 
 mod calls;
+mod media;
 mod rooms;
 mod signalling;
 
@@ -37,6 +38,7 @@ async fn main() -> DemoResult {
 
     let engine = signalling::run(&config, engine).await?;
     rooms::run(&config, &engine).await?;
+    media::run(&config, &engine).await?;
     calls::run(&config, &engine).await?;
 
     engine.shutdown().await;
