@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The benches, release build, against a real livekit-server and the
-# in-process engine. Installs livekit-server if it is missing.
+# in-process engine. Installs livekit-server and LiveKit's FFI library if missing.
 #
 #   scripts/bench.sh rooms [args]   the room bench (examples/bench_rooms.rs):
 #       median and p99 of takeSeat → canPublish and inviteToStage → viewer
@@ -11,8 +11,13 @@
 #       listener and of accept() → both sides active over 200 calls, next to
 #       the bare signal WebSocket round trip measured in the same run.
 #       Args: --runs N, --warmup N, --type audio|video.
-#   scripts/bench.sh [args]         both, rooms then calls, each with args
-#       (so only the flags both take: --runs N, --warmup N).
+#   scripts/bench.sh media [args]   the media bench (examples/bench_media.rs):
+#       median and p99 of join → first remote audio frame, takeSeat → first
+#       audio frame at the host and one-way 1 KB reliable data over 50 runs,
+#       each next to the same step on LiveKit's FFI transport alone (the
+#       floor). Args: --runs N, --warmup N.
+#   scripts/bench.sh [args]         all three, each with args
+#       (so only the flags all take: --runs N, --warmup N).
 #
 # `scripts/bench.sh rooms --help` / `calls --help` print a bench's usage.
 # Exits non-zero when a bench fails (with no bench name, after running both).
@@ -20,12 +25,12 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$REPO_ROOT"
 
-benches=(rooms calls)
+benches=(rooms calls media)
 case "${1:-}" in
-  rooms | calls) benches=("$1"); shift ;;
+  rooms | calls | media) benches=("$1"); shift ;;
 esac
 
-step "setup (livekit-server)" "$REPO_ROOT/scripts/setup.sh" livekit
+step "setup (livekit-server, LiveKit FFI library)" "$REPO_ROOT/scripts/setup.sh" livekit livekit-ffi
 # The benches find livekit-server here, like the tests.
 export UTD_LIVEKIT_SERVER_BIN="${UTD_LIVEKIT_SERVER_BIN:-$LIVEKIT_SERVER_BIN}"
 failed=()
