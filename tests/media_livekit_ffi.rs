@@ -221,8 +221,13 @@ async fn a_pushed_tone_reaches_another_participant_as_the_same_tone() {
         "{heard:?}"
     );
 
-    // Muted: the listener gets silence, not the tone.
+    // Muted: the listener sees the track muted and gets silence, not the tone.
     speaker.transport.set_microphone(false).await.expect("mute");
+    wait_for(&mut listener.events, "the microphone shown muted", |e| {
+        matches!(e, TransportEvent::ParticipantUpdated(p) if p.identity == "speaker"
+            && p.tracks.iter().any(|t| t.source == TrackSource::Microphone && t.muted))
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let samples = hear(
         &listener.transport,

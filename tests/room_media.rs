@@ -231,6 +231,14 @@ async fn a_seated_speaker_is_heard_and_leaving_the_seat_takes_the_track_away() {
     speaker.clone().take_seat(1).await.expect("take a seat");
     let (ears, _listening) = listen(&host.room(), "speaker").await;
     ears.hear_tone(440.0, "the seated speaker").await;
+    eventually(WAIT, "the SFU names the speaker as speaking", || {
+        host.room().active_speakers().iter().any(|s| s == "speaker")
+    })
+    .await;
+    eventually(WAIT, "the SFU rates the speaker's connection", || {
+        host.room().connection_qualities().iter().any(|q| q.identity == "speaker")
+    })
+    .await;
 
     speaker.clone().leave_seat().await.expect("leave the seat");
     eventually(
