@@ -573,3 +573,51 @@ async fn a_killed_sfu_is_reported_within_seconds_and_its_return_ends_in_a_clear_
         other => unreachable!("{other:?}"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audio_pushed_at_another_rate_and_channel_count_keeps_its_pitch() {
+    let server = LiveKitServer::start().expect("livekit-server");
+    let speaker = join(&server, "resample", "speaker", true).await;
+    let listener = join(&server, "resample", "listener", false).await;
+    // 10 ms of a 440 Hz tone at 16 kHz, stereo (both channels alike).
+    let pusher = {
+        let transport = speaker.transport.clone();
+        tokio::spawn(async move {
+            let mut n: u64 = 0;
+            loop {
+                let mut samples = Vec::with_capacity(320);
+                for _ in 0..160 {
+                    let t = n as f64 / 16_000.0;
+                    n += 1;
+                    let v = ((2.0 * std::f64::consts::PI * 440.0 * t).sin()
+                        * 0.5
+                        * f64::from(i16::MAX)) as i16;
+                    samples.extend([v, v]);
+                }
+                let frame = AudioFrame {
+                    samples,
+                    sample_rate: 16_000,
+                    num_channels: 2,
+                };
+                transport
+                    .capture_audio(frame)
+                    .await
+                    .expect("a 16 kHz stereo frame");
+            }
+        })
+    };
+    let odd = AudioFrame {
+        samples: vec![0; 200],
+        sample_rate: 16_000,
+        num_channels: 2,
+    };
+    let e = speaker.transport.capture_audio(odd).await.unwrap_err();
+    assert_eq!(e.kind(), UTDErrorCode::InvalidArgument, "not 10 ms: {e}");
+    speaker
+        .transport
+        .set_microphone(true)
+        .await
+        .expect("microphone on");
+    hears_tone(&listener.transport, "speaker").await;
+    pusher.abort();
+}

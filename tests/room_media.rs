@@ -236,7 +236,10 @@ async fn a_seated_speaker_is_heard_and_leaving_the_seat_takes_the_track_away() {
     })
     .await;
     eventually(WAIT, "the SFU rates the speaker's connection", || {
-        host.room().connection_qualities().iter().any(|q| q.identity == "speaker")
+        host.room()
+            .connection_qualities()
+            .iter()
+            .any(|q| q.identity == "speaker")
     })
     .await;
 

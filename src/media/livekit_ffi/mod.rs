@@ -9,7 +9,8 @@
 //! error. Requests and events are protobuf messages whose Rust types build.rs
 //! generates from the descriptors the same wheel ships.
 //!
-//! Media in: a 48 kHz mono [`AudioFrame`] source feeds the microphone track
+//! Media in: a 48 kHz mono source (pushed [`AudioFrame`]s of any rate and
+//! channel count are resampled to it) feeds the microphone track
 //! (silence until frames arrive) and a video source feeds the camera track
 //! with pushed [`VideoFrame`]s; both exist for the whole session, so frames
 //! pushed before publishing are accepted and simply not sent. Media out:
@@ -45,7 +46,8 @@ use proto::ffi_request::Message as Request;
 use proto::ffi_response::Message as Response;
 use session::{follow_room, LocalTrack, OwnedHandle, Session};
 
-/// The microphone source's format: frames pushed in must match it.
+/// The microphone source's format; pushed frames of another rate or channel
+/// count are remixed and resampled to it.
 pub const MICROPHONE_SAMPLE_RATE: u32 = 48_000;
 /// Mono.
 pub const MICROPHONE_CHANNELS: u32 = 1;
@@ -84,6 +86,64 @@ struct Shared {
 struct Sources {
     microphone: OwnedHandle,
     camera: OwnedHandle,
+    /// Turns pushed audio of any rate and channel count into the
+    /// microphone's format; stateful (it filters across frames), so one
+    /// per source, made on the first frame that needs it.
+    resampler: Mutex<Option<OwnedHandle>>,
+}
+
+impl Sources {
+    /// `frame` in the microphone's format (48 kHz mono), remixed and
+    /// resampled by the library when it is not.
+    fn to_microphone_format(
+        &self,
+        client: &Arc<FfiClient>,
+        frame: AudioFrame,
+    ) -> TransportResult<AudioFrame> {
+        if frame.sample_rate == MICROPHONE_SAMPLE_RATE && frame.num_channels == MICROPHONE_CHANNELS
+        {
+            return Ok(frame);
+        }
+        if frame.samples_per_channel() != frame.sample_rate / 100 {
+            return Err(UTDStreamError::invalid_argument(format!(
+                "audio at {} Hz is resampled in 10 ms frames ({} samples per channel); this one has {}",
+                frame.sample_rate,
+                frame.sample_rate / 100,
+                frame.samples_per_channel()
+            )));
+        }
+        let mut resampler = lock(&self.resampler);
+        if resampler.is_none() {
+            match client.request(Request::NewAudioResampler(
+                proto::NewAudioResamplerRequest {},
+            ))? {
+                Response::NewAudioResampler(r) => {
+                    *resampler = Some(OwnedHandle::new(client, &r.resampler.handle))
+                }
+                _ => return Err(unexpected("creating an audio resampler")),
+            }
+        }
+        let handle = resampler.as_ref().map_or(0, OwnedHandle::id);
+        match client.request(Request::RemixAndResample(proto::RemixAndResampleRequest {
+            resampler_handle: handle,
+            // Read by the library within the request.
+            buffer: proto::AudioFrameBufferInfo {
+                data_ptr: frame.samples.as_ptr() as u64,
+                num_channels: frame.num_channels,
+                sample_rate: frame.sample_rate,
+                samples_per_channel: frame.samples_per_channel(),
+            },
+            num_channels: MICROPHONE_CHANNELS,
+            sample_rate: MICROPHONE_SAMPLE_RATE,
+        }))? {
+            Response::RemixAndResample(r) => {
+                let converted = frames::copy_audio_frame(&r.buffer.info);
+                drop(OwnedHandle::new(client, &r.buffer.handle));
+                Ok(converted)
+            }
+            _ => Err(unexpected("resampling an audio frame")),
+        }
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -196,7 +256,11 @@ impl LiveKitFfiTransport {
                 Response::NewVideoSource(r) => OwnedHandle::new(client, &r.source.handle),
                 _ => return Err(unexpected("creating the camera source")),
             };
-        let created = Arc::new(Sources { microphone, camera });
+        let created = Arc::new(Sources {
+            microphone,
+            camera,
+            resampler: Mutex::new(None),
+        });
         *sources = Some(created.clone());
         Ok(created)
     }
@@ -481,16 +545,9 @@ impl RoomTransport for LiveKitFfiTransport {
 
     async fn capture_audio(&self, frame: AudioFrame) -> TransportResult<()> {
         frame.validate()?;
-        if frame.sample_rate != MICROPHONE_SAMPLE_RATE || frame.num_channels != MICROPHONE_CHANNELS
-        {
-            return Err(UTDStreamError::invalid_argument(format!(
-                "the microphone source takes {MICROPHONE_SAMPLE_RATE} Hz, {MICROPHONE_CHANNELS} channel \
-                 frames; this one is {} Hz, {} channels",
-                frame.sample_rate, frame.num_channels
-            )));
-        }
         let client = FfiClient::get()?;
         let sources = self.sources(&client)?;
+        let frame = sources.to_microphone_format(&client, frame)?;
         let answer = call(
             &client,
             "pushing an audio frame",

@@ -45,8 +45,9 @@ pub struct UTDAudioFrameSink {
 
 #[uniffi::export]
 impl UTDAudioFrameSink {
-    /// Pushes one frame of 48 kHz mono PCM (10 ms = 480 samples is what the
-    /// media engine works in). Returns once the frame is queued; the queue
+    /// Pushes one frame of PCM: 48 kHz mono in any length, or 10 ms frames
+    /// at another rate (8 – 192 kHz) and channel count (1 – 8), which the
+    /// media engine remixes and resamples. Returns once the frame is queued; the queue
     /// holds 100 ms, so a producer calling this in a loop runs at real time.
     /// Frames pushed while the microphone is not published are not sent.
     /// A malformed frame fails with `invalidArgument`.
