@@ -254,6 +254,16 @@ async fn the_sfu_refuses_a_listener_and_takes_the_track_back_when_the_grant_is_r
         .await
         .unwrap_err();
     assert_eq!(refused.kind(), UTDErrorCode::Forbidden, "{refused}");
+    // Asked anyway, the SFU itself refuses.
+    let started = std::time::Instant::now();
+    let refused = listener
+        .transport
+        .publish_without_permission_check(TrackSource::Microphone)
+        .await
+        .unwrap_err();
+    eprintln!("SFU refusal after {:?}: {refused}", started.elapsed());
+    assert_eq!(refused.kind(), UTDErrorCode::Forbidden, "{refused}");
+    assert!(listener.transport.published_sources().is_empty());
 
     grant(
         &server,

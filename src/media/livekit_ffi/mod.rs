@@ -215,6 +215,21 @@ impl LiveKitFfiTransport {
         FfiClient::get().map(|_| ())
     }
 
+    /// Publishes `source` without the SDK's own permission check, so the
+    /// SFU's refusal can be observed (tests and diagnostics). Apps use
+    /// [`RoomTransport::publish`].
+    pub async fn publish_without_permission_check(
+        &self,
+        source: TrackSource,
+    ) -> TransportResult<()> {
+        if !source.is_publishable() {
+            return Err(unpublishable(source));
+        }
+        let session = self.require("publish")?;
+        let _serial = session.publish_lock.lock().await;
+        self.publish_track(&session, source).await
+    }
+
     fn session(&self) -> Option<Arc<Session>> {
         lock(&self.shared.current).clone()
     }
@@ -354,13 +369,22 @@ impl LiveKitFfiTransport {
         let sid = match publication {
             Ok(sid) => sid,
             Err(error) => {
-                // A refusal by the SFU surfaces as a failure or a timeout; if
-                // the permission changed meanwhile, that is what happened.
+                // The library reports the SFU's refusal (NOT_ALLOWED) only
+                // as its 10 s publish timeout; without the permission, that
+                // refusal is what happened.
                 let now = session.permission();
                 return Err(if now.allows_publishing(source) {
                     error
                 } else {
-                    publish_forbidden(source, &now)
+                    let refused = publish_forbidden(source, &now);
+                    UTDStreamError::new(
+                        UTDErrorCode::Forbidden,
+                        format!(
+                            "{} (the SFU did not accept the track: {})",
+                            refused.message(),
+                            error.message()
+                        ),
+                    )
                 });
             }
         };
