@@ -148,6 +148,18 @@ async fn hear(
 /// Waits until `identity`'s audio at `listener` is the 440 Hz tone.
 async fn hears_tone(listener: &LiveKitFfiTransport, identity: &str) {
     let deadline = tokio::time::Instant::now() + EVENT_TIMEOUT;
+    // After a reconnect the other side may rejoin a moment later.
+    while !listener
+        .remote_participants()
+        .iter()
+        .any(|p| p.identity == identity)
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{identity} is not in the room"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     loop {
         let samples = hear(
             listener,

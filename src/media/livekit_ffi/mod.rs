@@ -36,6 +36,7 @@ mod frames;
 mod library;
 pub(crate) mod proto;
 mod session;
+mod sources;
 
 use convert::{connect_error, source_to_proto};
 use frames::{rotation_to_proto, video_buffer_info};
@@ -45,6 +46,7 @@ use proto::ffi_event::Message as Event;
 use proto::ffi_request::Message as Request;
 use proto::ffi_response::Message as Response;
 use session::{follow_room, LocalTrack, OwnedHandle, Session};
+use sources::Sources;
 
 /// The microphone source's format; pushed frames of another rate or channel
 /// count are remixed and resampled to it.
@@ -81,69 +83,6 @@ struct Shared {
     /// The media sources, created on the first connect and kept for the
     /// transport's life (a rejoin reuses them).
     sources: Mutex<Option<Arc<Sources>>>,
-}
-
-struct Sources {
-    microphone: OwnedHandle,
-    camera: OwnedHandle,
-    /// Turns pushed audio of any rate and channel count into the
-    /// microphone's format; stateful (it filters across frames), so one
-    /// per source, made on the first frame that needs it.
-    resampler: Mutex<Option<OwnedHandle>>,
-}
-
-impl Sources {
-    /// `frame` in the microphone's format (48 kHz mono), remixed and
-    /// resampled by the library when it is not.
-    fn to_microphone_format(
-        &self,
-        client: &Arc<FfiClient>,
-        frame: AudioFrame,
-    ) -> TransportResult<AudioFrame> {
-        if frame.sample_rate == MICROPHONE_SAMPLE_RATE && frame.num_channels == MICROPHONE_CHANNELS
-        {
-            return Ok(frame);
-        }
-        if frame.samples_per_channel() != frame.sample_rate / 100 {
-            return Err(UTDStreamError::invalid_argument(format!(
-                "audio at {} Hz is resampled in 10 ms frames ({} samples per channel); this one has {}",
-                frame.sample_rate,
-                frame.sample_rate / 100,
-                frame.samples_per_channel()
-            )));
-        }
-        let mut resampler = lock(&self.resampler);
-        if resampler.is_none() {
-            match client.request(Request::NewAudioResampler(
-                proto::NewAudioResamplerRequest {},
-            ))? {
-                Response::NewAudioResampler(r) => {
-                    *resampler = Some(OwnedHandle::new(client, &r.resampler.handle))
-                }
-                _ => return Err(unexpected("creating an audio resampler")),
-            }
-        }
-        let handle = resampler.as_ref().map_or(0, OwnedHandle::id);
-        match client.request(Request::RemixAndResample(proto::RemixAndResampleRequest {
-            resampler_handle: handle,
-            // Read by the library within the request.
-            buffer: proto::AudioFrameBufferInfo {
-                data_ptr: frame.samples.as_ptr() as u64,
-                num_channels: frame.num_channels,
-                sample_rate: frame.sample_rate,
-                samples_per_channel: frame.samples_per_channel(),
-            },
-            num_channels: MICROPHONE_CHANNELS,
-            sample_rate: MICROPHONE_SAMPLE_RATE,
-        }))? {
-            Response::RemixAndResample(r) => {
-                let converted = frames::copy_audio_frame(&r.buffer.info);
-                drop(OwnedHandle::new(client, &r.buffer.handle));
-                Ok(converted)
-            }
-            _ => Err(unexpected("resampling an audio frame")),
-        }
-    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -243,39 +182,7 @@ impl LiveKitFfiTransport {
         if let Some(existing) = sources.as_ref() {
             return Ok(existing.clone());
         }
-        let microphone =
-            match client.request(Request::NewAudioSource(proto::NewAudioSourceRequest {
-                r#type: proto::AudioSourceType::AudioSourceNative as i32,
-                options: Some(proto::AudioSourceOptions {
-                    echo_cancellation: false,
-                    noise_suppression: false,
-                    auto_gain_control: false,
-                    prefer_hardware: None,
-                }),
-                sample_rate: Some(MICROPHONE_SAMPLE_RATE),
-                num_channels: Some(MICROPHONE_CHANNELS),
-                // Must be a multiple of 10 (the library asserts it).
-                queue_size_ms: Some(MICROPHONE_QUEUE_MS),
-                platform_audio_handle: None,
-            }))? {
-                Response::NewAudioSource(r) => OwnedHandle::new(client, &r.source.handle),
-                _ => return Err(unexpected("creating the microphone source")),
-            };
-        let (width, height) = self.shared.camera_size;
-        let camera =
-            match client.request(Request::NewVideoSource(proto::NewVideoSourceRequest {
-                r#type: proto::VideoSourceType::VideoSourceNative as i32,
-                resolution: proto::VideoSourceResolution { width, height },
-                is_screencast: Some(false),
-            }))? {
-                Response::NewVideoSource(r) => OwnedHandle::new(client, &r.source.handle),
-                _ => return Err(unexpected("creating the camera source")),
-            };
-        let created = Arc::new(Sources {
-            microphone,
-            camera,
-            resampler: Mutex::new(None),
-        });
+        let created = Arc::new(Sources::create(client, self.shared.camera_size)?);
         *sources = Some(created.clone());
         Ok(created)
     }
