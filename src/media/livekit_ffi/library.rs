@@ -146,15 +146,7 @@ impl FfiClient {
                 read_version(build_version, free),
             )
         };
-        match version {
-            Some(v) if v == EXPECTED_BUILD_VERSION => {}
-            Some(v) => {
-                return Err(unusable(format!(
-                    "it is build {v}, this SDK speaks to build {EXPECTED_BUILD_VERSION} only"
-                )))
-            }
-            None => return Err(unusable("it did not report its build version".into())),
-        }
+        check_build_version(version).map_err(unusable)?;
         let sdk = CString::new("utd-stream").unwrap_or_default();
         let sdk_version = CString::new(env!("CARGO_PKG_VERSION")).unwrap_or_default();
         // SAFETY: `on_event` is thread-safe and never blocks or unwinds; the
@@ -359,6 +351,17 @@ impl FfiClient {
     }
 }
 
+/// Refuses any build of the library but the one the types were generated for.
+fn check_build_version(reported: Option<String>) -> Result<(), String> {
+    match reported {
+        Some(v) if v == EXPECTED_BUILD_VERSION => Ok(()),
+        Some(v) => Err(format!(
+            "it is build {v}, this SDK speaks to build {EXPECTED_BUILD_VERSION} only"
+        )),
+        None => Err("it did not report its build version".into()),
+    }
+}
+
 /// The library's event callback.
 unsafe extern "C" fn on_event(data: *const u8, len: usize) {
     if data.is_null() {
@@ -466,5 +469,21 @@ fn request_name(request: &proto::ffi_request::Message) -> &'static str {
         R::NewVideoStream(_) => "new-video-stream",
         R::LocalTrackMute(_) => "local-track-mute",
         _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_pinned_build_is_accepted() {
+        assert!(check_build_version(Some(EXPECTED_BUILD_VERSION.into())).is_ok());
+        let other = check_build_version(Some("0.12.74".into())).unwrap_err();
+        assert!(
+            other.contains("0.12.74") && other.contains(EXPECTED_BUILD_VERSION),
+            "{other}"
+        );
+        assert!(check_build_version(None).is_err());
     }
 }
