@@ -232,7 +232,10 @@ async fn a_seated_speaker_is_heard_and_leaving_the_seat_takes_the_track_away() {
     let (ears, _listening) = listen(&host.room(), "speaker").await;
     ears.hear_tone(440.0, "the seated speaker").await;
     eventually(WAIT, "the SFU names the speaker as speaking", || {
-        host.room().active_speakers().iter().any(|s| s == "speaker")
+        host.room()
+            .active_speakers()
+            .iter()
+            .any(|s| s.identity == "speaker")
     })
     .await;
     eventually(WAIT, "the SFU rates the speaker's connection", || {

@@ -13,7 +13,7 @@ use livekit_api::services::room::{RoomClient, UpdateParticipantOptions};
 use livekit_protocol as proto;
 use utd_stream::media::fake::FakeTransport;
 use utd_stream::media::livekit_ffi::LiveKitFfiTransport;
-use utd_stream::media::{Permission, TrackSource, TransportOptions};
+use utd_stream::media::{ActiveSpeaker, Permission, TrackSource, TransportOptions};
 use utd_stream::session::RoomCore;
 use utd_stream::UTDErrorCode;
 use utd_testkit::LiveKitServer;
@@ -166,4 +166,34 @@ async fn over_the_livekit_ffi_transport_and_a_real_livekit_server() {
     });
     let core = RoomCore::new(Arc::new(LiveKitFfiTransport::new()));
     publish_follows_server_grants(core, &server.ws_url(), &token, grant).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn speakers_with_their_levels_and_their_absence_reach_the_session() {
+    let fake = Arc::new(FakeTransport::new(
+        "room-2",
+        "me",
+        microphone_permission(false),
+    ));
+    let core = RoomCore::new(fake.clone());
+    core.connect("ws://fake", "fake-token", TransportOptions::default())
+        .await
+        .expect("join");
+    let loud = vec![
+        ActiveSpeaker {
+            identity: "alice".into(),
+            level: Some(0.8),
+        },
+        ActiveSpeaker {
+            identity: "bob".into(),
+            level: None,
+        },
+    ];
+    fake.set_active_speakers(loud.clone());
+    eventually("the speakers, loudest first, levels kept", || {
+        core.active_speakers.get() == loud
+    })
+    .await;
+    fake.set_active_speakers(Vec::new());
+    eventually("nobody speaking", || core.active_speakers.get().is_empty()).await;
 }

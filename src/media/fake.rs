@@ -15,9 +15,9 @@ use tokio::sync::mpsc;
 
 use crate::media::frames::{AudioFrame, FrameSlot, VideoFrame};
 use crate::media::{
-    check_data, not_connected, publish_forbidden, unpublishable, DisconnectReason, JoinedRoom,
-    OutgoingData, ParticipantInfo, Permission, RemoteAudioStream, RemoteVideoStream, RoomTransport,
-    TrackInfo, TrackSource, TransportEvent, TransportOptions, TransportResult,
+    check_data, not_connected, publish_forbidden, unpublishable, ActiveSpeaker, DisconnectReason,
+    JoinedRoom, OutgoingData, ParticipantInfo, Permission, RemoteAudioStream, RemoteVideoStream,
+    RoomTransport, TrackInfo, TrackSource, TransportEvent, TransportOptions, TransportResult,
     EVENT_CHANNEL_CAPACITY,
 };
 
@@ -178,8 +178,8 @@ impl FakeTransport {
     }
 
     /// Reports who is speaking.
-    pub fn set_active_speakers(&self, identities: Vec<String>) {
-        self.emit(TransportEvent::ActiveSpeakersChanged { identities });
+    pub fn set_active_speakers(&self, speakers: Vec<ActiveSpeaker>) {
+        self.emit(TransportEvent::ActiveSpeakersChanged { speakers });
     }
 
     /// Ends the connection from the "server" side.

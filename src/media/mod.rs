@@ -182,6 +182,17 @@ impl TrackInfo {
     }
 }
 
+/// A participant the SFU counts as speaking.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActiveSpeaker {
+    /// Who.
+    pub identity: String,
+    /// The SFU's audio level, 0.0 (silent) to 1.0 (loudest), where the
+    /// transport reports it: the phone transport does; LiveKit's FFI library
+    /// names speakers without levels (`None`).
+    pub level: Option<f32>,
+}
+
 /// How well a participant's connection carries media, as the SFU rates it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ConnectionQuality {
@@ -396,10 +407,10 @@ pub enum TransportEvent {
         /// The track that was removed.
         track: TrackInfo,
     },
-    /// The set of participants currently speaking (identities, loudest first).
+    /// The set of participants currently speaking, loudest first.
     ActiveSpeakersChanged {
         /// Who is speaking now; empty when nobody is.
-        identities: Vec<String>,
+        speakers: Vec<ActiveSpeaker>,
     },
     /// The SFU's rating of a participant's connection changed (the local one
     /// too).

@@ -7,8 +7,8 @@ use tokio::task::JoinHandle;
 
 use crate::error::UTDStreamError;
 use crate::media::{
-    ConnectionQuality, JoinedRoom, OutgoingData, ParticipantInfo, Permission, RoomTransport,
-    TrackSource, TransportEvent, TransportOptions,
+    ActiveSpeaker, ConnectionQuality, JoinedRoom, OutgoingData, ParticipantInfo, Permission,
+    RoomTransport, TrackSource, TransportEvent, TransportOptions,
 };
 use crate::observe::Observable;
 use crate::runtime;
@@ -33,7 +33,7 @@ pub struct RoomCore {
     /// The sources the local participant publishes now.
     pub published_sources: Observable<Vec<TrackSource>>,
     /// Who is speaking (the local participant too), loudest first.
-    pub active_speakers: Observable<Vec<String>>,
+    pub active_speakers: Observable<Vec<ActiveSpeaker>>,
     /// The SFU's rating of each participant's connection (the local one
     /// too), sorted by identity; a participant appears once rated.
     pub connection_quality: Observable<Vec<(String, ConnectionQuality)>>,
@@ -170,8 +170,8 @@ impl RoomCore {
                     .update(|q| q.retain(|(who, _)| who != identity));
                 self.refresh_remotes();
             }
-            TransportEvent::ActiveSpeakersChanged { identities } => {
-                self.active_speakers.set(identities.clone());
+            TransportEvent::ActiveSpeakersChanged { speakers } => {
+                self.active_speakers.set(speakers.clone());
             }
             TransportEvent::ConnectionQualityChanged { identity, quality } => {
                 self.connection_quality.update(|all| {

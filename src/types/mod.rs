@@ -20,7 +20,7 @@ pub use frames::{
 pub use participant::{
     UTDLocalParticipant, UTDParticipant, UTDPermission, UTDTrack, UTDTrackKind, UTDTrackSource,
 };
-pub use room_event::{UTDConnectionQuality, UTDDisconnectReason, UTDRoomEvent};
+pub use room_event::{UTDActiveSpeaker, UTDConnectionQuality, UTDDisconnectReason, UTDRoomEvent};
 pub use seats::{UTDSeat, UTDSeatMode, UTDSeatRequest, UTDSeats};
 pub use session::{UTDCapabilities, UTDPlanLimits};
 pub use stage::{UTDStage, UTDStageMember, UTDStageRequest, UTDStageRole};

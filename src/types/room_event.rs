@@ -1,6 +1,26 @@
 //! The raw room event stream (the "firehose"), as the app sees it.
 
-use crate::media::ConnectionQuality;
+use crate::media::{ActiveSpeaker, ConnectionQuality};
+
+/// A participant the media server counts as speaking.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct UTDActiveSpeaker {
+    /// Who.
+    pub identity: String,
+    /// The media server's audio level, 0.0 (silent) to 1.0 (loudest): on
+    /// phones. Null where the media layer does not report it (desktop
+    /// builds, whose LiveKit library names speakers only).
+    pub level: Option<f32>,
+}
+
+impl From<ActiveSpeaker> for UTDActiveSpeaker {
+    fn from(speaker: ActiveSpeaker) -> Self {
+        Self {
+            identity: speaker.identity,
+            level: speaker.level,
+        }
+    }
+}
 use crate::media::{DisconnectReason, TransportEvent};
 use crate::types::{UTDParticipant, UTDPermission, UTDTrack};
 
@@ -120,8 +140,8 @@ pub enum UTDRoomEvent {
     },
     /// Who is speaking now, loudest first (empty when nobody is).
     ActiveSpeakersChanged {
-        /// Speaking identities.
-        identities: Vec<String>,
+        /// The speakers, with their levels where the media server reports them.
+        speakers: Vec<UTDActiveSpeaker>,
     },
     /// The media server's rating of a participant's connection changed
     /// (this device's own too).
@@ -187,9 +207,9 @@ impl From<TransportEvent> for UTDRoomEvent {
                     track: track.into(),
                 }
             }
-            TransportEvent::ActiveSpeakersChanged { identities } => {
-                Self::ActiveSpeakersChanged { identities }
-            }
+            TransportEvent::ActiveSpeakersChanged { speakers } => Self::ActiveSpeakersChanged {
+                speakers: speakers.into_iter().map(UTDActiveSpeaker::from).collect(),
+            },
             TransportEvent::ConnectionQualityChanged { identity, quality } => {
                 Self::ConnectionQualityChanged {
                     identity,

@@ -9,8 +9,8 @@ use livekit_protocol as proto;
 
 use crate::media::DisconnectReason;
 use crate::media::{
-    ConnectionQuality, ParticipantInfo, Permission, TrackInfo, TrackKind, TrackSource,
-    TransportEvent,
+    ActiveSpeaker, ConnectionQuality, ParticipantInfo, Permission, TrackInfo, TrackKind,
+    TrackSource, TransportEvent,
 };
 
 fn kind_from_lk(kind: LkKind) -> TrackKind {
@@ -160,11 +160,17 @@ pub(crate) fn map_event(event: &RoomEvent) -> Vec<TransportEvent> {
         },
         RoomEvent::ActiveSpeakersChanged { speakers } => {
             vec![TransportEvent::ActiveSpeakersChanged {
-                identities: speakers
+                speakers: speakers
                     .iter()
                     .map(|s| match s {
-                        Participant::Local(p) => p.identity().to_string(),
-                        Participant::Remote(p) => p.identity().to_string(),
+                        Participant::Local(p) => ActiveSpeaker {
+                            identity: p.identity().to_string(),
+                            level: Some(p.audio_level()),
+                        },
+                        Participant::Remote(p) => ActiveSpeaker {
+                            identity: p.identity().to_string(),
+                            level: Some(p.audio_level()),
+                        },
                     })
                     .collect(),
             }]

@@ -12,7 +12,9 @@ use super::convert::{
 };
 use super::library::FfiClient;
 use super::proto;
-use crate::media::{ParticipantInfo, Permission, TrackInfo, TrackSource, TransportEvent};
+use crate::media::{
+    ActiveSpeaker, ParticipantInfo, Permission, TrackInfo, TrackSource, TransportEvent,
+};
 
 /// A handle the library gave us, released when dropped.
 pub(crate) struct OwnedHandle {
@@ -358,8 +360,16 @@ impl Session {
                 }
             }
             M::ActiveSpeakersChanged(speakers) => {
+                // The library names speakers without their levels.
                 out.events.push(TransportEvent::ActiveSpeakersChanged {
-                    identities: speakers.participant_identities,
+                    speakers: speakers
+                        .participant_identities
+                        .into_iter()
+                        .map(|identity| ActiveSpeaker {
+                            identity,
+                            level: None,
+                        })
+                        .collect(),
                 });
             }
             M::ConnectionQualityChanged(changed) => {

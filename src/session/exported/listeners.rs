@@ -7,8 +7,8 @@
 
 use super::media::UTDParticipantQuality;
 use crate::types::{
-    UTDAudioFrame, UTDCall, UTDCallStatus, UTDLocalParticipant, UTDParticipant, UTDRoomEvent,
-    UTDSeats, UTDStage, UTDStageRequest, UTDVideoFrame,
+    UTDActiveSpeaker, UTDAudioFrame, UTDCall, UTDCallStatus, UTDLocalParticipant, UTDParticipant,
+    UTDRoomEvent, UTDSeats, UTDStage, UTDStageRequest, UTDVideoFrame,
 };
 
 /// Receives a yes/no room state (connected, canPublish).
@@ -103,9 +103,9 @@ pub trait UTDVideoFrameListener: Send + Sync {
 /// Receives who is speaking.
 #[uniffi::export(with_foreign)]
 pub trait UTDSpeakersListener: Send + Sync {
-    /// Speaking identities, loudest first (empty when nobody is), now and
-    /// after each change.
-    fn on_speakers(&self, identities: Vec<String>);
+    /// The speakers, loudest first (empty when nobody is), now and after
+    /// each change.
+    fn on_speakers(&self, speakers: Vec<UTDActiveSpeaker>);
 }
 
 /// Receives the media server's rating of each participant's connection.

@@ -10,11 +10,11 @@ use super::listeners::{
 use super::room::UTDRoom;
 use crate::error::UTDResult;
 use crate::media::frames::{AudioFrame, VideoFrame};
-use crate::media::ConnectionQuality;
+use crate::media::{ActiveSpeaker, ConnectionQuality};
 use crate::runtime;
 use crate::session::RoomCore;
 use crate::subscription::UTDSubscription;
-use crate::types::{UTDAudioFrame, UTDConnectionQuality, UTDVideoFrame};
+use crate::types::{UTDActiveSpeaker, UTDAudioFrame, UTDConnectionQuality, UTDVideoFrame};
 
 /// One participant's connection rating.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
@@ -23,6 +23,10 @@ pub struct UTDParticipantQuality {
     pub identity: String,
     /// How well it carries media.
     pub quality: UTDConnectionQuality,
+}
+
+fn speakers(list: Vec<ActiveSpeaker>) -> Vec<UTDActiveSpeaker> {
+    list.into_iter().map(UTDActiveSpeaker::from).collect()
 }
 
 fn qualities(list: Vec<(String, ConnectionQuality)>) -> Vec<UTDParticipantQuality> {
@@ -155,9 +159,10 @@ impl UTDRoom {
         Ok(Arc::new(UTDSubscription::new(move || task.abort())))
     }
 
-    /// Who is speaking now (this device too), loudest first.
-    pub fn active_speakers(&self) -> Vec<String> {
-        self.core().active_speakers.get()
+    /// Who is speaking now (this device too), loudest first, with the media
+    /// server's audio level where it reports one (phones).
+    pub fn active_speakers(&self) -> Vec<UTDActiveSpeaker> {
+        speakers(self.core().active_speakers.get())
     }
 
     /// Observes `activeSpeakers` (current value first).
@@ -168,7 +173,7 @@ impl UTDRoom {
         Arc::new(
             self.core()
                 .active_speakers
-                .subscribe(move |speakers| listener.on_speakers(speakers)),
+                .subscribe(move |list| listener.on_speakers(speakers(list))),
         )
     }
 

@@ -393,14 +393,14 @@ final class VideoFrameForwarder: UTDVideoFrameListener {
 
 /// Forwards active-speaker lists into a stream.
 final class SpeakersForwarder: UTDSpeakersListener {
-    let continuation: AsyncStream<[String]>.Continuation
+    let continuation: AsyncStream<[UTDActiveSpeaker]>.Continuation
 
-    init(_ continuation: AsyncStream<[String]>.Continuation) {
+    init(_ continuation: AsyncStream<[UTDActiveSpeaker]>.Continuation) {
         self.continuation = continuation
     }
 
-    func onSpeakers(identities: [String]) {
-        continuation.yield(identities)
+    func onSpeakers(speakers: [UTDActiveSpeaker]) {
+        continuation.yield(speakers)
     }
 }
 
@@ -439,10 +439,11 @@ extension UTDRoom {
         return stream
     }
 
-    /// Who is speaking, loudest first: the current list first, then each change.
-    public func activeSpeakerUpdates(bufferingNewest limit: Int = 64) -> AsyncStream<[String]> {
+    /// Who is speaking, loudest first (levels on phones): the current list
+    /// first, then each change.
+    public func activeSpeakerUpdates(bufferingNewest limit: Int = 64) -> AsyncStream<[UTDActiveSpeaker]> {
         let (stream, continuation) = AsyncStream.makeStream(
-            of: [String].self, bufferingPolicy: .bufferingNewest(limit))
+            of: [UTDActiveSpeaker].self, bufferingPolicy: .bufferingNewest(limit))
         let subscription = observeActiveSpeakers(listener: SpeakersForwarder(continuation))
         continuation.onTermination = { _ in subscription.cancel() }
         return stream

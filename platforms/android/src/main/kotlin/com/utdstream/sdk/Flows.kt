@@ -270,11 +270,11 @@ fun UTDRoom.remoteVideoFlow(trackSid: String): Flow<UTDVideoFrame> = callbackFlo
     awaitClose { subscription.cancel() }
 }.buffer(capacity = Channel.CONFLATED)
 
-/** Who is speaking, loudest first: the current list first, then each change. */
-fun UTDRoom.activeSpeakersFlow(): Flow<List<String>> = callbackFlow {
+/** Who is speaking, loudest first (levels on phones): the current list first, then each change. */
+fun UTDRoom.activeSpeakersFlow(): Flow<List<UTDActiveSpeaker>> = callbackFlow {
     val subscription = observeActiveSpeakers(object : UTDSpeakersListener {
-        override fun onSpeakers(identities: List<String>) {
-            trySend(identities)
+        override fun onSpeakers(speakers: List<UTDActiveSpeaker>) {
+            trySend(speakers)
         }
     })
     awaitClose { subscription.cancel() }
