@@ -231,13 +231,21 @@ async fn a_seated_speaker_is_heard_and_leaving_the_seat_takes_the_track_away() {
     speaker.clone().take_seat(1).await.expect("take a seat");
     let (ears, _listening) = listen(&host.room(), "speaker").await;
     ears.hear_tone(440.0, "the seated speaker").await;
-    eventually(WAIT, "the SFU names the speaker as speaking", || {
-        host.room()
-            .active_speakers()
-            .iter()
-            .any(|s| s.identity == "speaker")
-    })
+    eventually(
+        WAIT,
+        "the speaker is named as speaking, with a level",
+        || {
+            host.room()
+                .active_speakers()
+                .iter()
+                .any(|s| s.identity == "speaker" && s.level.is_some_and(|l| l > 0.01))
+        },
+    )
     .await;
+    eprintln!(
+        "active speakers at the host: {:?}",
+        host.room().active_speakers()
+    );
     eventually(WAIT, "the SFU rates the speaker's connection", || {
         host.room()
             .connection_qualities()

@@ -187,9 +187,10 @@ impl TrackInfo {
 pub struct ActiveSpeaker {
     /// Who.
     pub identity: String,
-    /// The SFU's audio level, 0.0 (silent) to 1.0 (loudest), where the
-    /// transport reports it: the phone transport does; LiveKit's FFI library
-    /// names speakers without levels (`None`).
+    /// The audio level, 0.0 (silent) to 1.0 (full scale): the SFU's on the
+    /// phone transport, WebRTC's statistics of the speaker's microphone track
+    /// on the FFI one. `None` when neither is available (e.g. a speaker whose
+    /// track is not subscribed).
     pub level: Option<f32>,
 }
 

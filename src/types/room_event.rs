@@ -7,9 +7,8 @@ use crate::media::{ActiveSpeaker, ConnectionQuality};
 pub struct UTDActiveSpeaker {
     /// Who.
     pub identity: String,
-    /// The media server's audio level, 0.0 (silent) to 1.0 (loudest): on
-    /// phones. Null where the media layer does not report it (desktop
-    /// builds, whose LiveKit library names speakers only).
+    /// The audio level, 0.0 (silent) to 1.0 (full scale); null when it is
+    /// not known (e.g. a speaker whose track this device does not receive).
     pub level: Option<f32>,
 }
 

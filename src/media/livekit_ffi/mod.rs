@@ -33,6 +33,7 @@ use crate::media::{
 
 mod convert;
 mod frames;
+mod levels;
 mod library;
 pub(crate) mod proto;
 mod session;

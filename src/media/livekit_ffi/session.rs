@@ -196,6 +196,26 @@ impl Session {
         })
     }
 
+    /// The track handle of `identity`'s microphone: ours when it is us,
+    /// else the subscribed remote one.
+    pub(crate) fn microphone_track(&self, identity: &str) -> Option<u64> {
+        let state = self.state();
+        if identity == self.local_identity {
+            return state
+                .local
+                .get(&TrackSource::Microphone)
+                .map(|t| t.track.id());
+        }
+        let remote = state.remotes.get(identity)?;
+        let sid = &remote
+            .info
+            .tracks
+            .iter()
+            .find(|t| t.source == TrackSource::Microphone)?
+            .sid;
+        remote.subscribed.get(sid).map(OwnedHandle::id)
+    }
+
     /// Whether any remote participant publishes track `sid`.
     pub(crate) fn has_remote_track(&self, sid: &str) -> bool {
         self.state()
@@ -360,7 +380,8 @@ impl Session {
                 }
             }
             M::ActiveSpeakersChanged(speakers) => {
-                // The library names speakers without their levels.
+                // The library names speakers without levels; `follow_room`
+                // fills them in from the tracks' statistics.
                 out.events.push(TransportEvent::ActiveSpeakersChanged {
                     speakers: speakers
                         .participant_identities
@@ -476,7 +497,10 @@ pub(crate) async fn follow_room(
 ) {
     while let Some(event) = room_events.recv().await {
         let applied = session.apply(event);
-        for event in applied.events {
+        for mut event in applied.events {
+            if let TransportEvent::ActiveSpeakersChanged { speakers } = &mut event {
+                super::levels::fill(&session, speakers).await;
+            }
             let _ = events.send(event);
         }
         for sid in applied.revoked {

@@ -159,8 +159,8 @@ impl UTDRoom {
         Ok(Arc::new(UTDSubscription::new(move || task.abort())))
     }
 
-    /// Who is speaking now (this device too), loudest first, with the media
-    /// server's audio level where it reports one (phones).
+    /// Who is speaking now (this device too), loudest first, with their
+    /// audio levels.
     pub fn active_speakers(&self) -> Vec<UTDActiveSpeaker> {
         speakers(self.core().active_speakers.get())
     }

@@ -439,8 +439,8 @@ extension UTDRoom {
         return stream
     }
 
-    /// Who is speaking, loudest first (levels on phones): the current list
-    /// first, then each change.
+    /// Who is speaking, loudest first, with levels: the current list first,
+    /// then each change.
     public func activeSpeakerUpdates(bufferingNewest limit: Int = 64) -> AsyncStream<[UTDActiveSpeaker]> {
         let (stream, continuation) = AsyncStream.makeStream(
             of: [UTDActiveSpeaker].self, bufferingPolicy: .bufferingNewest(limit))

@@ -270,7 +270,7 @@ fun UTDRoom.remoteVideoFlow(trackSid: String): Flow<UTDVideoFrame> = callbackFlo
     awaitClose { subscription.cancel() }
 }.buffer(capacity = Channel.CONFLATED)
 
-/** Who is speaking, loudest first (levels on phones): the current list first, then each change. */
+/** Who is speaking, loudest first, with levels: the current list first, then each change. */
 fun UTDRoom.activeSpeakersFlow(): Flow<List<UTDActiveSpeaker>> = callbackFlow {
     val subscription = observeActiveSpeakers(object : UTDSpeakersListener {
         override fun onSpeakers(speakers: List<UTDActiveSpeaker>) {
