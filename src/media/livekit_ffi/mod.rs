@@ -196,14 +196,28 @@ impl LiveKitFfiTransport {
         })?;
         match session.local_track(source) {
             Some((_, track, muted)) if muted == enabled => {
-                match session.client.request(Request::LocalTrackMute(
-                    proto::LocalTrackMuteRequest {
-                        track_handle: track,
-                        mute: !enabled,
-                    },
-                ))? {
-                    Response::LocalTrackMute(_) => session.set_local_muted(source, !enabled),
-                    _ => return Err(unexpected("muting a track")),
+                let answer =
+                    session
+                        .client
+                        .request(Request::LocalTrackMute(proto::LocalTrackMuteRequest {
+                            track_handle: track,
+                            mute: !enabled,
+                        }));
+                match answer {
+                    Ok(Response::LocalTrackMute(_)) => session.set_local_muted(source, !enabled),
+                    Ok(_) => return Err(unexpected("muting a track")),
+                    // The SFU took the track away meanwhile (a revoke racing
+                    // this call, as on leaving a seat): nothing is sent, which
+                    // is what muting asked for.
+                    Err(_) if !enabled => session.set_local_muted(source, true),
+                    Err(e) => {
+                        let now = session.permission();
+                        return Err(if now.allows_publishing(source) {
+                            e
+                        } else {
+                            publish_forbidden(source, &now)
+                        });
+                    }
                 }
             }
             Some(_) => {}
