@@ -8,11 +8,13 @@ uniffi::setup_scaffolding!();
 
 pub mod api;
 pub mod auth;
+pub mod calls;
 pub mod client;
 pub mod error;
 pub mod logging;
 pub mod media;
 pub mod observe;
+pub mod push;
 pub mod runtime;
 pub mod session;
 pub mod signalling;

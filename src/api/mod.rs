@@ -9,6 +9,7 @@
 pub mod calls;
 pub mod credentials;
 pub mod models;
+pub mod push;
 pub mod rooms;
 pub mod stage;
 

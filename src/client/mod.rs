@@ -7,6 +7,7 @@
 
 mod calls;
 mod listeners;
+mod push;
 mod rooms;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,6 +19,7 @@ use crate::api::credentials::AppCredentials;
 use crate::api::EngineApi;
 use crate::auth::AuthState;
 use crate::error::{UTDResult, UTDStreamError};
+use crate::push::PushTokens;
 use crate::runtime;
 use crate::session::context::SessionContext;
 use crate::signalling::backoff::Backoff;
@@ -30,6 +32,7 @@ use crate::types::{UTDCapabilities, UTDConnectionState, UTDPlanLimits, UTDPresen
 pub struct UTDStreamClient {
     auth: Arc<AuthState>,
     signalling: Arc<Signalling>,
+    push_tokens: PushTokens,
     disposed: AtomicBool,
 }
 
@@ -57,6 +60,7 @@ impl UTDStreamClient {
         Ok(Self {
             auth,
             signalling,
+            push_tokens: PushTokens::default(),
             disposed: AtomicBool::new(false),
         })
     }
@@ -241,12 +245,18 @@ impl UTDStreamClient {
         )
     }
 
-    /// Signs out: revokes the session bearer on the engine, closes the
-    /// signalling connection and forgets the identity.
+    /// Signs out: unregisters this device's push tokens (so the signed-out
+    /// user's calls stop waking it), revokes the session bearer on the
+    /// engine, closes the signalling connection and forgets the identity.
     pub async fn sign_out(self: Arc<Self>) -> UTDResult<()> {
         self.check_alive()?;
         let client = self.clone();
         runtime::run(async move {
+            // Before the bearer goes: removing a token needs it. A failure
+            // here must not keep the user signed in.
+            if let Err(e) = client.unregister_all_push_tokens().await {
+                tracing::warn!(target: "utd_stream::push", "push tokens not unregistered at sign-out: {}", e.message());
+            }
             client.signalling.disconnect().await;
             match client.auth.clear() {
                 Some(session) => client.auth.api.revoke_session(&session.bearer).await,

@@ -54,6 +54,19 @@ pub enum UTDCallEndReason {
     RingTimeout,
     /// The media server closed the call room while the call was active.
     RoomClosed,
+    /// Another of the callee's devices answered (seen by the other devices).
+    AnsweredElsewhere,
+    /// Another of the callee's devices declined (seen by the other devices).
+    DeclinedElsewhere,
+    /// The app's plan does not include calling (`signaling`): the refusal
+    /// the controller rethrows has `isSignalingDisabled`. Show an upsell.
+    NotActivated,
+    /// This device could not take part (the media room could not be joined,
+    /// or the engine refused); `message` says why.
+    Failed {
+        /// What went wrong.
+        message: String,
+    },
     /// A reason this SDK version does not know (a newer engine).
     Other {
         /// The engine's name for it.
@@ -62,7 +75,9 @@ pub enum UTDCallEndReason {
 }
 
 impl UTDCallEndReason {
-    fn from_wire(reason: String) -> Self {
+    /// Maps the engine's `end_reason` (and the push's `call_ended`
+    /// reasons) to a reason; unknown ones are kept as `Other`.
+    pub fn from_wire(reason: String) -> Self {
         match reason.as_str() {
             "hangup_caller" => Self::HangupCaller,
             "hangup_callee" => Self::HangupCallee,
@@ -71,6 +86,9 @@ impl UTDCallEndReason {
             "cancelled" => Self::Cancelled,
             "ring_timeout" => Self::RingTimeout,
             "room_closed" => Self::RoomClosed,
+            "answered_elsewhere" => Self::AnsweredElsewhere,
+            "declined_elsewhere" => Self::DeclinedElsewhere,
+            "missed" => Self::RingTimeout,
             _ => Self::Other { reason },
         }
     }

@@ -1,0 +1,865 @@
+//! The controller's behaviour: init, the incoming-call ledger fed by every
+//! path, cold-start push handling, reconcile, accept / decline (carried out
+//! once ready, from a durable intent), outgoing calls.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::{broadcast, watch};
+use tokio::task::JoinHandle;
+
+use super::config::UTDCallsConfig;
+use super::exported::{
+    UTDAcceptOutcome, UTDCallControllerEvent, UTDPushAction, UTDReconcileResult,
+};
+use super::intents::{IntentAction, IntentStore};
+use super::registry::{
+    AcceptStart, EngineState, Note, Phase, Registry, UTDCallSource, UTDIncomingCall,
+};
+use super::timings::{self, Timings, UTDCallTimings};
+use crate::api::calls::CallWire;
+use crate::auth::UserSession;
+use crate::client::UTDStreamClient;
+use crate::error::{UTDErrorCode, UTDStreamError};
+use crate::media;
+use crate::push::payload::UTDCallPushEvent;
+use crate::push::{call_kit_uuid, UTDCallPush};
+use crate::runtime;
+use crate::session::call::Call;
+use crate::session::exported::UTDCallSession;
+use crate::signalling::CallPush;
+use crate::types::{UTDCall, UTDCallEndReason, UTDCallStatus, UTDConnectionState, UTDStreamType};
+
+/// How long the first-audio probe waits for the other party's audio.
+const FIRST_AUDIO_WAIT: Duration = Duration::from_secs(30);
+
+/// The calls kit's core; `UTDCallController` is its exported face.
+pub struct CallController {
+    config: UTDCallsConfig,
+    client: Arc<UTDStreamClient>,
+    registry: Mutex<Registry>,
+    events: broadcast::Sender<UTDCallControllerEvent>,
+    intents: IntentStore,
+    timings: Arc<Timings>,
+    /// True once `init()` finished: answers recorded earlier wait for it.
+    ready: watch::Sender<bool>,
+    /// Whether the plan lets this app call (false after a refusal).
+    signaling_off: Mutex<bool>,
+    init_lock: tokio::sync::Mutex<()>,
+    auth_lock: tokio::sync::Mutex<()>,
+    /// One call action at a time: a double-tapped Answer waits for the
+    /// first and then finds the call answered.
+    actions: tokio::sync::Mutex<()>,
+    /// The call this device is in.
+    current: Mutex<Option<Arc<UTDCallSession>>>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for CallController {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallController")
+            .field("user_id", &self.config.user_id)
+            .field("ready", &*self.ready.borrow())
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// The engine's view of `wire` for the ledger.
+fn state_of_wire(wire: &CallWire) -> EngineState {
+    match wire.status.as_str() {
+        "initiating" | "ringing" => EngineState::Pending,
+        "active" => EngineState::Active,
+        status => EngineState::Over {
+            declined: matches!(status, "rejected" | "busy"),
+            reason: UTDCallEndReason::from_wire(
+                wire.end_reason.clone().unwrap_or_else(|| status.to_owned()),
+            ),
+        },
+    }
+}
+
+/// The engine's view of a typed call for the ledger.
+fn state_of_call(call: &UTDCall) -> EngineState {
+    match call.status {
+        UTDCallStatus::Initiating | UTDCallStatus::Ringing => EngineState::Pending,
+        UTDCallStatus::Active => EngineState::Active,
+        status => EngineState::Over {
+            declined: matches!(status, UTDCallStatus::Rejected | UTDCallStatus::Busy),
+            reason: call
+                .end_reason
+                .clone()
+                .unwrap_or_else(|| UTDCallEndReason::from_wire(status.as_wire().to_owned())),
+        },
+    }
+}
+
+/// Why a call session's call is over for this device, once it is.
+fn session_end_reason(call: &Call) -> Option<UTDCallEndReason> {
+    let status = call.status.get()?;
+    Some(match status {
+        UTDCallStatus::AnsweredElsewhere => UTDCallEndReason::AnsweredElsewhere,
+        UTDCallStatus::DeclinedElsewhere => UTDCallEndReason::DeclinedElsewhere,
+        UTDCallStatus::Missed => UTDCallEndReason::RingTimeout,
+        UTDCallStatus::Cancelled => UTDCallEndReason::Cancelled,
+        s if s.is_terminal() => call
+            .call
+            .get()
+            .and_then(|c| c.end_reason)
+            .unwrap_or_else(|| UTDCallEndReason::from_wire(s.as_wire().to_owned())),
+        _ => return None,
+    })
+}
+
+fn incoming_from_wire(wire: &CallWire, source: UTDCallSource) -> UTDIncomingCall {
+    UTDIncomingCall {
+        call_id: wire.call_id.clone(),
+        call_kit_uuid: call_kit_uuid(&wire.call_id),
+        caller_identity: Some(wire.caller_identity.clone()),
+        caller_name: wire.caller_name.clone(),
+        stream_type: match wire.stream_type.as_str() {
+            "video_call" => UTDStreamType::VideoCall,
+            _ => UTDStreamType::AudioCall,
+        },
+        ring_expires_at_ms: wire.ring_expires_at_ms,
+        source,
+    }
+}
+
+fn incoming_from_push(push: &UTDCallPush) -> UTDIncomingCall {
+    UTDIncomingCall {
+        call_id: push.call_id.clone(),
+        call_kit_uuid: push.call_kit_uuid.clone(),
+        caller_identity: push.caller_identity.clone(),
+        caller_name: push.caller_name.clone(),
+        stream_type: push.stream_type,
+        ring_expires_at_ms: push.ring_expires_at_ms,
+        source: UTDCallSource::Push,
+    }
+}
+
+impl CallController {
+    /// A controller for `config`. Does no I/O, so a PushKit handler can
+    /// build one and call [`CallController::handle_push`] at once.
+    pub fn new(config: UTDCallsConfig) -> Result<Arc<Self>, UTDStreamError> {
+        if config.user_id.trim().is_empty() {
+            return Err(UTDStreamError::invalid_argument("userId must not be empty"));
+        }
+        let client = Arc::new(UTDStreamClient::create(
+            config.app_id.clone(),
+            config.app_key.clone(),
+            config.base_url.clone(),
+            config.token_base_url.clone(),
+        )?);
+        let (events, _) = broadcast::channel(256);
+        Ok(Arc::new(Self {
+            intents: IntentStore::new(config.state_directory.as_deref()),
+            config,
+            client,
+            registry: Mutex::new(Registry::default()),
+            events,
+            timings: Arc::default(),
+            ready: watch::channel(false).0,
+            signaling_off: Mutex::new(false),
+            init_lock: tokio::sync::Mutex::new(()),
+            auth_lock: tokio::sync::Mutex::new(()),
+            actions: tokio::sync::Mutex::new(()),
+            current: Mutex::new(None),
+            tasks: Mutex::new(Vec::new()),
+        }))
+    }
+
+    /// The client underneath (presence, rooms, capabilities).
+    pub fn client(&self) -> &Arc<UTDStreamClient> {
+        &self.client
+    }
+
+    /// A receiver of the controller's events (Rust callers).
+    pub fn subscribe(&self) -> broadcast::Receiver<UTDCallControllerEvent> {
+        self.events.subscribe()
+    }
+
+    /// Whether `init()` has finished.
+    pub fn is_ready(&self) -> bool {
+        *self.ready.borrow()
+    }
+
+    /// Incoming calls ringing here now.
+    pub fn incoming_calls(&self) -> Vec<UTDIncomingCall> {
+        lock(&self.registry).ringing()
+    }
+
+    /// Timings of `call_id`'s phases on this device.
+    pub fn timings(&self, call_id: &str) -> Option<UTDCallTimings> {
+        self.timings.get(call_id)
+    }
+
+    /// The host reported `call_id` to the OS call UI.
+    pub fn mark_reported(&self, call_id: &str) {
+        self.timings
+            .mark(call_id, timings::Phase::Reported, now_ms());
+    }
+
+    /// The call this device is in, if any.
+    pub fn current_call(&self) -> Option<Arc<UTDCallSession>> {
+        lock(&self.current).clone()
+    }
+
+    fn emit(&self, notes: Vec<Note>) {
+        for note in notes {
+            let event = match note {
+                Note::Incoming(call) => UTDCallControllerEvent::IncomingCall { call },
+                Note::Ended { call_id, reason } => {
+                    let mut current = lock(&self.current);
+                    if current
+                        .as_ref()
+                        .is_some_and(|s| s.call_id().as_deref() == Some(call_id.as_str()))
+                    {
+                        *current = None;
+                    }
+                    drop(current);
+                    UTDCallControllerEvent::CallEnded {
+                        call_id: Some(call_id),
+                        reason,
+                    }
+                }
+            };
+            // No receiver is fine: the ledger keeps the state.
+            let _ = self.events.send(event);
+        }
+    }
+
+    fn note(&self, change: impl FnOnce(&mut Registry) -> Vec<Note>) {
+        let notes = change(&mut lock(&self.registry));
+        self.emit(notes);
+    }
+
+    // ---- cold start -------------------------------------------------------
+
+    /// What to show for a push, answered at once with no I/O. Call it from
+    /// the PushKit / FCM handler, then `reconcile` in the background.
+    pub fn handle_push(&self, event: UTDCallPushEvent) -> UTDPushAction {
+        let at = now_ms();
+        match event {
+            UTDCallPushEvent::Incoming { push } => {
+                let call_id = push.call_id.clone();
+                self.timings.push_sent(&call_id, push.sent_at_ms);
+                self.timings
+                    .mark(&call_id, timings::Phase::PushReceived, at);
+                let call = incoming_from_push(&push);
+                self.note(|r| r.saw_ringing(call.clone()));
+                let registry = lock(&self.registry);
+                match registry.phase(&call_id) {
+                    Some(Phase::Over(reason)) => UTDPushAction::ReportEnded {
+                        call_id,
+                        call_kit_uuid: push.call_kit_uuid,
+                        reason,
+                    },
+                    _ => UTDPushAction::ReportIncoming {
+                        call: registry.call(&call_id).unwrap_or(call),
+                    },
+                }
+            }
+            UTDCallPushEvent::Ended { push } => {
+                self.note(|r| r.saw_ended_push(&push.call_id, push.reason.clone()));
+                let reason = match lock(&self.registry).phase(&push.call_id) {
+                    Some(Phase::Over(reason)) => reason,
+                    _ => push.reason,
+                };
+                UTDPushAction::ReportEnded {
+                    call_id: push.call_id,
+                    call_kit_uuid: push.call_kit_uuid,
+                    reason,
+                }
+            }
+        }
+    }
+
+    /// A session for this user, minting one if none exists yet (a cold
+    /// start reconciles before `init()`).
+    async fn session(&self) -> Result<UserSession, UTDStreamError> {
+        let _one_mint = self.auth_lock.lock().await;
+        let auth = self.client.session_context().auth;
+        if let Some(session) = auth.current() {
+            return Ok(session);
+        }
+        auth.authenticate(
+            &self.config.user_id,
+            self.config.user_name.clone(),
+            self.config.device_id.clone(),
+        )
+        .await
+    }
+
+    /// Asks the engine where `call_id` stands and brings the ledger (and
+    /// the host, through events) up to date.
+    pub async fn reconcile(&self, call_id: &str) -> Result<UTDReconcileResult, UTDStreamError> {
+        crate::api::calls::validate_call_id(call_id)?;
+        let session = self.session().await?;
+        let read = self
+            .client
+            .session_context()
+            .auth
+            .api
+            .get_call(&session.bearer, call_id)
+            .await;
+        let wire = match read {
+            Ok(wire) => wire,
+            Err(e) if matches!(e.code(), UTDErrorCode::NotFound | UTDErrorCode::Forbidden) => {
+                // Not a call of this user's (or long gone): nothing to ring.
+                let reason = UTDCallEndReason::Failed {
+                    message: e.message(),
+                };
+                self.note(|r| r.finish(call_id, reason.clone()));
+                return Ok(UTDReconcileResult::Over { reason });
+            }
+            Err(e) => return Err(e),
+        };
+        self.timings
+            .mark(call_id, timings::Phase::Reconciled, now_ms());
+        Ok(self.absorb(&wire, UTDCallSource::Reconcile))
+    }
+
+    /// Feeds an engine call into the ledger; returns where it stands here.
+    fn absorb(&self, wire: &CallWire, source: UTDCallSource) -> UTDReconcileResult {
+        let mine_as_callee = self.client.identity().as_deref() == Some(&wire.callee_identity);
+        let ringing = mine_as_callee.then(|| incoming_from_wire(wire, source));
+        self.note(|r| r.saw_engine_state(&wire.call_id, state_of_wire(wire), ringing));
+        let registry = lock(&self.registry);
+        match registry.phase(&wire.call_id) {
+            Some(Phase::Over(reason)) => UTDReconcileResult::Over { reason },
+            Some(Phase::InCall) => UTDReconcileResult::InCall,
+            _ => {
+                let call = registry
+                    .call(&wire.call_id)
+                    .unwrap_or_else(|| incoming_from_wire(wire, source));
+                let time_left_ms = call
+                    .ring_expires_at_ms
+                    .map(|deadline| deadline.saturating_sub(now_ms()));
+                UTDReconcileResult::Ringing { call, time_left_ms }
+            }
+        }
+    }
+
+    // ---- init -------------------------------------------------------------
+
+    /// Authenticates, connects signalling, registers the configured push
+    /// tokens, learns the calls ringing now, then carries out answers
+    /// recorded before it. Idempotent. A plan without `signaling` is not an
+    /// error here: `signalingEnabled` turns false and calls are refused
+    /// with `notActivated`.
+    pub async fn init(self: &Arc<Self>) -> Result<(), UTDStreamError> {
+        let _one_init = self.init_lock.lock().await;
+        if self.is_ready() {
+            return Ok(());
+        }
+        self.session().await?;
+        // Following before connecting: nothing falls between the two.
+        self.start_follower();
+        match self.client.signalling().connect().await {
+            Ok(()) => *lock(&self.signaling_off) = false,
+            Err(e) if e.is_signaling_disabled() => {
+                tracing::info!(target: "utd_stream::calls", "calling is not in this app's plan");
+                *lock(&self.signaling_off) = true;
+            }
+            Err(e) => return Err(e),
+        }
+        for token in &self.config.push_tokens {
+            // A host without working push still gets foreground calls.
+            if let Err(e) = self
+                .client
+                .register_token(token.platform, &token.token)
+                .await
+            {
+                tracing::warn!(target: "utd_stream::calls", platform = token.platform.as_wire(), "push token not registered: {}", e.message());
+            }
+        }
+        if !*lock(&self.signaling_off) {
+            self.catch_up().await;
+        }
+        self.ready.send_replace(true);
+        tracing::info!(target: "utd_stream::calls", "call controller ready");
+        for intent in self.intents.load(now_ms()).await {
+            let controller = self.clone();
+            self.spawn(async move {
+                let call_id = intent.call_id.clone();
+                let result = match intent.action {
+                    IntentAction::Accept => controller.accept_now(&call_id).await.map(drop),
+                    IntentAction::Decline => controller.decline_now(&call_id).await,
+                };
+                if let Err(e) = result {
+                    tracing::warn!(target: "utd_stream::calls", call_id, "recorded answer not carried out: {}", e.message());
+                }
+            });
+        }
+        Ok(())
+    }
+
+    /// The calls ringing now (after connecting, and after each reconnect:
+    /// pushes may have been missed), and a re-read of the calls still
+    /// ringing here that the listing no longer has (they ended meanwhile).
+    async fn catch_up(&self) {
+        let session = match self.session().await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(target: "utd_stream::calls", "no session to catch up with: {}", e.message());
+                return;
+            }
+        };
+        let auth = self.client.session_context().auth;
+        let listed = match auth.api.pending_calls(&session.bearer).await {
+            Ok(listed) => listed,
+            Err(e) => {
+                tracing::warn!(target: "utd_stream::calls", "could not list ringing calls: {}", e.message());
+                return;
+            }
+        };
+        for wire in &listed {
+            self.timings
+                .mark(&wire.call_id, timings::Phase::InvitationReceived, now_ms());
+            self.absorb(wire, UTDCallSource::PendingList);
+        }
+        let stale: Vec<String> = self
+            .incoming_calls()
+            .into_iter()
+            .map(|c| c.call_id)
+            .filter(|id| !listed.iter().any(|w| &w.call_id == id))
+            .collect();
+        for call_id in stale {
+            if let Err(e) = self.reconcile(&call_id).await {
+                tracing::warn!(target: "utd_stream::calls", call_id, "reconcile failed: {}", e.message());
+            }
+        }
+    }
+
+    fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        let handle = runtime::handle().spawn(task);
+        let mut tasks = lock(&self.tasks);
+        tasks.retain(|t| !t.is_finished());
+        tasks.push(handle);
+    }
+
+    /// Follows this user's call pushes and the connection state.
+    fn start_follower(self: &Arc<Self>) {
+        let mut pushes = self.client.signalling().call_pushes();
+        let mut states = self.client.signalling().shared().state.watch();
+        let weak = Arc::downgrade(self);
+        self.spawn(async move {
+            let mut was_connected = false;
+            loop {
+                tokio::select! {
+                    push = pushes.recv() => {
+                        let Some(controller) = weak.upgrade() else { return };
+                        match push {
+                            Ok(CallPush::Invitation(wire)) | Ok(CallPush::Updated(wire)) => {
+                                controller.timings.mark(&wire.call_id, timings::Phase::InvitationReceived, now_ms());
+                                controller.absorb(&wire, UTDCallSource::WebSocket);
+                            }
+                            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                                tracing::warn!(target: "utd_stream::calls", missed, "call pushes lagged; catching up");
+                                controller.catch_up().await;
+                            }
+                            Err(broadcast::error::RecvError::Closed) => return,
+                        }
+                    }
+                    changed = states.changed() => {
+                        if changed.is_err() {
+                            return;
+                        }
+                        let connected = matches!(*states.borrow_and_update(), UTDConnectionState::Connected);
+                        if connected && !was_connected {
+                            let Some(controller) = weak.upgrade() else { return };
+                            if controller.is_ready() {
+                                controller.catch_up().await;
+                            }
+                        }
+                        was_connected = connected;
+                    }
+                }
+            }
+        });
+    }
+
+    async fn wait_ready(&self) -> Result<(), UTDStreamError> {
+        let mut ready = self.ready.subscribe();
+        ready
+            .wait_for(|r| *r)
+            .await
+            .map(drop)
+            .map_err(|_| UTDStreamError::disposed("UTDCallController"))
+    }
+
+    // ---- answering --------------------------------------------------------
+
+    /// Answers `call_id`: written down first, carried out once `init()` is
+    /// done (at once when it is).
+    pub async fn accept_incoming(
+        self: &Arc<Self>,
+        call_id: &str,
+    ) -> Result<UTDAcceptOutcome, UTDStreamError> {
+        crate::api::calls::validate_call_id(call_id)?;
+        self.timings
+            .mark(call_id, timings::Phase::Answered, now_ms());
+        if let Err(e) = self
+            .intents
+            .record(call_id, IntentAction::Accept, now_ms())
+            .await
+        {
+            tracing::warn!(target: "utd_stream::calls", call_id, "answer kept in memory only: {}", e.message());
+        }
+        self.wait_ready().await?;
+        self.accept_now(call_id).await
+    }
+
+    async fn clear_intent(&self, call_id: &str) {
+        if let Err(e) = self.intents.clear(call_id).await {
+            tracing::warn!(target: "utd_stream::calls", call_id, "answer record not cleared: {}", e.message());
+        }
+    }
+
+    /// The stream type of `call_id`, from the ledger or a reconcile; None
+    /// when the reconcile found it over.
+    async fn stream_type_of(&self, call_id: &str) -> Result<Option<UTDStreamType>, UTDStreamError> {
+        if let Some(call) = lock(&self.registry).call(call_id) {
+            return Ok(Some(call.stream_type));
+        }
+        Ok(match self.reconcile(call_id).await? {
+            UTDReconcileResult::Over { .. } => None,
+            _ => lock(&self.registry).call(call_id).map(|c| c.stream_type),
+        })
+    }
+
+    async fn accept_now(
+        self: &Arc<Self>,
+        call_id: &str,
+    ) -> Result<UTDAcceptOutcome, UTDStreamError> {
+        let _one_action = self.actions.lock().await;
+        let start = lock(&self.registry).begin_accept(call_id);
+        match start {
+            Err(reason) => {
+                self.clear_intent(call_id).await;
+                return Ok(UTDAcceptOutcome::Over { reason });
+            }
+            Ok(AcceptStart::AlreadyInCall) => {
+                self.clear_intent(call_id).await;
+                return Ok(match self.current_call() {
+                    Some(session) => UTDAcceptOutcome::Joined { session },
+                    None => UTDAcceptOutcome::Over {
+                        reason: UTDCallEndReason::Other {
+                            reason: "left".to_owned(),
+                        },
+                    },
+                });
+            }
+            Ok(AcceptStart::Go) => {}
+        }
+        let stream_type = match self.stream_type_of(call_id).await {
+            Ok(Some(t)) => t,
+            Ok(None) => {
+                self.clear_intent(call_id).await;
+                let reason = match lock(&self.registry).phase(call_id) {
+                    Some(Phase::Over(reason)) => reason,
+                    _ => UTDCallEndReason::Other {
+                        reason: "unknown".to_owned(),
+                    },
+                };
+                return Ok(UTDAcceptOutcome::Over { reason });
+            }
+            Err(e) => {
+                lock(&self.registry).accept_interrupted(call_id);
+                return Err(e);
+            }
+        };
+        let call = Call::new(
+            self.client.session_context(),
+            media::default_transport(),
+            stream_type,
+        )?;
+        let engine_accepted = self.mark_when_active(&call, call_id);
+        let accepted = call.accept(call_id).await;
+        engine_accepted.abort();
+        match accepted {
+            Ok(_) if call.status.get() == Some(UTDCallStatus::Active) => {
+                let at = now_ms();
+                self.timings
+                    .mark(call_id, timings::Phase::EngineAccepted, at);
+                self.timings
+                    .mark(call_id, timings::Phase::MediaConnected, at);
+                lock(&self.registry).accepted(call_id);
+                let session = Arc::new(UTDCallSession::new(call.clone()));
+                self.joined(call_id, &session, call.call.get());
+                self.clear_intent(call_id).await;
+                Ok(UTDAcceptOutcome::Joined { session })
+            }
+            result => {
+                let reason = session_end_reason(&call);
+                call.dispose().await;
+                match (reason, result) {
+                    (Some(reason), _) => {
+                        self.note(|r| r.finish(call_id, reason.clone()));
+                        self.clear_intent(call_id).await;
+                        Ok(UTDAcceptOutcome::Over { reason })
+                    }
+                    (None, Err(e)) => {
+                        lock(&self.registry).accept_interrupted(call_id);
+                        Err(e)
+                    }
+                    (None, Ok(_)) => {
+                        lock(&self.registry).accept_interrupted(call_id);
+                        Err(UTDStreamError::internal(
+                            "the engine accepted but the call is not active",
+                        ))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Marks the engine's accept as soon as the call turns active (the
+    /// accept call itself returns only after the media join).
+    fn mark_when_active(self: &Arc<Self>, call: &Arc<Call>, call_id: &str) -> JoinHandle<()> {
+        let mut status = call.status.watch();
+        let weak = Arc::downgrade(self);
+        let call_id = call_id.to_owned();
+        runtime::handle().spawn(async move {
+            if status
+                .wait_for(|s| *s == Some(UTDCallStatus::Active))
+                .await
+                .is_ok()
+            {
+                if let Some(controller) = weak.upgrade() {
+                    controller
+                        .timings
+                        .mark(&call_id, timings::Phase::EngineAccepted, now_ms());
+                }
+            }
+        })
+    }
+
+    /// This device is in `call_id`'s media room: remember the session, tell
+    /// the host, and time the other party's first audio.
+    fn joined(&self, call_id: &str, session: &Arc<UTDCallSession>, call: Option<UTDCall>) {
+        *lock(&self.current) = Some(session.clone());
+        let _ = self.events.send(UTDCallControllerEvent::CallJoined {
+            call_id: call_id.to_owned(),
+            session: session.clone(),
+        });
+        let me = self.client.identity();
+        let Some(peer) = call.map(|c| {
+            if Some(&c.caller_identity) == me.as_ref() {
+                c.callee_identity
+            } else {
+                c.caller_identity
+            }
+        }) else {
+            return;
+        };
+        let transport = session.inner().core.transport().clone();
+        let (timings, call_id) = (self.timings.clone(), call_id.to_owned());
+        self.spawn(async move {
+            let deadline = tokio::time::Instant::now() + FIRST_AUDIO_WAIT;
+            while tokio::time::Instant::now() < deadline {
+                match transport.remote_audio(&peer).await {
+                    Ok(mut stream) => {
+                        let first = tokio::time::timeout_at(deadline, stream.next()).await;
+                        if let Ok(Some(_)) = first {
+                            timings.mark(&call_id, timings::Phase::FirstRemoteAudio, now_ms());
+                        }
+                        return;
+                    }
+                    // Phones play remote audio through the platform.
+                    Err(e) if e.code() == UTDErrorCode::Unsupported => return,
+                    // The other party is not in the room yet.
+                    Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+                }
+            }
+        });
+    }
+
+    /// Declines `call_id` (hangs up when this device is in it): written
+    /// down first, carried out once `init()` is done.
+    pub async fn reject(self: &Arc<Self>, call_id: &str) -> Result<(), UTDStreamError> {
+        crate::api::calls::validate_call_id(call_id)?;
+        if let Err(e) = self
+            .intents
+            .record(call_id, IntentAction::Decline, now_ms())
+            .await
+        {
+            tracing::warn!(target: "utd_stream::calls", call_id, "decline kept in memory only: {}", e.message());
+        }
+        self.wait_ready().await?;
+        self.decline_now(call_id).await
+    }
+
+    async fn decline_now(self: &Arc<Self>, call_id: &str) -> Result<(), UTDStreamError> {
+        let go = {
+            let _one_action = self.actions.lock().await;
+            let start = lock(&self.registry).begin_decline(call_id);
+            match start {
+                Err(_) => None,
+                Ok(false) => Some(false),
+                Ok(true) => Some(true),
+            }
+        };
+        match go {
+            None => {
+                self.clear_intent(call_id).await;
+                Ok(())
+            }
+            Some(false) => {
+                self.clear_intent(call_id).await;
+                self.end().await
+            }
+            Some(true) => self.decline_at_engine(call_id).await,
+        }
+    }
+
+    async fn decline_at_engine(self: &Arc<Self>, call_id: &str) -> Result<(), UTDStreamError> {
+        let _one_action = self.actions.lock().await;
+        let stream_type = match self.stream_type_of(call_id).await {
+            Ok(Some(t)) => t,
+            Ok(None) => {
+                self.clear_intent(call_id).await;
+                return Ok(());
+            }
+            Err(e) => {
+                lock(&self.registry).decline_interrupted(call_id);
+                return Err(e);
+            }
+        };
+        let call = Call::new(
+            self.client.session_context(),
+            media::default_transport(),
+            stream_type,
+        )?;
+        let declined = call.reject(call_id).await;
+        let seen = call.call.get();
+        let reason = session_end_reason(&call);
+        call.dispose().await;
+        match (declined, seen, reason) {
+            (Ok(reply), _, _) => {
+                self.note(|r| r.saw_engine_state(call_id, state_of_call(&reply), None));
+            }
+            (Err(_), _, Some(reason)) => self.note(|r| r.finish(call_id, reason)),
+            (Err(e), _, None) => {
+                lock(&self.registry).decline_interrupted(call_id);
+                return Err(e);
+            }
+        }
+        self.clear_intent(call_id).await;
+        Ok(())
+    }
+
+    // ---- calling ----------------------------------------------------------
+
+    /// Calls `callee`; returns the session once this device is in the call
+    /// room. One call at a time.
+    pub async fn start_call(
+        &self,
+        callee: &str,
+        callee_name: Option<&str>,
+        stream_type: UTDStreamType,
+    ) -> Result<Arc<UTDCallSession>, UTDStreamError> {
+        if !self.is_ready() {
+            return Err(UTDStreamError::invalid_state(
+                "call init() before startCall",
+            ));
+        }
+        if let Some(current) = self.current_call() {
+            if current.status().is_some_and(|s| !s.is_terminal()) {
+                return Err(UTDStreamError::invalid_state(
+                    "a call is in progress: end() it first",
+                ));
+            }
+        }
+        let call = Call::new(
+            self.client.session_context(),
+            media::default_transport(),
+            stream_type,
+        )?;
+        match call
+            .start(
+                callee,
+                callee_name,
+                serde_json::Value::Object(Default::default()),
+            )
+            .await
+        {
+            Ok(started) => {
+                lock(&self.registry).started_outgoing(&started.call_id);
+                let session = Arc::new(UTDCallSession::new(call.clone()));
+                self.joined(&started.call_id, &session, Some(started.clone()));
+                // The callee may have answered or declined already.
+                self.note(|r| r.saw_engine_state(&started.call_id, state_of_call(&started), None));
+                Ok(session)
+            }
+            Err(e) => {
+                call.dispose().await;
+                let reason = if e.is_signaling_disabled() {
+                    *lock(&self.signaling_off) = true;
+                    UTDCallEndReason::NotActivated
+                } else {
+                    UTDCallEndReason::Failed {
+                        message: e.message(),
+                    }
+                };
+                let _ = self.events.send(UTDCallControllerEvent::CallEnded {
+                    call_id: None,
+                    reason,
+                });
+                Err(e)
+            }
+        }
+    }
+
+    /// Hangs up the call this device is in (cancels an unanswered outgoing
+    /// call). Harmless when there is none.
+    pub async fn end(&self) -> Result<(), UTDStreamError> {
+        let Some(session) = self.current_call() else {
+            return Ok(());
+        };
+        let call = session.inner().clone();
+        let ended = call.end().await;
+        if let (Some(call_id), Some(engine_call)) = (call.call_id(), call.call.get()) {
+            self.note(|r| r.saw_engine_state(&call_id, state_of_call(&engine_call), None));
+            if let Some(reason) = session_end_reason(&call) {
+                self.note(|r| r.finish(&call_id, reason));
+            }
+        }
+        call.dispose().await;
+        *lock(&self.current) = None;
+        ended
+    }
+
+    /// Whether the plan lets this app call: false once refused, else what
+    /// the latest session said (null when the engine did not say).
+    pub fn signaling_enabled(&self) -> Option<bool> {
+        if *lock(&self.signaling_off) {
+            return Some(false);
+        }
+        self.client.signaling_enabled()
+    }
+
+    /// Stops the controller: its tasks, the current call's media, the client.
+    pub async fn dispose(&self) {
+        let tasks: Vec<_> = lock(&self.tasks).drain(..).collect();
+        for task in tasks {
+            task.abort();
+        }
+        let current = lock(&self.current).take();
+        if let Some(session) = current {
+            session.inner().dispose().await;
+        }
+        self.client.dispose();
+    }
+}
