@@ -2,7 +2,9 @@
 //! SQLite file) on a loopback port, and helpers to make apps and clients.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod audio;
 pub mod media;
+pub mod push;
 pub mod wire_tap;
 
 use std::future::Future;
