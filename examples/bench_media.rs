@@ -25,7 +25,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bench_support::{print_header, within, BenchResult, Stats};
+use bench_support::{print_header, within, BenchResult, Options, Stats};
 use livekit_api::access_token::{AccessToken, VideoGrants};
 use livekit_api::services::room::{RoomClient, UpdateParticipantOptions};
 use livekit_protocol as proto;
@@ -51,42 +51,8 @@ const USAGE: &str = "usage: bench_media [--runs N] [--warmup N]
 /// A decoded frame louder than this carries the tone (silence is 0).
 const SOUND: f64 = 0.01;
 
-struct Options {
-    runs: usize,
-    warmup: usize,
-}
-
-impl Options {
-    fn parse(mut args: impl Iterator<Item = String>) -> BenchResult<Option<Options>> {
-        let mut options = Options {
-            runs: 50,
-            warmup: 3,
-        };
-        while let Some(arg) = args.next() {
-            if matches!(arg.as_str(), "-h" | "--help") {
-                return Ok(None);
-            }
-            let value = args
-                .next()
-                .ok_or_else(|| format!("{arg} needs a value\n{USAGE}"))?;
-            let number = value
-                .parse()
-                .map_err(|_| format!("{arg} needs a number, not {value:?}\n{USAGE}"))?;
-            match arg.as_str() {
-                "--runs" => options.runs = number,
-                "--warmup" => options.warmup = number,
-                other => return Err(format!("unknown argument {other:?}\n{USAGE}").into()),
-            }
-        }
-        if options.runs == 0 {
-            return Err("--runs must be at least 1".into());
-        }
-        Ok(Some(options))
-    }
-}
-
 fn main() -> ExitCode {
-    let options = match Options::parse(std::env::args().skip(1)) {
+    let options = match Options::parse(std::env::args().skip(1), 50, 3, USAGE) {
         Ok(Some(options)) => options,
         Ok(None) => {
             println!("{USAGE}");

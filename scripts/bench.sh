@@ -16,7 +16,12 @@
 #       audio frame at the host and one-way 1 KB reliable data over 50 runs,
 #       each next to the same step on LiveKit's FFI transport alone (the
 #       floor). Args: --runs N, --warmup N.
-#   scripts/bench.sh [args]         all three, each with args
+#   scripts/bench.sh push [args]    the wake-from-killed bench (examples/bench_push.rs):
+#       median and p99 of push sent → APNs stand-in → reconcile done → first
+#       remote audio over 50 cold starts (a new controller built from the VoIP
+#       payload), next to a warm accept (connected phone) in the same run.
+#       Args: --runs N, --warmup N.
+#   scripts/bench.sh [args]         all four, each with args
 #       (so only the flags all take: --runs N, --warmup N).
 #
 # `scripts/bench.sh rooms --help` / `calls --help` print a bench's usage.
@@ -25,9 +30,9 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$REPO_ROOT"
 
-benches=(rooms calls media)
+benches=(rooms calls media push)
 case "${1:-}" in
-  rooms | calls | media) benches=("$1"); shift ;;
+  rooms | calls | media | push) benches=("$1"); shift ;;
 esac
 
 step "setup (livekit-server, LiveKit FFI library)" "$REPO_ROOT/scripts/setup.sh" livekit livekit-ffi

@@ -68,7 +68,7 @@ run_suite swift "$REPO_ROOT/scripts/test-swift.sh"
 # The benches print numbers in release (scripts/bench.sh); a few runs in the
 # debug build here keep them working. Their numbers are not judged.
 export UTD_LIVEKIT_SERVER_BIN="${UTD_LIVEKIT_SERVER_BIN:-$LIVEKIT_SERVER_BIN}"
-for bench in bench_rooms bench_calls bench_media; do
+for bench in bench_rooms bench_calls bench_media bench_push; do
   step "bench smoke ($bench, 5 runs)" cargo run --quiet --example "$bench" -- --runs 5 --warmup 1 ||
     problems+=("bench smoke $bench")
 done

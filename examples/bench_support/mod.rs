@@ -129,3 +129,45 @@ impl Stats {
         );
     }
 }
+
+/// `--runs N` and `--warmup N`, the flags of the media and push benches.
+#[allow(dead_code)] // the room and call benches take more flags
+pub struct Options {
+    /// Measured runs.
+    pub runs: usize,
+    /// Unmeasured runs first.
+    pub warmup: usize,
+}
+
+#[allow(dead_code)]
+impl Options {
+    /// Parses the flags (None for `--help`); `usage` goes into errors.
+    pub fn parse(
+        mut args: impl Iterator<Item = String>,
+        runs: usize,
+        warmup: usize,
+        usage: &str,
+    ) -> BenchResult<Option<Options>> {
+        let mut options = Options { runs, warmup };
+        while let Some(arg) = args.next() {
+            if matches!(arg.as_str(), "-h" | "--help") {
+                return Ok(None);
+            }
+            let value = args
+                .next()
+                .ok_or_else(|| format!("{arg} needs a value\n{usage}"))?;
+            let number = value
+                .parse()
+                .map_err(|_| format!("{arg} needs a number, not {value:?}\n{usage}"))?;
+            match arg.as_str() {
+                "--runs" => options.runs = number,
+                "--warmup" => options.warmup = number,
+                other => return Err(format!("unknown argument {other:?}\n{usage}").into()),
+            }
+        }
+        if options.runs == 0 {
+            return Err("--runs must be at least 1".into());
+        }
+        Ok(Some(options))
+    }
+}
