@@ -112,14 +112,25 @@ impl Bench {
         }
     }
 
-    async fn controller(&self, user: &str, tokens: Vec<UTDPushToken>) -> BenchResult<Arc<UTDCallController>> {
-        let device = if user == CALLEE { PHONE } else { "caller-phone" };
+    async fn controller(
+        &self,
+        user: &str,
+        tokens: Vec<UTDPushToken>,
+    ) -> BenchResult<Arc<UTDCallController>> {
+        let device = if user == CALLEE {
+            PHONE
+        } else {
+            "caller-phone"
+        };
         Ok(UTDCallController::new(self.config(user, device, tokens))?)
     }
 
     /// The caller rings the callee; returns the call id, with the caller
     /// singing into the call room until the returned task is aborted.
-    async fn ring(&self, caller: &Arc<UTDCallController>) -> BenchResult<(String, tokio::task::JoinHandle<()>)> {
+    async fn ring(
+        &self,
+        caller: &Arc<UTDCallController>,
+    ) -> BenchResult<(String, tokio::task::JoinHandle<()>)> {
         let session = within(
             "startCall",
             caller
@@ -178,14 +189,20 @@ impl Bench {
 
     /// One call to a connected phone, answered at the invitation; returns
     /// invitation → first remote audio.
-    async fn warm(&self, caller: &Arc<UTDCallController>, phone: &Arc<UTDCallController>) -> BenchResult<Duration> {
+    async fn warm(
+        &self,
+        caller: &Arc<UTDCallController>,
+        phone: &Arc<UTDCallController>,
+    ) -> BenchResult<Duration> {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let _events = phone.observe_events(Arc::new(Forward(tx)));
         let (call_id, singer) = self.ring(caller).await?;
         let invited = within("the invitation", async {
             loop {
                 match rx.recv().await {
-                    Some(UTDCallControllerEvent::IncomingCall { call }) if call.call_id == call_id => {
+                    Some(UTDCallControllerEvent::IncomingCall { call })
+                        if call.call_id == call_id =>
+                    {
                         return Ok::<_, String>(())
                     }
                     Some(_) => {}
@@ -237,8 +254,13 @@ async fn bench(options: Options, mut config: EngineConfig, started: Instant) -> 
     let key = ApnsKey::generate();
     let apns = ApnsStandIn::start(&key, BUNDLE_ID).await?;
     config.push.apns = Some(
-        ApnsConfig::new(key.p8_pem.clone(), key.key_id.clone(), key.team_id.clone(), BUNDLE_ID)
-            .with_endpoint(apns.url()),
+        ApnsConfig::new(
+            key.p8_pem.clone(),
+            key.key_id.clone(),
+            key.team_id.clone(),
+            BUNDLE_ID,
+        )
+        .with_endpoint(apns.url()),
     );
     let engine = utd_engine::start(config.clone()).await?;
     let admin = AdminClient::new(engine.base_url(), &config.admin_token);
@@ -267,10 +289,22 @@ async fn bench(options: Options, mut config: EngineConfig, started: Instant) -> 
         let warm = bench.warm(&caller, &phone).await?;
         phone.dispose().await;
         if measured {
-            samples.sent_to_standin.push(span(timings.push_sent_at_ms, Some(at_standin), "sent → stand-in")?);
-            samples.standin_to_reconciled.push(span(Some(at_standin), reconciled, "stand-in → reconciled")?);
-            samples.reconciled_to_audio.push(span(reconciled, audio, "reconciled → audio")?);
-            samples.cold_total.push(span(timings.push_sent_at_ms, audio, "cold total")?);
+            samples.sent_to_standin.push(span(
+                timings.push_sent_at_ms,
+                Some(at_standin),
+                "sent → stand-in",
+            )?);
+            samples.standin_to_reconciled.push(span(
+                Some(at_standin),
+                reconciled,
+                "stand-in → reconciled",
+            )?);
+            samples
+                .reconciled_to_audio
+                .push(span(reconciled, audio, "reconciled → audio")?);
+            samples
+                .cold_total
+                .push(span(timings.push_sent_at_ms, audio, "cold total")?);
             samples.warm.push(warm);
         }
     }
@@ -283,9 +317,18 @@ async fn bench(options: Options, mut config: EngineConfig, started: Instant) -> 
     ));
     let warm = Stats::of(&samples.warm);
     for (label, values) in [
-        ("push sent → received at APNs stand-in", &samples.sent_to_standin),
-        ("stand-in → reconcile done (new client)", &samples.standin_to_reconciled),
-        ("reconcile done → first remote audio", &samples.reconciled_to_audio),
+        (
+            "push sent → received at APNs stand-in",
+            &samples.sent_to_standin,
+        ),
+        (
+            "stand-in → reconcile done (new client)",
+            &samples.standin_to_reconciled,
+        ),
+        (
+            "reconcile done → first remote audio",
+            &samples.reconciled_to_audio,
+        ),
         ("cold: push sent → first remote audio", &samples.cold_total),
     ] {
         Stats::of(values).row(label, &warm);

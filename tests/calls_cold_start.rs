@@ -14,8 +14,7 @@ use support::push::{calls_config, fcm_token, record, voip_token, PushStack};
 use support::within;
 use utd_engine::admin_client::AppCredentials;
 use utd_stream::calls::{
-    UTDAcceptOutcome, UTDCallController, UTDCallControllerEvent, UTDPushAction,
-    UTDReconcileResult,
+    UTDAcceptOutcome, UTDCallController, UTDCallControllerEvent, UTDPushAction, UTDReconcileResult,
 };
 use utd_stream::push::call_kit_uuid;
 use utd_stream::session::exported::UTDCallSession;
@@ -59,7 +58,11 @@ async fn caller(stack: &PushStack, app: &AppCredentials) -> Arc<UTDCallControlle
 
 async fn call(bob: &Arc<UTDCallController>) -> Arc<UTDCallSession> {
     bob.clone()
-        .start_call("alice".into(), Some("Alice".into()), UTDStreamType::AudioCall)
+        .start_call(
+            "alice".into(),
+            Some("Alice".into()),
+            UTDStreamType::AudioCall,
+        )
         .await
         .expect("call starts")
 }
@@ -114,14 +117,31 @@ async fn a_killed_callee_is_rung_by_push_answers_from_the_payload_alone_and_both
 
     // The iPhone wakes: a new controller, nothing but the payload.
     let dir = tempfile::tempdir().expect("state dir");
-    let iphone = controller(&stack, &app, "alice", IPHONE, vec![voip_token(1)], Some(dir.path())).await;
+    let iphone = controller(
+        &stack,
+        &app,
+        "alice",
+        IPHONE,
+        vec![voip_token(1)],
+        Some(dir.path()),
+    )
+    .await;
     let (events, _sub) = record(&iphone);
-    let shown = incoming_of(iphone.handle_call_push(payload.clone()).expect("a call push"));
+    let shown = incoming_of(
+        iphone
+            .handle_call_push(payload.clone())
+            .expect("a call push"),
+    );
     assert_eq!(shown.call_id, call_id);
     assert_eq!(shown.call_kit_uuid, call_kit_uuid(&call_id));
     assert_eq!(shown.caller_identity.as_deref(), Some("bob"));
     iphone.mark_reported(call_id.clone());
-    match iphone.clone().reconcile(call_id.clone()).await.expect("reconcile") {
+    match iphone
+        .clone()
+        .reconcile(call_id.clone())
+        .await
+        .expect("reconcile")
+    {
         UTDReconcileResult::Ringing { time_left_ms, .. } => {
             assert!(time_left_ms.is_some_and(|ms| ms > 0), "{time_left_ms:?}")
         }
@@ -130,8 +150,11 @@ async fn a_killed_callee_is_rung_by_push_answers_from_the_payload_alone_and_both
 
     // The Android phone shows it too, from its data message.
     let android = controller(&stack, &app, "alice", ANDROID, vec![fcm_token(1)], None).await;
-    let android_call =
-        incoming_of(android.handle_call_push_data(fcm[0].data.clone().into_iter().collect()).expect("a call push"));
+    let android_call = incoming_of(
+        android
+            .handle_call_push_data(fcm[0].data.clone().into_iter().collect())
+            .expect("a call push"),
+    );
     assert_eq!(android_call.call_kit_uuid, shown.call_kit_uuid);
 
     // Accept tapped on the lock screen, then the app finishes starting.
@@ -161,12 +184,19 @@ async fn a_killed_callee_is_rung_by_push_answers_from_the_payload_alone_and_both
         .iter()
         .find(|m| m.data.get("type").map(String::as_str) == Some("call_ended"))
         .expect("a call_ended message");
-    assert_eq!(ended.data.get("reason").map(String::as_str), Some("answered_elsewhere"));
+    assert_eq!(
+        ended.data.get("reason").map(String::as_str),
+        Some("answered_elsewhere")
+    );
     match android
         .handle_call_push_data(ended.data.clone().into_iter().collect())
         .expect("a call push")
     {
-        UTDPushAction::ReportEnded { reason, call_kit_uuid, .. } => {
+        UTDPushAction::ReportEnded {
+            reason,
+            call_kit_uuid,
+            ..
+        } => {
             assert_eq!(reason, UTDCallEndReason::AnsweredElsewhere);
             assert_eq!(call_kit_uuid, shown.call_kit_uuid);
         }
@@ -203,7 +233,15 @@ async fn a_killed_callee_is_rung_by_push_answers_from_the_payload_alone_and_both
     bob.clone().end().await.expect("hang up");
     events
         .wait("the call's end", |e| {
-            e.iter().any(|e| matches!(e, UTDCallControllerEvent::CallEnded { reason: UTDCallEndReason::HangupCaller, .. }))
+            e.iter().any(|e| {
+                matches!(
+                    e,
+                    UTDCallControllerEvent::CallEnded {
+                        reason: UTDCallEndReason::HangupCaller,
+                        ..
+                    }
+                )
+            })
         })
         .await;
     for c in [iphone, android, bob] {
@@ -226,7 +264,11 @@ async fn a_push_that_arrives_after_the_caller_cancelled_reconciles_to_cancelled(
     let iphone = controller(&stack, &app, "alice", IPHONE, vec![], None).await;
     let (events, _sub) = record(&iphone);
     incoming_of(iphone.handle_call_push(payload).expect("a call push"));
-    let reconciled = iphone.clone().reconcile(call_id.clone()).await.expect("reconcile");
+    let reconciled = iphone
+        .clone()
+        .reconcile(call_id.clone())
+        .await
+        .expect("reconcile");
     assert_eq!(
         reconciled,
         UTDReconcileResult::Over {
@@ -246,9 +288,15 @@ async fn a_push_that_arrives_after_the_caller_cancelled_reconciles_to_cancelled(
     }
     assert!(iphone.current_call().is_none());
     // The FCM phone that was rung got call_ended(cancelled).
-    let messages = stack.fcm.wait_for_messages(2, WAIT).await.expect("messages");
-    assert!(messages.iter().any(|m| m.data.get("type").map(String::as_str) == Some("call_ended")
-        && m.data.get("reason").map(String::as_str) == Some("cancelled")));
+    let messages = stack
+        .fcm
+        .wait_for_messages(2, WAIT)
+        .await
+        .expect("messages");
+    assert!(messages.iter().any(
+        |m| m.data.get("type").map(String::as_str) == Some("call_ended")
+            && m.data.get("reason").map(String::as_str) == Some("cancelled")
+    ));
     iphone.dispose().await;
     bob.dispose().await;
 }
@@ -321,11 +369,19 @@ async fn a_websocket_invitation_and_a_push_for_the_same_call_are_one_incoming_ca
     // A reconnect lists the call again: still one call.
     iphone.client().disconnect().await;
     iphone.client().connect().await.expect("reconnect");
-    iphone.clone().reconcile(call_id.clone()).await.expect("reconcile");
+    iphone
+        .clone()
+        .reconcile(call_id.clone())
+        .await
+        .expect("reconcile");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(events.incoming(&call_id), 1, "{:?}", events.all());
     assert_eq!(iphone.incoming_calls().len(), 1);
-    iphone.clone().reject(call_id.clone()).await.expect("decline");
+    iphone
+        .clone()
+        .reject(call_id.clone())
+        .await
+        .expect("decline");
     status_becomes(&outgoing, UTDCallStatus::Rejected).await;
     assert_eq!(events.ended(&call_id), [UTDCallEndReason::Rejected]);
     iphone.dispose().await;
@@ -357,7 +413,9 @@ async fn a_missed_call_cannot_be_answered_and_a_second_device_learns_who_answere
     let answered = call(&bob).await;
     let answered_id = answered.call_id().expect("id");
     ipad_events
-        .wait("the iPad rings", |_| ipad_events.incoming(&answered_id) == 1)
+        .wait("the iPad rings", |_| {
+            ipad_events.incoming(&answered_id) == 1
+        })
         .await;
     match iphone.clone().accept_incoming(answered_id.clone()).await {
         Ok(UTDAcceptOutcome::Joined { .. }) => {}
@@ -386,7 +444,10 @@ async fn a_plan_without_calling_initialises_and_refuses_calls_as_not_activated()
     let app = stack.engine().app("free").await;
     let bob = controller(&stack, &app, "bob", "bob-phone", vec![], None).await;
     let (events, _sub) = record(&bob);
-    bob.clone().init().await.expect("init succeeds without calling");
+    bob.clone()
+        .init()
+        .await
+        .expect("init succeeds without calling");
     assert_eq!(bob.signaling_enabled(), Some(false));
     let e = bob
         .clone()
@@ -396,7 +457,15 @@ async fn a_plan_without_calling_initialises_and_refuses_calls_as_not_activated()
     assert!(e.is_signaling_disabled(), "{e:?}");
     events
         .wait("callEnded(notActivated)", |e| {
-            e.iter().any(|e| matches!(e, UTDCallControllerEvent::CallEnded { call_id: None, reason: UTDCallEndReason::NotActivated }))
+            e.iter().any(|e| {
+                matches!(
+                    e,
+                    UTDCallControllerEvent::CallEnded {
+                        call_id: None,
+                        reason: UTDCallEndReason::NotActivated
+                    }
+                )
+            })
         })
         .await;
     bob.dispose().await;
@@ -434,10 +503,20 @@ async fn a_rotated_token_replaces_the_old_one_and_sign_out_stops_the_pushes() {
     assert!(iphone.push_tokens().is_empty());
     let second = call(&bob).await;
     let second_id = second.call_id().expect("id");
-    let dispatched = stack.fcm.wait_for_messages(3, WAIT).await.expect("FCM pushes");
-    assert!(dispatched.iter().any(|m| m.data.get("call_id") == Some(&second_id)));
+    let dispatched = stack
+        .fcm
+        .wait_for_messages(3, WAIT)
+        .await
+        .expect("FCM pushes");
+    assert!(dispatched
+        .iter()
+        .any(|m| m.data.get("call_id") == Some(&second_id)));
     assert!(
-        stack.apns.pushes().iter().all(|p| p.payload["call_id"] != second_id.as_str()),
+        stack
+            .apns
+            .pushes()
+            .iter()
+            .all(|p| p.payload["call_id"] != second_id.as_str()),
         "{:?}",
         stack.apns.pushes()
     );

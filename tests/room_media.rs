@@ -13,13 +13,12 @@ use support::media::MediaStack;
 use support::{client, eventually};
 use utd_engine::admin_client::AppCredentials;
 use utd_stream::session::exported::{
-    UTDAudioRoomSession, UTDCallSession, UTDLiveStreamSession, UTDRoom,
-    UTDVideoFrameListener,
+    UTDAudioRoomSession, UTDCallSession, UTDLiveStreamSession, UTDRoom, UTDVideoFrameListener,
 };
 use utd_stream::subscription::UTDSubscription;
 use utd_stream::types::{
-    UTDCallStatus, UTDSeatMode, UTDStreamType, UTDTrackSource, UTDVideoFrame,
-    UTDVideoPixelFormat, UTDVideoPlane, UTDVideoRotation,
+    UTDCallStatus, UTDSeatMode, UTDStreamType, UTDTrackSource, UTDVideoFrame, UTDVideoPixelFormat,
+    UTDVideoPlane, UTDVideoRotation,
 };
 use utd_stream::{UTDErrorCode, UTDStreamClient};
 use utd_testkit::signals::{pattern_i420, read_tone, shows_pattern};

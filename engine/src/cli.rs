@@ -1,12 +1,13 @@
 //! Command line: `utd-engine [serve]` and `utd-engine admin …` (on the DB).
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 
-use crate::config::{DatabaseLocation, EngineConfig};
+use crate::config::{ApnsConfig, DatabaseLocation, EngineConfig, FcmConfig, PushConfig};
 use crate::db::Db;
 use crate::plans::Plan;
 
@@ -107,6 +108,29 @@ pub struct ServeArgs {
     /// Log format: json or text.
     #[arg(long, env = "UTD_LOG_FORMAT", default_value = "json", global = true)]
     pub log_format: String,
+    /// APNs token-auth signing key (`.p8`, PKCS#8 PEM); with the other
+    /// `--apns-*` credentials, calls ring iOS devices through PushKit.
+    #[arg(long, env = "APNS_KEY_FILE", global = true)]
+    pub apns_key_file: Option<PathBuf>,
+    /// Key ID of the APNs signing key.
+    #[arg(long, env = "APNS_KEY_ID", global = true)]
+    pub apns_key_id: Option<String>,
+    /// Apple developer Team ID.
+    #[arg(long, env = "APNS_TEAM_ID", global = true)]
+    pub apns_team_id: Option<String>,
+    /// The iOS app's bundle id (VoIP topic `<bundle id>.voip`).
+    #[arg(long, env = "APNS_BUNDLE_ID", global = true)]
+    pub apns_bundle_id: Option<String>,
+    /// APNs provider API base URL (default production; the sandbox is
+    /// https://api.sandbox.push.apple.com).
+    #[arg(long, env = "APNS_ENDPOINT", global = true)]
+    pub apns_endpoint: Option<String>,
+    /// FCM service-account key file (JSON); calls ring Android devices.
+    #[arg(long, env = "FCM_SERVICE_ACCOUNT_FILE", global = true)]
+    pub fcm_service_account_file: Option<PathBuf>,
+    /// FCM API base URL (default https://fcm.googleapis.com).
+    #[arg(long, env = "FCM_ENDPOINT", global = true)]
+    pub fcm_endpoint: Option<String>,
 }
 
 impl ServeArgs {
@@ -130,8 +154,86 @@ impl ServeArgs {
             ring_timeout: Duration::from_secs(self.ring_timeout_secs.max(1)),
             heartbeat_interval: Duration::from_secs(self.heartbeat_secs.max(1)),
             public_url: self.public_url.clone(),
+            push: self.push_config()?,
             ..defaults
         })
+    }
+
+    /// The push credentials: all four `--apns-*` credentials or none, and an
+    /// optional FCM service account; key files are read here.
+    pub fn push_config(&self) -> anyhow::Result<PushConfig> {
+        Ok(PushConfig {
+            apns: self.apns_config()?,
+            fcm: self.fcm_config()?,
+        })
+    }
+
+    fn apns_config(&self) -> anyhow::Result<Option<ApnsConfig>> {
+        let given = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.is_empty());
+        let parts = [
+            (
+                "--apns-key-file [APNS_KEY_FILE]",
+                self.apns_key_file.is_some(),
+            ),
+            ("--apns-key-id [APNS_KEY_ID]", given(&self.apns_key_id)),
+            ("--apns-team-id [APNS_TEAM_ID]", given(&self.apns_team_id)),
+            (
+                "--apns-bundle-id [APNS_BUNDLE_ID]",
+                given(&self.apns_bundle_id),
+            ),
+        ];
+        let missing: Vec<&str> = parts.iter().filter(|p| !p.1).map(|p| p.0).collect();
+        if missing.len() == parts.len() {
+            anyhow::ensure!(
+                !given(&self.apns_endpoint),
+                "--apns-endpoint [APNS_ENDPOINT] is set but no APNs credentials are"
+            );
+            return Ok(None);
+        }
+        anyhow::ensure!(
+            missing.is_empty(),
+            "APNs push needs all of its credentials; missing: {}",
+            missing.join(", ")
+        );
+        let path = self.apns_key_file.as_ref().expect("checked above");
+        let key = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read the APNs key {}: {e}", path.display()))?;
+        let config = ApnsConfig::new(
+            key,
+            self.apns_key_id.clone().unwrap_or_default(),
+            self.apns_team_id.clone().unwrap_or_default(),
+            self.apns_bundle_id.clone().unwrap_or_default(),
+        );
+        Ok(Some(
+            match self.apns_endpoint.as_deref().filter(|e| !e.is_empty()) {
+                Some(endpoint) => config.with_endpoint(endpoint),
+                None => config,
+            },
+        ))
+    }
+
+    fn fcm_config(&self) -> anyhow::Result<Option<FcmConfig>> {
+        let endpoint = self.fcm_endpoint.as_deref().filter(|e| !e.is_empty());
+        let Some(path) = &self.fcm_service_account_file else {
+            anyhow::ensure!(
+                endpoint.is_none(),
+                "--fcm-endpoint [FCM_ENDPOINT] is set but --fcm-service-account-file \
+                 [FCM_SERVICE_ACCOUNT_FILE] is not"
+            );
+            return Ok(None);
+        };
+        let json = std::fs::read_to_string(path).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot read the FCM service account {}: {e}",
+                path.display()
+            )
+        })?;
+        let config = FcmConfig::from_service_account_json(&json)
+            .map_err(|e| anyhow::anyhow!("{}: {e:#}", path.display()))?;
+        Ok(Some(match endpoint {
+            Some(endpoint) => config.with_endpoint(endpoint),
+            None => config,
+        }))
     }
 }
 
@@ -273,4 +375,71 @@ pub fn run_admin(database: &str, command: AdminCommand) -> anyhow::Result<serde_
         })
     })?;
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(extra: &[&str]) -> anyhow::Result<EngineConfig> {
+        let mut argv = vec!["utd-engine", "--admin-token", "t"];
+        argv.extend_from_slice(extra);
+        Cli::try_parse_from(argv)?.serve.to_config()
+    }
+
+    #[test]
+    fn push_flags_need_every_apns_credential() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("AuthKey.p8");
+        std::fs::write(&key, crate::push::jwt::tests::EC_KEY_PEM).unwrap();
+        let key = key.to_str().unwrap();
+        let e = args(&["--apns-key-file", key, "--apns-key-id", "K"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--apns-team-id [APNS_TEAM_ID]")
+                && e.contains("--apns-bundle-id [APNS_BUNDLE_ID]")
+                && !e.contains("--apns-key-id"),
+            "{e}"
+        );
+        let e = args(&["--apns-endpoint", "http://x"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no APNs credentials"), "{e}");
+        let c = args(&[
+            "--apns-key-file",
+            key,
+            "--apns-key-id",
+            "K",
+            "--apns-team-id",
+            "T",
+            "--apns-bundle-id",
+            "com.example",
+            "--apns-endpoint",
+            "http://127.0.0.1:1/",
+        ])
+        .unwrap();
+        let apns = c.push.apns.clone().expect("apns");
+        assert_eq!(apns.endpoint, "http://127.0.0.1:1");
+        assert_eq!(apns.voip_topic(), "com.example.voip");
+        assert!(c.push.fcm.is_none());
+        assert!(!format!("{c:?}").contains("PRIVATE KEY"));
+    }
+
+    #[test]
+    fn no_push_flags_configure_nothing_and_a_bad_account_file_is_named() {
+        let c = args(&[]).unwrap();
+        assert!(!c.push.any());
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("sa.json");
+        std::fs::write(&file, "{}").unwrap();
+        let e = args(&["--fcm-service-account-file", file.to_str().unwrap()])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("sa.json") && e.contains("lacks"), "{e}");
+        let e = args(&["--fcm-endpoint", "http://x"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--fcm-service-account-file"), "{e}");
+    }
 }

@@ -4,6 +4,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use crate::push::config::{
+    ApnsConfig, FcmConfig, PushConfig, APNS_PRODUCTION, APNS_SANDBOX, FCM_DEFAULT_ENDPOINT,
+};
+
 /// Where the engine keeps its SQLite database.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DatabaseLocation {
@@ -57,6 +61,8 @@ pub struct EngineConfig {
     pub default_per_user_per_minute: u32,
     /// Default per-app requests per minute for newly created apps.
     pub default_per_app_per_minute: u32,
+    /// APNs / FCM credentials of push dispatch (none: nothing is pushed).
+    pub push: PushConfig,
 }
 
 impl std::fmt::Debug for EngineConfig {
@@ -74,6 +80,7 @@ impl std::fmt::Debug for EngineConfig {
             .field("ring_timeout", &self.ring_timeout)
             .field("heartbeat_interval", &self.heartbeat_interval)
             .field("public_url", &self.public_url)
+            .field("push", &self.push)
             .finish()
     }
 }
@@ -97,6 +104,7 @@ impl EngineConfig {
             ws_queue_capacity: 256,
             default_per_user_per_minute: 1_200,
             default_per_app_per_minute: 120_000,
+            push: PushConfig::default(),
         }
     }
 }

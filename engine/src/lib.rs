@@ -12,6 +12,7 @@ pub(crate) mod http;
 pub(crate) mod ids;
 pub(crate) mod livekit;
 pub mod plans;
+pub(crate) mod push;
 pub(crate) mod ratelimit;
 pub(crate) mod signal;
 mod state;
@@ -27,7 +28,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use config::{DatabaseLocation, EngineConfig};
+pub use config::{ApnsConfig, DatabaseLocation, EngineConfig, FcmConfig, PushConfig};
 pub use plans::Plan;
 
 use state::{AppState, Shared};
@@ -93,6 +94,7 @@ fn ws_url_for(config: &EngineConfig, local_addr: SocketAddr) -> String {
 
 /// Opens the database, binds the listener and serves until shut down.
 pub async fn start(config: EngineConfig) -> anyhow::Result<RunningEngine> {
+    let push = push::Push::new(&config.push).context("invalid push configuration")?;
     let location = config.database.clone();
     let db = tokio::task::spawn_blocking(move || db::Db::open(&location))
         .await
@@ -114,12 +116,19 @@ pub async fn start(config: EngineConfig) -> anyhow::Result<RunningEngine> {
         room_client,
         tracker: TaskTracker::new(),
         shutdown: CancellationToken::new(),
+        push,
     });
+    push::prepare(&state)
+        .await
+        .context("cannot read the push outbox")?;
     // Calls still ringing when the engine stopped get their ring timeout
     // back (already due ones expire at once).
     http::calls::resume_pending(&state)
         .await
         .context("cannot read pending calls")?;
+    // After the resume: pushes of calls that expired while the engine was
+    // down are dropped by then.
+    push::spawn_dispatcher(&state);
     let app = http::router(state.clone());
     let stop = state.shutdown.clone();
     // Pushes are small writes: without TCP_NODELAY one waits behind the

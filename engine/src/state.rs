@@ -7,6 +7,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::EngineConfig;
 use crate::db::Db;
+use crate::push::Push;
 use crate::ratelimit::RateLimiter;
 use crate::signal::hub::Hub;
 
@@ -24,6 +25,8 @@ pub(crate) struct Shared {
     pub tracker: TaskTracker,
     /// Cancelled when the engine shuts down.
     pub shutdown: CancellationToken,
+    /// APNs / FCM dispatch (engine-api.md §4).
+    pub push: Push,
 }
 
 /// Handler state.

@@ -46,9 +46,6 @@ pub struct CallWire {
     /// Why the call ended, once terminal.
     #[serde(default)]
     pub end_reason: Option<String>,
-    /// When a pending call stops ringing (engine clock), when the engine says.
-    #[serde(default)]
-    pub ring_expires_at_ms: Option<u64>,
 }
 
 /// Media room credentials for one party. Debug hides the token.

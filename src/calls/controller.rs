@@ -131,7 +131,8 @@ fn incoming_from_wire(wire: &CallWire, source: UTDCallSource) -> UTDIncomingCall
             "video_call" => UTDStreamType::VideoCall,
             _ => UTDStreamType::AudioCall,
         },
-        ring_expires_at_ms: wire.ring_expires_at_ms,
+        // The Call object has no deadline; the push carries it.
+        ring_expires_at_ms: None,
         source,
     }
 }

@@ -10,8 +10,10 @@
 
 pub mod livekit;
 pub mod ports;
+pub mod push;
 pub mod signals;
 pub mod wired;
 
 pub use livekit::{livekit_server_binary, LiveKitServer, LiveKitServerBuilder};
+pub use push::{ApnsKey, ApnsStandIn, FcmStandIn};
 pub use wired::WiredLiveKit;

@@ -87,4 +87,3 @@ pub fn sing(room: &Arc<UTDRoom>, frequency: f64) -> tokio::task::JoinHandle<()> 
         }
     })
 }
-

@@ -156,7 +156,9 @@ impl Events {
 }
 
 /// Collects events of `controller` from now on.
-pub fn record(controller: &utd_stream::calls::UTDCallController) -> (Arc<Events>, Arc<utd_stream::UTDSubscription>) {
+pub fn record(
+    controller: &utd_stream::calls::UTDCallController,
+) -> (Arc<Events>, Arc<utd_stream::UTDSubscription>) {
     let events = Arc::new(Events::default());
     let subscription = controller.observe_events(events.clone());
     (events, subscription)

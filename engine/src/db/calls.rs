@@ -302,7 +302,18 @@ pub fn get(conn: &Connection, app_id: &str, call_id: &str) -> Result<Option<Call
 
 /// Stores a new call and its media room record in one transaction. False
 /// (nothing written) when a room of that name already exists in the app.
+#[cfg(test)]
 pub fn insert(conn: &mut Connection, call: &CallRecord) -> Result<bool, DbError> {
+    insert_with(conn, call, |_| Ok(()))
+}
+
+/// [`insert`], running `also` in the same transaction after the rows are
+/// written (the push outbox); its error rolls everything back.
+pub fn insert_with(
+    conn: &mut Connection,
+    call: &CallRecord,
+    also: impl FnOnce(&Connection) -> Result<(), DbError>,
+) -> Result<bool, DbError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let taken: bool = tx.query_row(
         "SELECT EXISTS (SELECT 1 FROM rooms WHERE app_id = ?1 AND room_name = ?2)
@@ -339,6 +350,7 @@ pub fn insert(conn: &mut Connection, call: &CallRecord) -> Result<bool, DbError>
             call.updated_at_ms as i64,
         ],
     )?;
+    also(&tx)?;
     tx.commit()?;
     Ok(true)
 }

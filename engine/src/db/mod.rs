@@ -26,6 +26,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../../migrations/0002_seats_stage.sql")),
     (3, include_str!("../../migrations/0003_state_versions.sql")),
     (4, include_str!("../../migrations/0004_calls.sql")),
+    (5, include_str!("../../migrations/0005_push_outbox.sql")),
 ];
 
 /// Storage failures. Never carries secrets (queries bind them as parameters).
@@ -143,6 +144,8 @@ pub fn row_counts(conn: &Connection) -> Result<std::collections::BTreeMap<String
         "stage_requests",
         "room_state_versions",
         "calls",
+        "push_outbox",
+        "push_deliveries",
     ] {
         let n: i64 = conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))?;
         out.insert(table.to_owned(), n);

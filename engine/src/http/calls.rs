@@ -48,6 +48,15 @@ pub(crate) fn call_message(kind: &str, call: &CallRecord) -> String {
     json!({ "type": kind, "call": call }).to_string()
 }
 
+/// Publishes committed transitions, under the database lock: `call.updated`
+/// to both parties' connections, and the push outbox (engine-api.md §4).
+fn publish(state: &AppState, conn: &rusqlite::Connection, changes: &[CallRecord]) {
+    for change in changes {
+        push_updated(state, change);
+    }
+    crate::push::calls_changed(&state.push, conn, changes);
+}
+
 /// Pushes `call.updated` to every connection of both parties.
 fn push_updated(state: &AppState, call: &CallRecord) {
     let msg = call_message("call.updated", call);
@@ -220,10 +229,13 @@ pub async fn create(
     for _ in 0..4 {
         call.call_id = new_call_id();
         let (st, record) = (state.clone(), call.clone());
+        let timeout = ring_timeout_ms(&state);
         stored = state
             .db
             .call(move |c| {
-                let inserted = calls::insert(c, &record)?;
+                let inserted = calls::insert_with(c, &record, |tx| {
+                    crate::push::call_created(&st.push, tx, &record, timeout)
+                })?;
                 if inserted {
                     // Pushed under the database lock, so no later transition
                     // of this call can be pushed before its invitation.
@@ -306,9 +318,7 @@ async fn run_act(
                 device.as_deref(),
                 timeout,
             )?;
-            for change in &acted.changes {
-                push_updated(&st, change);
-            }
+            publish(&st, c, &acted.changes);
             Ok(acted)
         })
         .await?;
@@ -386,9 +396,7 @@ pub async fn list(
         .db
         .call(move |c| {
             let listed = calls::pending_for_callee(c, &app_id, &identity, timeout)?;
-            for call in &listed.expired {
-                push_updated(&st, call);
-            }
+            publish(&st, c, &listed.expired);
             Ok(listed)
         })
         .await?;
@@ -514,9 +522,7 @@ pub(crate) async fn party_of_room(
         .db
         .call(move |c| {
             let acted = calls::act(c, &a, &id, &i, None, None, timeout)?;
-            for change in &acted.changes {
-                push_updated(&st, change);
-            }
+            publish(&st, c, &acted.changes);
             Ok(acted)
         })
         .await?;
@@ -578,9 +584,7 @@ pub(crate) async fn room_gone(
                 None => RoomEvent::Finished,
             };
             let changes = calls::room_gone(c, &a, &id, event, timeout)?;
-            for change in &changes {
-                push_updated(&st, change);
-            }
+            publish(&st, c, &changes);
             Ok(changes)
         })
         .await?;
@@ -618,9 +622,7 @@ pub(crate) fn schedule_ring_timeout(state: &AppState, call_id: String, created_a
                 .db
                 .call(move |c| {
                     let expired = calls::expire(c, &id, timeout)?;
-                    if let Some(call) = &expired {
-                        push_updated(&st, call);
-                    }
+                    publish(&st, c, expired.as_slice());
                     Ok(expired)
                 })
                 .await;
