@@ -4,10 +4,8 @@
 // device of both parties; each session's status follows, never backwards,
 // and both sides end in the same terminal state.
 //
-// The default transport is control-plane only: real LiveKit joins and
-// grants, no media. LiveKit ends such a session 60 s after its join, so each
-// test finishes well within that, on its own app (so its own identities).
-// utd-stack runs the engine with a 3 s ring timeout (StackEnv.ringTimeoutMs):
+// Each test runs on its own app (so its own identities).
+// utd-stack runs the engine with an 8 s ring timeout (StackEnv.ringTimeoutMs):
 // the missed-call test waits it out, and every other test answers (or ends)
 // its calls well within it. Statuses and calls are awaited through the Flow
 // adapters of Flows.kt, invitations through callInvitationsFlow collected
@@ -57,7 +55,7 @@ private val WAIT = 10.seconds
 /** A whole test, joins included: under LiveKit's 60 s for a media-less session. */
 private val TEST_TIMEOUT = 45.seconds
 
-/** The ring timeout the missed-call test expects of utd-stack at most (it runs 3 s). */
+/** The ring timeout the missed-call test expects of utd-stack at most (it runs 8 s). */
 private val SHORT_RING_TIMEOUT = 10.seconds
 
 /**
@@ -241,7 +239,7 @@ fun registerCallScenarioTests(suite: TestSuite) {
     suite.asyncTest("calls: an unanswered call becomes missed on both sides after the stack's ring timeout", TEST_TIMEOUT) {
         withCalls("missed") { calls ->
             val ringTimeout = calls.stack.ringTimeoutMs?.milliseconds
-                ?: throw AssertionError("utd-stack's env file gives no ring_timeout_ms; this test needs its short ring timeout (3 s)")
+                ?: throw AssertionError("utd-stack's env file gives no ring_timeout_ms; this test needs its short ring timeout (8 s)")
             assertTrue(ringTimeout <= SHORT_RING_TIMEOUT, "utd-stack's ring timeout is $ringTimeout; this test needs at most $SHORT_RING_TIMEOUT")
             val alice = calls.device("alice", "a1")
             val bob = calls.device("bob", "b1")

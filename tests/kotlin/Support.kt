@@ -101,9 +101,49 @@ class StackEnv(
     val controlUrl: String,
     /** The engine's call ring timeout in the stack (`ring_timeout_ms`); null when the env file does not say. */
     val ringTimeoutMs: Long? = null,
+    /** The APNs stand-in the engine pushes VoIP calls to (`apns_url`); null from a stack without one. */
+    val apnsUrl: String? = null,
+    /** The FCM stand-in the engine sends data messages to (`fcm_url`); null from a stack without one. */
+    val fcmUrl: String? = null,
 ) {
     /** Stops the engine (the client sees its connection drop). */
     fun stopEngine() = control("/engine/stop")
+
+    /**
+     * Every VoIP push the stack's APNs stand-in accepted so far, oldest
+     * first (`GET /pushes/apns`). Fails on a stack without push stand-ins.
+     */
+    fun apnsPushes(): List<RecordedVoipPush> {
+        val items = pushes("/pushes/apns")
+        return items.map { item ->
+            @Suppress("UNCHECKED_CAST")
+            val payload = item["payload"] as? Map<String, Any?> ?: error("an APNs push without a payload dictionary: $item")
+            RecordedVoipPush(item["device_token"] as? String ?: error("an APNs push without a device token: $item"), payload)
+        }
+    }
+
+    /**
+     * Every data message the stack's FCM stand-in accepted so far, oldest
+     * first (`GET /pushes/fcm`). Fails on a stack without push stand-ins.
+     */
+    fun fcmMessages(): List<RecordedFcmMessage> {
+        val items = pushes("/pushes/fcm")
+        return items.map { item ->
+            val data = item["data"] as? Map<*, *> ?: error("an FCM message without data: $item")
+            RecordedFcmMessage(
+                item["device_token"] as? String ?: error("an FCM message without a device token: $item"),
+                data.entries.associate { (k, v) -> k as String to (v as? String ?: error("FCM data values are strings: $item")) },
+            )
+        }
+    }
+
+    private fun pushes(path: String): List<Map<*, *>> {
+        check(apnsUrl != null && fcmUrl != null) { "this utd-stack has no push stand-ins (no apns_url / fcm_url in its env file)" }
+        val (status, body) = httpGet(controlUrl.trimEnd('/') + path)
+        check(status == 200) { "utd-stack control $path answered HTTP $status: $body" }
+        val items = parseJson(body) as? List<*> ?: error("utd-stack control $path is not a JSON array: $body")
+        return items.map { it as? Map<*, *> ?: error("utd-stack control $path: not an object: $it") }
+    }
 
     /** Starts the engine again on the same port with the same database. */
     fun startEngine() = control("/engine/start")
@@ -127,9 +167,24 @@ class StackEnv(
                 field("admin_token"),
                 field("control_url"),
                 values["ring_timeout_ms"]?.toLongOrNull(),
+                values["apns_url"],
+                values["fcm_url"],
             )
         }
     }
+}
+
+/** A VoIP push as the APNs stand-in received it. */
+class RecordedVoipPush(val deviceToken: String, val payload: Map<String, Any?>) {
+    /** The payload dictionary serialized to JSON, as an iOS app hands `dictionaryPayload` to `handleCallPush`. */
+    val payloadJson: String get() = toJson(payload)
+
+    override fun toString() = "VoIP push to ${deviceToken.take(8)}…: $payloadJson"
+}
+
+/** An FCM data message as the FCM stand-in received it. */
+class RecordedFcmMessage(val deviceToken: String, val data: Map<String, String>) {
+    override fun toString() = "FCM message to ${deviceToken.take(12)}…: $data"
 }
 
 /** An app created through the admin API: the publishable credentials a client gets. */
@@ -280,6 +335,117 @@ fun parseFlatJsonObject(json: String): Map<String, String?> {
         expect('}')
         return out
     }
+}
+
+/**
+ * Parses any JSON text: objects become `Map<String, Any?>` (in order),
+ * arrays `List<Any?>`, numbers `Long` (integral) or `Double`, and strings,
+ * booleans and null themselves. For the stack's push lists; strict enough to
+ * fail on malformed JSON.
+ */
+fun parseJson(json: String): Any? {
+    var i = 0
+    fun fail(what: String): Nothing = throw IllegalArgumentException("$what at $i in $json")
+    fun skipSpace() { while (i < json.length && json[i].isWhitespace()) i++ }
+    fun expect(c: Char) {
+        skipSpace()
+        if (i >= json.length || json[i] != c) fail("expected '$c'")
+        i++
+    }
+    fun string(): String {
+        expect('"')
+        val sb = StringBuilder()
+        while (true) {
+            if (i >= json.length) fail("unterminated string")
+            when (val c = json[i++]) {
+                '"' -> return sb.toString()
+                '\\' -> when (val e = json[i++]) {
+                    'n' -> sb.append('\n')
+                    't' -> sb.append('\t')
+                    'r' -> sb.append('\r')
+                    'b' -> sb.append('\b')
+                    'f' -> sb.append('\u000c')
+                    'u' -> { sb.append(json.substring(i, i + 4).toInt(16).toChar()); i += 4 }
+                    '"', '\\', '/' -> sb.append(e)
+                    else -> fail("bad escape \\$e")
+                }
+                else -> sb.append(c)
+            }
+        }
+    }
+    fun value(): Any? {
+        skipSpace()
+        if (i >= json.length) fail("expected a value")
+        return when (json[i]) {
+            '{' -> {
+                i++
+                val map = LinkedHashMap<String, Any?>()
+                skipSpace()
+                if (json[i] == '}') { i++; return map }
+                while (true) {
+                    val key = string()
+                    expect(':')
+                    map[key] = value()
+                    skipSpace()
+                    if (i < json.length && json[i] == ',') { i++; continue }
+                    expect('}')
+                    return map
+                }
+                map // not reached: the loop returns
+            }
+            '[' -> {
+                i++
+                val list = ArrayList<Any?>()
+                skipSpace()
+                if (json[i] == ']') { i++; return list }
+                while (true) {
+                    list += value()
+                    skipSpace()
+                    if (i < json.length && json[i] == ',') { i++; continue }
+                    expect(']')
+                    return list
+                }
+                list // not reached: the loop returns
+            }
+            '"' -> string()
+            't' -> { if (!json.startsWith("true", i)) fail("bad literal"); i += 4; true }
+            'f' -> { if (!json.startsWith("false", i)) fail("bad literal"); i += 5; false }
+            'n' -> { if (!json.startsWith("null", i)) fail("bad literal"); i += 4; null }
+            else -> {
+                val start = i
+                while (i < json.length && (json[i].isDigit() || json[i] in "+-.eE")) i++
+                val text = json.substring(start, i)
+                text.toLongOrNull() ?: text.toDoubleOrNull() ?: fail("bad number '$text'")
+            }
+        }
+    }
+    val result = value()
+    skipSpace()
+    if (i != json.length) fail("trailing characters")
+    return result
+}
+
+/** Serializes what [parseJson] returns (maps, lists, strings, numbers, booleans, null) back to JSON. */
+fun toJson(value: Any?): String = when (value) {
+    null -> "null"
+    is String -> buildString {
+        append('"')
+        for (c in value) when {
+            c == '"' -> append("\\\"")
+            c == '\\' -> append("\\\\")
+            c == '\n' -> append("\\n")
+            c == '\r' -> append("\\r")
+            c == '\t' -> append("\\t")
+            c < ' ' -> append("\\u%04x".format(c.code))
+            else -> append(c)
+        }
+        append('"')
+    }
+    is Boolean, is Long, is Int -> value.toString()
+    is Double -> if (value.isFinite()) value.toString() else error("not a JSON number: $value")
+    is Map<*, *> -> value.entries.joinToString(",", "{", "}") { (k, v) -> toJson(k as String) + ":" + toJson(v) }
+    is List<*> -> value.joinToString(",", "[", "]") { toJson(it) }
+    else -> error("not a JSON value: $value (${value::class})")
 }
 
 /**

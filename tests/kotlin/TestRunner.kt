@@ -51,6 +51,7 @@ fun main(args: Array<String>) {
     registerSignallingScenarioTests(suite)
     registerRoomScenarioTests(suite)
     registerCallScenarioTests(suite)
+    registerColdStartTests(suite)
 
     val selected = if (args.isEmpty()) suite.tests else suite.tests.filter { t -> args.any { t.name.contains(it) } }
     if (selected.isEmpty()) {

@@ -5,19 +5,35 @@
 //! utd-stack --env-file PATH [--watch-pid PID] [--database FILE] [--ring-timeout-secs N]
 //! ```
 //!
-//! The engine's call ring timeout defaults to 3 s here (30 s in the engine)
-//! so the foreign suites can watch an unanswered call become `missed`.
+//! The engine's call ring timeout defaults to 8 s here (30 s in the engine)
+//! so the foreign suites can watch an unanswered call become `missed`, while
+//! a cold-start answer (a new controller from the push payload) still fits
+//! in the ring on a slow CI machine.
 //!
-//! Starts livekit-server on free loopback ports and the engine in-process on a
-//! file database, then writes PATH as JSON:
-//! `{"engine_url","livekit_url","admin_token","control_url", ...}`. Foreign
-//! tests read it (via `UTD_STACK_ENV`) and drive the control endpoint:
+//! Starts livekit-server on free loopback ports, the loopback stand-ins of
+//! APNs and FCM (`utd_testkit::push`), and the engine in-process on a file
+//! database with push dispatch pointed at those stand-ins (bundle id
+//! `dev.utdstream.foreign`: VoIP topic `dev.utdstream.foreign.voip`; FCM
+//! project `utd-foreign`), then writes PATH as JSON:
+//! `{"engine_url","livekit_url","admin_token","control_url","apns_url",
+//! "fcm_url", ...}`. Foreign tests read it (via `UTD_STACK_ENV`) and drive
+//! the control endpoint:
 //!
 //! - `POST /engine/stop`: graceful engine stop (clients see their sockets close);
 //! - `POST /engine/start`: the engine again, on the same port with the same
-//!   database, so a connected client can reconnect by itself;
+//!   database and the same push configuration, so a connected client can
+//!   reconnect by itself;
 //! - `GET /status`: `{"engine_running": bool}`;
+//! - `GET /pushes/apns`: every push the APNs stand-in accepted so far, in
+//!   arrival order, as `[{"device_token": hex, "payload": {...}}]` (`payload`
+//!   is the JSON dictionary PushKit would hand the app);
+//! - `GET /pushes/fcm`: every message the FCM stand-in accepted so far, in
+//!   arrival order, as `[{"device_token": token, "data": {string: string}}]`
+//!   (`data` is what `RemoteMessage.data` would hold);
 //! - `POST /shutdown`: stops everything and exits.
+//!
+//! The push lists are never cleared during a run: a test tells its own
+//! pushes by the (unique) device tokens it registered.
 //!
 //! It also exits on SIGINT/SIGTERM and, with `--watch-pid`, when that process
 //! (the test script) is gone, so an interrupted run leaves nothing behind.
@@ -33,7 +49,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 use tokio::sync::{watch, Mutex};
-use utd_engine::{DatabaseLocation, EngineConfig, RunningEngine};
+use utd_engine::{ApnsConfig, DatabaseLocation, EngineConfig, FcmConfig, RunningEngine};
+use utd_testkit::push::{ApnsKey, ApnsStandIn, FcmStandIn};
 use utd_testkit::{LiveKitServer, WiredLiveKit};
 
 struct Args {
@@ -44,7 +61,13 @@ struct Args {
 }
 
 /// Short enough for a test to wait out, long enough to answer in.
-const DEFAULT_RING_TIMEOUT: Duration = Duration::from_secs(3);
+const DEFAULT_RING_TIMEOUT: Duration = Duration::from_secs(8);
+
+/// The app the engine pushes to: VoIP pushes go to `<bundle id>.voip`.
+const APNS_BUNDLE_ID: &str = "dev.utdstream.foreign";
+
+/// The Firebase project of the FCM stand-in.
+const FCM_PROJECT: &str = "utd-foreign";
 
 fn parse_args() -> Result<Args> {
     let mut env_file = None;
@@ -125,8 +148,12 @@ fn main() -> Result<()> {
 }
 
 struct Stack {
+    /// The engine's configuration, push credentials included: a restart
+    /// (`POST /engine/start`) uses it as it is.
     config: EngineConfig,
     engine: Mutex<Option<RunningEngine>>,
+    apns: ApnsStandIn,
+    fcm: FcmStandIn,
     /// Flips to true once, when the stack should exit.
     exit: watch::Sender<bool>,
 }
@@ -139,15 +166,41 @@ impl Stack {
     }
 }
 
-async fn serve(config: EngineConfig, livekit: &LiveKitServer, args: &Args) -> Result<()> {
+/// Starts both push stand-ins and points `config`'s push dispatch at them.
+async fn push_stand_ins(config: &mut EngineConfig) -> Result<(ApnsStandIn, FcmStandIn)> {
+    let key = ApnsKey::generate();
+    let apns = ApnsStandIn::start(&key, APNS_BUNDLE_ID)
+        .await
+        .context("starting the APNs stand-in")?;
+    let fcm = FcmStandIn::start(FCM_PROJECT)
+        .await
+        .context("starting the FCM stand-in")?;
+    config.push.apns = Some(
+        ApnsConfig::new(key.p8_pem, key.key_id, key.team_id, APNS_BUNDLE_ID)
+            .with_endpoint(apns.url()),
+    );
+    config.push.fcm = Some(
+        FcmConfig::from_service_account_json(&fcm.service_account_json())
+            .context("the FCM stand-in's service account")?
+            .with_endpoint(fcm.url()),
+    );
+    Ok((apns, fcm))
+}
+
+async fn serve(mut config: EngineConfig, livekit: &LiveKitServer, args: &Args) -> Result<()> {
+    let (apns, fcm) = push_stand_ins(&mut config).await?;
     let engine = utd_engine::start(config.clone())
         .await
         .context("starting the engine")?;
     let engine_url = engine.base_url();
     let admin_token = engine.admin_token().to_owned();
+    let apns_url = apns.url();
+    let fcm_url = fcm.url();
     let stack = Arc::new(Stack {
         config,
         engine: Mutex::new(Some(engine)),
+        apns,
+        fcm,
         exit: watch::channel(false).0,
     });
 
@@ -157,6 +210,8 @@ async fn serve(config: EngineConfig, livekit: &LiveKitServer, args: &Args) -> Re
         .route("/engine/stop", post(stop_engine))
         .route("/engine/start", post(start_engine))
         .route("/status", get(status))
+        .route("/pushes/apns", get(apns_pushes))
+        .route("/pushes/fcm", get(fcm_messages))
         .route("/shutdown", post(shutdown))
         .with_state(stack.clone());
     let exit = stack.clone();
@@ -176,6 +231,10 @@ async fn serve(config: EngineConfig, livekit: &LiveKitServer, args: &Args) -> Re
             "livekit_api_secret": livekit.api_secret(),
             "admin_token": admin_token,
             "control_url": control_url,
+            "apns_url": apns_url,
+            "apns_bundle_id": APNS_BUNDLE_ID,
+            "fcm_url": fcm_url,
+            "fcm_project_id": FCM_PROJECT,
             "ring_timeout_ms": u64::try_from(args.ring_timeout.as_millis()).unwrap_or(u64::MAX),
         }),
     )?;
@@ -192,11 +251,19 @@ async fn serve(config: EngineConfig, livekit: &LiveKitServer, args: &Args) -> Re
     if let Some(engine) = stack.engine.lock().await.take() {
         engine.shutdown().await;
     }
-    match tokio::time::timeout(Duration::from_secs(5), control_server).await {
+    let served = match tokio::time::timeout(Duration::from_secs(5), control_server).await {
         Ok(Ok(Ok(()))) | Err(_) => Ok(()),
         Ok(Ok(Err(e))) => Err(e).context("control server"),
         Ok(Err(e)) => Err(e).context("control server task"),
+    };
+    // The engine is gone, so nothing pushes any more. Once the control
+    // server has let go of the stack, the stand-ins close their connections;
+    // otherwise dropping them stops their listeners all the same.
+    if let Ok(stack) = Arc::try_unwrap(stack) {
+        stack.apns.shutdown().await;
+        stack.fcm.shutdown().await;
     }
+    served
 }
 
 /// Writes the env file atomically, so a reader polling for it never sees a
@@ -234,6 +301,28 @@ async fn start_engine(
 
 async fn status(State(stack): State<Arc<Stack>>) -> Json<serde_json::Value> {
     Json(json!({ "engine_running": stack.engine.lock().await.is_some() }))
+}
+
+/// The APNs stand-in's accepted pushes so far, oldest first.
+async fn apns_pushes(State(stack): State<Arc<Stack>>) -> Json<serde_json::Value> {
+    let pushes = stack.apns.pushes();
+    Json(serde_json::Value::Array(
+        pushes
+            .into_iter()
+            .map(|p| json!({ "device_token": p.device_token, "payload": p.payload }))
+            .collect(),
+    ))
+}
+
+/// The FCM stand-in's accepted messages so far, oldest first.
+async fn fcm_messages(State(stack): State<Arc<Stack>>) -> Json<serde_json::Value> {
+    let messages = stack.fcm.messages();
+    Json(serde_json::Value::Array(
+        messages
+            .into_iter()
+            .map(|m| json!({ "device_token": m.device_token, "data": m.data }))
+            .collect(),
+    ))
 }
 
 async fn shutdown(State(stack): State<Arc<Stack>>) -> StatusCode {

@@ -1,9 +1,9 @@
 // Idiomatic Swift concurrency on top of the generated bindings: each
 // observable of UTDStreamClient, UTDRoom, UTDAudioRoomSession,
-// UTDLiveStreamSession and UTDCallSession as an AsyncStream. State streams
+// UTDLiveStreamSession, UTDCallSession and UTDCallController as an AsyncStream. State streams
 // (connection state, canPublish, participants, seats, stage, call status,
 // ...) give the current value first, then every change; event streams (room
-// events, stage requests, call invitations) give what happens from the
+// events, stage requests, call invitations, calls-kit events) give what happens from the
 // moment they are made. Ending the iteration (break, task
 // cancellation, dropping the stream) cancels the SDK subscription.
 //
@@ -358,6 +358,47 @@ extension UTDCallSession {
         let (stream, continuation) = AsyncStream.makeStream(
             of: UTDCall.self, bufferingPolicy: .bufferingNewest(limit))
         let subscription = observeCall(listener: CallForwarder(continuation))
+        continuation.onTermination = { _ in subscription.cancel() }
+        return stream
+    }
+}
+
+// MARK: - Calls kit: UTDCallController
+
+/// Forwards the calls kit's events into a stream.
+final class CallControllerEventForwarder: UTDCallControllerListener {
+    let continuation: AsyncStream<UTDCallControllerEvent>.Continuation
+
+    init(_ continuation: AsyncStream<UTDCallControllerEvent>.Continuation) {
+        self.continuation = continuation
+    }
+
+    func onEvent(event: UTDCallControllerEvent) {
+        continuation.yield(event)
+    }
+}
+
+extension UTDCallController {
+    /// The calls kit's events, in order: first an `incomingCall` for each
+    /// call ringing now, then every event as it happens (`incomingCall` once
+    /// per call however many paths told of it, `callJoined`, `callEnded`
+    /// once per call). Make it before `init()` so nothing `init()` finds is
+    /// missed. Nothing is dropped however slow the consumer (the events are
+    /// few); ending the iteration cancels the SDK subscription.
+    ///
+    /// ```swift
+    /// for await event in controller.events() {
+    ///     switch event {
+    ///     case .incomingCall(let call): showIncoming(call)
+    ///     case .callJoined(_, let session): showCallScreen(session)
+    ///     case .callEnded(let callId, let reason): endSystemCall(callId, reason)
+    ///     }
+    /// }
+    /// ```
+    public func events() -> AsyncStream<UTDCallControllerEvent> {
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: UTDCallControllerEvent.self, bufferingPolicy: .unbounded)
+        let subscription = observeEvents(listener: CallControllerEventForwarder(continuation))
         continuation.onTermination = { _ in subscription.cancel() }
         return stream
     }

@@ -5,10 +5,8 @@
 // end in the same terminal state.
 //
 // A user on two devices is two clients authenticated as the same identity
-// with different device ids. The default (control-plane) transport joins
-// LiveKit for real but sends no media, and LiveKit ends such a session 60 s
-// after joining: every test makes its own app (so its own identities) and
-// is done well within that. utd-stack runs the engine with a 3 s ring
+// with different device ids. Every test makes its own app (so its own
+// identities). utd-stack runs the engine with an 8 s ring
 // timeout (reported in its env file), so the missed-call test waits seconds.
 // Waits go through the AsyncStream adapters of AsyncStreams.swift.
 import Foundation

@@ -207,6 +207,12 @@ struct StackEnv: Decodable, Sendable {
     /// The engine's call ring timeout (utd-stack runs it at 3 s); nil from
     /// a stack that does not report it.
     let ringTimeoutMs: UInt64?
+    /// The APNs stand-in the engine pushes VoIP calls to; nil from a stack
+    /// without push stand-ins.
+    let apnsUrl: String?
+    /// The FCM stand-in the engine sends data messages to; nil from a stack
+    /// without push stand-ins.
+    let fcmUrl: String?
 
     enum CodingKeys: String, CodingKey {
         case engineUrl = "engine_url"
@@ -214,6 +220,8 @@ struct StackEnv: Decodable, Sendable {
         case adminToken = "admin_token"
         case controlUrl = "control_url"
         case ringTimeoutMs = "ring_timeout_ms"
+        case apnsUrl = "apns_url"
+        case fcmUrl = "fcm_url"
     }
 
     static func require() throws -> StackEnv {
@@ -239,6 +247,68 @@ struct StackEnv: Decodable, Sendable {
 
     /// The engine's admin API with the stack's admin token.
     var admin: EngineAdmin { EngineAdmin(engineUrl: engineUrl, adminToken: adminToken) }
+
+    /// Every VoIP push the stack's APNs stand-in accepted so far, oldest
+    /// first (`GET /pushes/apns`).
+    func apnsPushes() async throws -> [RecordedVoIPPush] {
+        try await recorded("/pushes/apns").map { item in
+            guard let token = item["device_token"] as? String,
+                let payload = item["payload"] as? [String: Any]
+            else { throw StackError("an APNs push without device_token / payload: \(item)") }
+            // As an app serializes PushKit's `dictionaryPayload` for handleCallPush.
+            let json = try JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys])
+            return RecordedVoIPPush(
+                deviceToken: token,
+                payloadJSON: String(decoding: json, as: UTF8.self),
+                strings: payload.compactMapValues { $0 as? String })
+        }
+    }
+
+    /// Every data message the stack's FCM stand-in accepted so far, oldest
+    /// first (`GET /pushes/fcm`).
+    func fcmMessages() async throws -> [RecordedFCMMessage] {
+        try await recorded("/pushes/fcm").map { item in
+            guard let token = item["device_token"] as? String, let data = item["data"] as? [String: Any] else {
+                throw StackError("an FCM message without device_token / data: \(item)")
+            }
+            let strings = data.compactMapValues { $0 as? String }
+            guard strings.count == data.count else { throw StackError("FCM data values are strings: \(item)") }
+            return RecordedFCMMessage(deviceToken: token, data: strings)
+        }
+    }
+
+    private func recorded(_ path: String) async throws -> [[String: Any]] {
+        guard apnsUrl != nil, fcmUrl != nil else {
+            throw StackError("this utd-stack runs no push stand-ins (no apns_url / fcm_url in its env file)")
+        }
+        let (status, body) = try await httpRequest("GET", url: trimmed(controlUrl) + path)
+        guard status == 200 else { throw StackError("utd-stack control \(path) answered HTTP \(status): \(body)") }
+        guard let items = try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [[String: Any]] else {
+            throw StackError("utd-stack control \(path) is not an array of objects: \(body)")
+        }
+        return items
+    }
+}
+
+/// A VoIP push as the APNs stand-in received it.
+struct RecordedVoIPPush: Sendable, CustomStringConvertible {
+    let deviceToken: String
+    /// The payload dictionary serialized to JSON, as an iOS app hands
+    /// `payload.dictionaryPayload` to `handleCallPush`.
+    let payloadJSON: String
+    /// The payload's string fields (`type`, `call_id`, `caller_identity`, ...).
+    let strings: [String: String]
+
+    var description: String { "VoIP push to \(deviceToken.prefix(8))…: \(payloadJSON)" }
+}
+
+/// An FCM data message as the FCM stand-in received it.
+struct RecordedFCMMessage: Sendable, CustomStringConvertible {
+    let deviceToken: String
+    /// `RemoteMessage.data`.
+    let data: [String: String]
+
+    var description: String { "FCM message to \(deviceToken.prefix(12))…: \(data)" }
 }
 
 private func trimmed(_ url: String) -> String {

@@ -1,5 +1,5 @@
 // Idiomatic Kotlin on top of the generated bindings: each observable of the
-// SDK (client, logs, rooms and their sessions, calls) as a cold Flow. Collecting
+// SDK (client, logs, rooms and their sessions, calls, the calls kit) as a cold Flow. Collecting
 // subscribes (state flows give the current value first, event flows what
 // happens from then on); cancelling the collector cancels the SDK
 // subscription. Listeners run on SDK threads: trySend never blocks them.
@@ -236,6 +236,36 @@ fun UTDStreamClient.callInvitationsFlow(): Flow<UTDCall> = callbackFlow {
     val subscription = observeCallInvitations(object : UTDCallInvitationListener {
         override fun onInvitation(call: UTDCall) {
             trySend(call)
+        }
+    })
+    awaitClose { subscription.cancel() }
+}.buffer(capacity = Channel.UNLIMITED)
+
+// ---- Calls kit: UTDCallController ----
+
+/**
+ * The calls kit's events, in order: first an `IncomingCall` for each call
+ * ringing now, then every event as it happens (`IncomingCall` once per call
+ * however many paths told of it, `CallJoined`, `CallEnded` once per call).
+ * Collect it for as long as the app shows calls, from before `init()` so
+ * nothing `init()` finds is missed; cancelling the collector cancels the
+ * SDK subscription. None is dropped however slow the collector, and it does
+ * not complete by itself when the controller is disposed.
+ *
+ * ```
+ * controller.eventsFlow().collect { event ->
+ *     when (event) {
+ *         is UTDCallControllerEvent.IncomingCall -> showIncoming(event.call)
+ *         is UTDCallControllerEvent.CallJoined -> showCallScreen(event.session)
+ *         is UTDCallControllerEvent.CallEnded -> dismissCall(event.callId, event.reason)
+ *     }
+ * }
+ * ```
+ */
+fun UTDCallController.eventsFlow(): Flow<UTDCallControllerEvent> = callbackFlow {
+    val subscription = observeEvents(object : UTDCallControllerListener {
+        override fun onEvent(event: UTDCallControllerEvent) {
+            trySend(event)
         }
     })
     awaitClose { subscription.cancel() }
