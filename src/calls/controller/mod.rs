@@ -58,6 +58,9 @@ pub struct CallController {
     /// The call this device is in.
     current: Mutex<Option<Arc<UTDCallSession>>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// Set once the follower of call pushes runs (an `init()` that failed
+    /// and is called again must not start a second one).
+    following: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for CallController {
@@ -182,6 +185,7 @@ impl CallController {
             actions: tokio::sync::Mutex::new(()),
             current: Mutex::new(None),
             tasks: Mutex::new(Vec::new()),
+            following: std::sync::atomic::AtomicBool::new(false),
         }))
     }
 
@@ -366,6 +370,12 @@ impl CallController {
 
     /// Follows this user's call pushes and the connection state.
     fn start_follower(self: &Arc<Self>) {
+        if self
+            .following
+            .swap(true, std::sync::atomic::Ordering::AcqRel)
+        {
+            return;
+        }
         let mut pushes = self.client.signalling().call_pushes();
         let mut states = self.client.signalling().shared().state.watch();
         let weak = Arc::downgrade(self);
