@@ -5,7 +5,8 @@
 //! Each cold-start run: the callee's phone registered a VoIP token and its
 //! app was killed (no client running). The caller's controller (connected,
 //! publishing a tone) starts a call; the engine pushes to the APNs stand-in.
-//! The moment the stand-in has the push, a new callee controller is built
+//! The moment the stand-in has the push (the caller's `startCall` still
+//! joining the call room beside it), a new callee controller is built
 //! from the payload alone (what a PushKit wake-up does): `handleCallPush`,
 //! `reconcile`, then `acceptIncoming` with `init()` running beside it, until
 //! the first decoded frame of the caller's audio. Timed from the
@@ -125,17 +126,96 @@ impl Bench {
         Ok(UTDCallController::new(self.config(user, device, tokens))?)
     }
 
-    /// The caller rings the callee; returns the call id, with the caller
-    /// singing into the call room until the returned task is aborted.
-    async fn ring(
+    /// One killed-phone call; returns the callee's timings and the time
+    /// the stand-in received the push.
+    async fn cold(&self, caller: &Arc<UTDCallController>) -> BenchResult<(UTDCallTimings, u64)> {
+        let before = self.apns.pushes().len();
+        let ringing = ring(caller);
+        let pushes = self
+            .apns
+            .wait_for_pushes(before + 1, bench_support::STEP_TIMEOUT)
+            .await?;
+        let push = pushes.get(before).ok_or("no VoIP push for the call")?;
+        let call_id = push.payload["call_id"]
+            .as_str()
+            .ok_or("the push has no call id")?
+            .to_owned();
+        // The phone wakes with nothing but the payload.
+        let phone = self.controller(CALLEE, vec![voip_token()]).await?;
+        phone.handle_call_push(push.payload.to_string())?;
+        phone.mark_reported(call_id.clone());
+        within("reconcile", phone.clone().reconcile(call_id.clone())).await?;
+        let accept = tokio::spawn(phone.clone().accept_incoming(call_id.clone()));
+        within("init", phone.clone().init()).await?;
+        match within("accept", async { accept.await.map_err(|e| e.to_string()) }).await? {
+            Ok(UTDAcceptOutcome::Joined { .. }) => {}
+            other => return Err(format!("the cold accept did not join: {other:?}").into()),
+        }
+        let (started_id, singer) = joined(ringing).await?;
+        if started_id != call_id {
+            return Err(format!("pushed {call_id}, started {started_id}").into());
+        }
+        let timings = first_audio(&phone, &call_id).await?;
+        singer.abort();
+        within("hang up", caller.clone().end()).await?;
+        phone.dispose().await;
+        Ok((timings, push.received_at_ms))
+    }
+
+    /// One call to a connected phone, answered at the invitation; returns
+    /// invitation → first remote audio.
+    async fn warm(
         &self,
         caller: &Arc<UTDCallController>,
-    ) -> BenchResult<(String, tokio::task::JoinHandle<()>)> {
+        phone: &Arc<UTDCallController>,
+    ) -> BenchResult<Duration> {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let _events = phone.observe_events(Arc::new(Forward(tx)));
+        let ringing = ring(caller);
+        let invited = within("the invitation", async {
+            loop {
+                match rx.recv().await {
+                    // The phone has no other call ringing.
+                    Some(UTDCallControllerEvent::IncomingCall { call }) => {
+                        return Ok::<_, String>(call.call_id)
+                    }
+                    Some(_) => {}
+                    None => return Err("the event stream ended".to_owned()),
+                }
+            }
+        });
+        let call_id = invited.await?;
+        match within("accept", phone.clone().accept_incoming(call_id.clone())).await? {
+            UTDAcceptOutcome::Joined { .. } => {}
+            other => return Err(format!("the warm accept did not join: {other:?}").into()),
+        }
+        let (started_id, singer) = joined(ringing).await?;
+        if started_id != call_id {
+            return Err(format!("invited to {call_id}, started {started_id}").into());
+        }
+        let timings = first_audio(phone, &call_id).await?;
+        singer.abort();
+        within("hang up", caller.clone().end()).await?;
+        span(
+            timings.invitation_received_at_ms,
+            timings.first_remote_audio_at_ms,
+            "warm invitation → audio",
+        )
+    }
+}
+
+/// The caller rings the callee, in the background: the callee's side runs
+/// as soon as the push or invitation is out, while the caller's `startCall`
+/// still joins the call room. Resolves to the call id and a task singing
+/// into the room until aborted.
+fn ring(
+    caller: &Arc<UTDCallController>,
+) -> tokio::task::JoinHandle<BenchResult<(String, tokio::task::JoinHandle<()>)>> {
+    let caller = caller.clone();
+    tokio::spawn(async move {
         let session = within(
             "startCall",
-            caller
-                .clone()
-                .start_call(CALLEE.into(), None, UTDStreamType::AudioCall),
+            caller.start_call(CALLEE.into(), None, UTDStreamType::AudioCall),
         )
         .await?;
         let call_id = session.call_id().ok_or("the started call has no id")?;
@@ -154,76 +234,12 @@ impl Bench {
             }
         });
         Ok((call_id, singer))
-    }
+    })
+}
 
-    /// One killed-phone call; returns the callee's timings and the time
-    /// the stand-in received the push.
-    async fn cold(&self, caller: &Arc<UTDCallController>) -> BenchResult<(UTDCallTimings, u64)> {
-        let before = self.apns.pushes().len();
-        let (call_id, singer) = self.ring(caller).await?;
-        let pushes = self
-            .apns
-            .wait_for_pushes(before + 1, bench_support::STEP_TIMEOUT)
-            .await?;
-        let push = pushes
-            .iter()
-            .find(|p| p.payload["call_id"] == call_id.as_str())
-            .ok_or("no VoIP push for the call")?;
-        // The phone wakes with nothing but the payload.
-        let phone = self.controller(CALLEE, vec![voip_token()]).await?;
-        phone.handle_call_push(push.payload.to_string())?;
-        phone.mark_reported(call_id.clone());
-        within("reconcile", phone.clone().reconcile(call_id.clone())).await?;
-        let accept = tokio::spawn(phone.clone().accept_incoming(call_id.clone()));
-        within("init", phone.clone().init()).await?;
-        match within("accept", async { accept.await.map_err(|e| e.to_string()) }).await? {
-            Ok(UTDAcceptOutcome::Joined { .. }) => {}
-            other => return Err(format!("the cold accept did not join: {other:?}").into()),
-        }
-        let timings = first_audio(&phone, &call_id).await?;
-        singer.abort();
-        within("hang up", caller.clone().end()).await?;
-        phone.dispose().await;
-        Ok((timings, push.received_at_ms))
-    }
-
-    /// One call to a connected phone, answered at the invitation; returns
-    /// invitation → first remote audio.
-    async fn warm(
-        &self,
-        caller: &Arc<UTDCallController>,
-        phone: &Arc<UTDCallController>,
-    ) -> BenchResult<Duration> {
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let _events = phone.observe_events(Arc::new(Forward(tx)));
-        let (call_id, singer) = self.ring(caller).await?;
-        let invited = within("the invitation", async {
-            loop {
-                match rx.recv().await {
-                    Some(UTDCallControllerEvent::IncomingCall { call })
-                        if call.call_id == call_id =>
-                    {
-                        return Ok::<_, String>(())
-                    }
-                    Some(_) => {}
-                    None => return Err("the event stream ended".to_owned()),
-                }
-            }
-        });
-        invited.await?;
-        match within("accept", phone.clone().accept_incoming(call_id.clone())).await? {
-            UTDAcceptOutcome::Joined { .. } => {}
-            other => return Err(format!("the warm accept did not join: {other:?}").into()),
-        }
-        let timings = first_audio(phone, &call_id).await?;
-        singer.abort();
-        within("hang up", caller.clone().end()).await?;
-        span(
-            timings.invitation_received_at_ms,
-            timings.first_remote_audio_at_ms,
-            "warm invitation → audio",
-        )
-    }
+/// The result of a spawned step.
+async fn joined<T>(task: tokio::task::JoinHandle<BenchResult<T>>) -> BenchResult<T> {
+    task.await.map_err(|e| format!("task failed: {e}"))?
 }
 
 struct Forward(tokio::sync::mpsc::UnboundedSender<UTDCallControllerEvent>);

@@ -8,10 +8,13 @@ mod calls;
 mod media;
 mod rooms;
 mod signalling;
+mod wake;
 
 use std::time::{Duration, Instant};
 
+use utd_engine::config::ApnsConfig;
 use utd_engine::{DatabaseLocation, EngineConfig};
+use utd_testkit::push::{ApnsKey, ApnsStandIn};
 use utd_testkit::WiredLiveKit;
 
 type DemoResult = Result<(), Box<dyn std::error::Error>>;
@@ -28,6 +31,19 @@ async fn main() -> DemoResult {
     config.heartbeat_interval = Duration::from_secs(1);
     // Short enough to watch an unanswered call become missed.
     config.ring_timeout = Duration::from_secs(2);
+    // VoIP pushes go to a loopback stand-in of APNs (Apple is not reachable
+    // from here); it checks the JWT, headers and payload as Apple does.
+    let key = ApnsKey::generate();
+    let apns = ApnsStandIn::start(&key, "dev.utdstream.demo").await?;
+    config.push.apns = Some(
+        ApnsConfig::new(
+            key.p8_pem.clone(),
+            key.key_id.clone(),
+            key.team_id.clone(),
+            "dev.utdstream.demo",
+        )
+        .with_endpoint(apns.url()),
+    );
     let engine = utd_engine::start(config.clone()).await?;
     say(&format!(
         "engine up at {} (SQLite at {}), livekit-server at {}",
@@ -40,8 +56,10 @@ async fn main() -> DemoResult {
     rooms::run(&config, &engine).await?;
     media::run(&config, &engine).await?;
     calls::run(&config, &engine).await?;
+    wake::run(&config, &engine, &apns).await?;
 
     engine.shutdown().await;
+    apns.shutdown().await;
     drop(wired);
     say(&format!("done in {:.1} s", started.elapsed().as_secs_f64()));
     Ok(())
