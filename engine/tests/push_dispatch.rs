@@ -515,3 +515,68 @@ async fn a_refused_credential_is_refreshed_once_and_the_push_retried() {
     wait_until("an empty outbox", || async { outbox_len(&h).await == 0 }).await;
     h.engine.shutdown().await;
 }
+
+/// Whether some outbox row of `db` is leased (claimed by a dispatcher).
+fn leased(db: &std::path::Path) -> bool {
+    let conn = rusqlite::Connection::open(db).expect("open the engine database");
+    conn.busy_timeout(Duration::from_secs(5)).unwrap();
+    conn.query_row(
+        "SELECT COUNT(*) FROM push_outbox WHERE lease_owner IS NOT NULL",
+        [],
+        |r| r.get::<_, i64>(0),
+    )
+    .unwrap()
+        > 0
+}
+
+#[test]
+fn a_push_claimed_by_an_engine_killed_mid_attempt_is_sent_by_the_next_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("engine.sqlite3");
+    let key = ApnsKey::generate();
+    // The first engine lives on its own runtime, dropped mid-attempt: its
+    // tasks vanish without releasing their leases, as in a SIGKILL.
+    let first = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (config, port, created) = first.block_on(async {
+        // APNs accepts the connection and never answers.
+        let hole = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = hole.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = hole.accept().await {
+                held.push(socket);
+            }
+        });
+        let mut config = EngineConfig::for_tests();
+        config.push.apns = Some(apns_config(&key, &format!("http://127.0.0.1:{port}")));
+        config.database = DatabaseLocation::File(db.clone());
+        config.bind = free_addr();
+        let h = Harness::with_config(config.clone()).await;
+        let p = parties(&h).await;
+        register(&h, &p.alice, "apns_voip", &apns_token(1), Some("ios-1")).await;
+        let created = call(&h, &p.bob, "alice").await;
+        wait_until("the push claimed", || async { leased(&db) }).await;
+        (config, port, created)
+    });
+    first.shutdown_timeout(Duration::from_secs(1));
+    assert!(leased(&db), "the dead engine's lease is still on the row");
+
+    let second = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    second.block_on(async {
+        let apns = ApnsStandIn::start_on(port, &key, BUNDLE).await.unwrap();
+        let h = Harness::with_config(config).await;
+        let push = apns.wait_for_pushes(1, WAIT).await.unwrap().remove(0);
+        assert_eq!(push.payload["call_id"], created["call_id"]);
+        // Still inside the 30 s ring.
+        assert!(push.received_at_ms < created_at(&created) + 30_000);
+        h.engine.shutdown().await;
+    });
+}

@@ -15,7 +15,7 @@ use super::payload;
 /// tokens older than an hour and refreshes more often than every 20 minutes).
 const REFRESH_AFTER_SECS: u64 = 40 * 60;
 /// Bound on one request (the outbox lease outlives it).
-pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(4);
 
 struct ProviderToken {
     jwt: String,

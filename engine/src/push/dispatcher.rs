@@ -14,10 +14,12 @@ use crate::state::AppState;
 /// Most sends in flight at once.
 const MAX_IN_FLIGHT: usize = 64;
 /// Bound on one attempt (up to three requests: an access token, the send and
-/// its retry with a refreshed credential).
-const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(25);
-/// How long a claimed row stays leased: beyond [`ATTEMPT_TIMEOUT`].
-const LEASE_MS: u64 = 30_000;
+/// its retry with a refreshed credential; each normally well under a second).
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(8);
+/// How long a claimed row stays leased: beyond [`ATTEMPT_TIMEOUT`], and short
+/// so that a push claimed by an engine that was killed mid-attempt is sent
+/// by the next one while the call still rings (30 s by default).
+const LEASE_MS: u64 = 10_000;
 /// Longest sleep with nothing due (rows written by another engine sharing
 /// the database wake nobody here).
 const IDLE_POLL_MS: u64 = 30_000;

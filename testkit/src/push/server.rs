@@ -44,8 +44,7 @@ impl LoopbackServer {
         what: &str,
         make_router: impl FnOnce(u16) -> axum::Router,
     ) -> anyhow::Result<LoopbackServer> {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port))
-            .await
+        let listener = bind(port)
             .with_context(|| format!("binding the {what} stand-in to 127.0.0.1:{port}"))?;
         let port = listener.local_addr()?.port();
         let router = make_router(port);
@@ -134,4 +133,13 @@ async fn serve_connection(
             let _ = tokio::time::timeout(DRAIN, connection.as_mut()).await;
         }
     }
+}
+
+/// Binds with SO_REUSEADDR: a stand-in started on the port of a previous one
+/// (or of a peer that was killed) must not wait out its TIME_WAIT sockets.
+fn bind(port: u16) -> std::io::Result<TcpListener> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.set_reuseaddr(true)?;
+    socket.bind((Ipv4Addr::LOCALHOST, port).into())?;
+    socket.listen(1024)
 }
