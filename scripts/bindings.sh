@@ -18,11 +18,15 @@ fi
 out="$REPO_ROOT/bindings/generated"
 lib="$REPO_ROOT/target/$profile/libutd_stream.so"
 
+generator="$REPO_ROOT/target/bindgen/debug/uniffi-bindgen"
+
 build_generator() {
-  # Built in the shared target dir so dependencies compile once. Building it
-  # relinks the library with `cli` on, so the shipping library is rebuilt
-  # (relinked, cheaply) right after: the bindings and tests use that one.
-  cargo build --quiet --features cli --bin uniffi-bindgen
+  # Its own small crate and workspace (bindings/uniffi-bindgen): it links
+  # uniffi's generator only, so the SDK core is never compiled a second time
+  # with uniffi's `cli` feature. Its own target dir keeps the two lock files'
+  # builds from waiting on each other.
+  cargo build --quiet --manifest-path "$REPO_ROOT/bindings/uniffi-bindgen/Cargo.toml" \
+    --target-dir "$REPO_ROOT/target/bindgen"
 }
 
 build_library() {
@@ -31,7 +35,7 @@ build_library() {
 
 generate() {
   rm -rf "$out"
-  "$REPO_ROOT/target/debug/uniffi-bindgen" generate --no-format "$lib" \
+  "$generator" generate --no-format "$lib" \
     --language kotlin --language swift --out-dir "$out"
   # UniFFI writes type names as UtdStreamType; the public API is UTDStreamType.
   find "$out" -type f \( -name '*.kt' -o -name '*.swift' \) -print0 |
@@ -47,7 +51,7 @@ install_swift_sources() {
   cp "$out/UTDStreamFFI.modulemap" "$pkg/UTDStreamFFI/module.modulemap"
 }
 
-step "build uniffi-bindgen (cli feature)" build_generator
+step "build uniffi-bindgen (bindings/uniffi-bindgen)" build_generator
 step "cargo build --lib ($profile)" build_library
 step "uniffi-bindgen (kotlin + swift)" generate
 if [ -d "$REPO_ROOT/platforms/apple" ]; then
