@@ -21,7 +21,10 @@
 #       remote audio over 50 cold starts (a new controller built from the VoIP
 #       payload), next to a warm accept (connected phone) in the same run.
 #       Args: --runs N, --warmup N.
-#   scripts/bench.sh [args]         all four, each with args
+#   scripts/bench.sh size           the SDK library's size (x86_64 Linux): the default
+#       release build next to the size profile the phone packages use
+#       (`--profile release-size`: opt-level z, fat LTO, one codegen unit).
+#   scripts/bench.sh [args]         the four timing benches, each with args
 #       (so only the flags all take: --runs N, --warmup N).
 #
 # `scripts/bench.sh rooms --help` / `calls --help` print a bench's usage.
@@ -33,6 +36,20 @@ cd "$REPO_ROOT"
 benches=(rooms calls media push)
 case "${1:-}" in
   rooms | calls | media | push) benches=("$1"); shift ;;
+  size)
+    # Both are the desktop library (default features): what differs is the
+    # profile. Needs build.rs's LiveKit descriptors, like every build.
+    step "setup (LiveKit FFI library)" "$REPO_ROOT/scripts/setup.sh" livekit-ffi
+    step "cargo build --release --lib" cargo build --release --lib
+    step "cargo build --profile release-size --lib" cargo build --profile release-size --lib
+    default_size=$(stat -c %s target/release/libutd_stream.so)
+    small_size=$(stat -c %s target/release-size/libutd_stream.so)
+    printf '%-44s %12s\n' "library (x86_64 Linux)" "bytes"
+    printf '%-44s %12d\n' "release (default profile)" "$default_size"
+    printf '%-44s %12d  (%s of release)\n' "release-size (opt z, fat LTO, 1 CGU)" "$small_size" \
+      "$(awk -v a="$small_size" -v b="$default_size" 'BEGIN { printf "%.2f", a / b }')"
+    exit 0
+    ;;
 esac
 
 step "setup (livekit-server, LiveKit FFI library)" "$REPO_ROOT/scripts/setup.sh" livekit livekit-ffi
