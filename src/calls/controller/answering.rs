@@ -32,16 +32,21 @@ impl CallController {
         }
     }
 
-    /// The stream type of `call_id`, from the ledger or a reconcile; None
-    /// when the reconcile found it over.
-    async fn stream_type_of(&self, call_id: &str) -> Result<Option<UTDStreamType>, UTDStreamError> {
-        if let Some(call) = lock(&self.registry).call(call_id) {
-            return Ok(Some(call.stream_type));
-        }
-        Ok(match self.reconcile(call_id).await? {
-            UTDReconcileResult::Over { .. } => None,
-            _ => lock(&self.registry).call(call_id).map(|c| c.stream_type),
-        })
+    /// A call session for answering `call_id`, of the type the ledger (or a
+    /// reconcile) knows; None when the reconcile found the call over.
+    async fn session_for(&self, call_id: &str) -> Result<Option<Arc<Call>>, UTDStreamError> {
+        let known = lock(&self.registry).call(call_id).map(|c| c.stream_type);
+        let stream_type = match known {
+            Some(t) => t,
+            None => match self.reconcile(call_id).await? {
+                UTDReconcileResult::Over { .. } => return Ok(None),
+                _ => match lock(&self.registry).call(call_id) {
+                    Some(c) => c.stream_type,
+                    None => return Ok(None),
+                },
+            },
+        };
+        self.new_call(stream_type).map(Some)
     }
 
     pub(super) async fn accept_now(
@@ -68,8 +73,8 @@ impl CallController {
             }
             Ok(AcceptStart::Go) => {}
         }
-        let stream_type = match self.stream_type_of(call_id).await {
-            Ok(Some(t)) => t,
+        let call = match self.session_for(call_id).await {
+            Ok(Some(call)) => call,
             Ok(None) => {
                 self.clear_intent(call_id).await;
                 let reason = match lock(&self.registry).phase(call_id) {
@@ -85,11 +90,6 @@ impl CallController {
                 return Err(e);
             }
         };
-        let call = Call::new(
-            self.client.session_context(),
-            media::default_transport(),
-            stream_type,
-        )?;
         let engine_accepted = self.mark_when_active(&call, call_id);
         let accepted = call.accept(call_id).await;
         engine_accepted.abort();
@@ -236,8 +236,8 @@ impl CallController {
 
     async fn decline_at_engine(self: &Arc<Self>, call_id: &str) -> Result<(), UTDStreamError> {
         let _one_action = self.actions.lock().await;
-        let stream_type = match self.stream_type_of(call_id).await {
-            Ok(Some(t)) => t,
+        let call = match self.session_for(call_id).await {
+            Ok(Some(call)) => call,
             Ok(None) => {
                 self.clear_intent(call_id).await;
                 return Ok(());
@@ -247,21 +247,15 @@ impl CallController {
                 return Err(e);
             }
         };
-        let call = Call::new(
-            self.client.session_context(),
-            media::default_transport(),
-            stream_type,
-        )?;
         let declined = call.reject(call_id).await;
-        let seen = call.call.get();
         let reason = session_end_reason(&call);
         call.dispose().await;
-        match (declined, seen, reason) {
-            (Ok(reply), _, _) => {
+        match (declined, reason) {
+            (Ok(reply), _) => {
                 self.note(|r| r.saw_engine_state(call_id, state_of_call(&reply), None));
             }
-            (Err(_), _, Some(reason)) => self.note(|r| r.finish(call_id, reason)),
-            (Err(e), _, None) => {
+            (Err(_), Some(reason)) => self.note(|r| r.finish(call_id, reason)),
+            (Err(e), None) => {
                 lock(&self.registry).decline_interrupted(call_id);
                 return Err(e);
             }

@@ -254,6 +254,16 @@ impl CallController {
         self.emit(notes);
     }
 
+    /// A call session of `stream_type` over the client, on the default
+    /// media transport.
+    fn new_call(&self, stream_type: UTDStreamType) -> Result<Arc<Call>, UTDStreamError> {
+        Call::new(
+            self.client.session_context(),
+            media::default_transport(),
+            stream_type,
+        )
+    }
+
     /// A session for this user, minting one if none exists yet (a cold
     /// start reconciles before `init()`).
     async fn session(&self) -> Result<UserSession, UTDStreamError> {

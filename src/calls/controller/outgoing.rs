@@ -25,11 +25,7 @@ impl CallController {
                 ));
             }
         }
-        let call = Call::new(
-            self.client.session_context(),
-            media::default_transport(),
-            stream_type,
-        )?;
+        let call = self.new_call(stream_type)?;
         match call
             .start(
                 callee,
