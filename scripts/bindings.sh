@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the SDK library and generates its Swift and Kotlin bindings (UniFFI
-# library mode) into bindings/generated/, then lays the Swift files into the
+# library mode) into bindings/generated/ (and the Android variant of the Kotlin
+# ones into bindings/generated-android/), then lays the Swift files into the
 # SwiftPM package under platforms/apple/.
 #
 # Usage: scripts/bindings.sh [--release]
@@ -16,6 +17,9 @@ if [ "${1:-}" = "--release" ]; then
 fi
 
 out="$REPO_ROOT/bindings/generated"
+# The Kotlin bindings again with UniFFI's `android = true` (bindings/android.toml):
+# what the AAR ships. The desktop JVM suite uses the plain ones in $out.
+android_out="$REPO_ROOT/bindings/generated-android"
 lib="$REPO_ROOT/target/$profile/libutd_stream.so"
 
 generator="$REPO_ROOT/target/bindgen/debug/uniffi-bindgen"
@@ -37,8 +41,11 @@ generate() {
   rm -rf "$out"
   "$generator" generate --no-format "$lib" \
     --language kotlin --language swift --out-dir "$out"
+  rm -rf "$android_out"
+  "$generator" generate --no-format "$lib" --config "$REPO_ROOT/bindings/android.toml" \
+    --language kotlin --out-dir "$android_out"
   # UniFFI writes type names as UtdStreamType; the public API is UTDStreamType.
-  find "$out" -type f \( -name '*.kt' -o -name '*.swift' \) -print0 |
+  find "$out" "$android_out" -type f \( -name '*.kt' -o -name '*.swift' \) -print0 |
     xargs -0 sed -i -E 's/\bUtd([A-Z])/UTD\1/g'
 }
 

@@ -18,6 +18,13 @@ KOTLIN_HOME="$UTD_CACHE/kotlin-$KOTLIN_VERSION"
 SWIFT_ROOT="$UTD_CACHE/swift-$SWIFT_SUITE-root"
 LIVEKIT_SERVER_BIN="$UTD_CACHE/bin/livekit-server-$LIVEKIT_SERVER_VERSION"
 JNA_JAR="/usr/share/java/jna.jar"
+# Android on the JVM (scripts/setup.sh android): Robolectric, the android-all
+# jars, Firebase Messaging, JNA 5.17 (what the AAR ships) and D8, from Maven
+# Central, as plain jars in one folder (an .aar's classes.jar is unpacked to
+# <artifact>-<version>.jar). Bump the suffix when the list changes.
+ANDROID_DEPS_DIR="$UTD_CACHE/android-deps-1"
+ANDROID_JARS="$ANDROID_DEPS_DIR/jars"
+MAVEN_REPO_LOCAL="$UTD_CACHE/m2"
 # build.rs and the runtime loader read the same folder (see build.rs).
 LIVEKIT_FFI_DIR="$UTD_CACHE/livekit-ffi-$LIVEKIT_FFI_WHEEL_VERSION"
 export UTD_LIVEKIT_FFI_DIR="${UTD_LIVEKIT_FFI_DIR:-$LIVEKIT_FFI_DIR}"

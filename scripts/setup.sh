@@ -3,7 +3,7 @@
 # under $UTD_CACHE (default ~/.cache/utd-stream). Safe to run again: every step
 # checks for its finished result first and does nothing when it is there.
 #
-# Usage: scripts/setup.sh [apt] [kotlin] [swift] [livekit] [livekit-ffi]   (no argument: all)
+# Usage: scripts/setup.sh [apt] [kotlin] [android] [swift] [livekit] [livekit-ffi]   (no argument: all)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
@@ -126,17 +126,85 @@ setup_livekit_ffi() {
   mv "$dir.partial" "$dir"
 }
 
+# Android on the JVM, from Maven Central through the machine's Maven: what
+# the Robolectric suite runs on and what scripts/package-android.sh compiles
+# and dexes against. Resolved transitively where the POMs allow it; the
+# Firebase artifacts' POMs do not resolve, so those come one by one.
+ANDROID_RESOLVED=(
+  org.robolectric:robolectric:4.17
+  org.robolectric:android-all:15-robolectric-13954326
+  org.robolectric:android-all-instrumented:15-robolectric-13954326-i7
+  junit:junit:4.13.2
+  net.java.dev.jna:jna:5.17.0
+  androidx.annotation:annotation-jvm:1.9.1
+  com.android.tools:r8:8.7.18
+)
+ANDROID_ONE_BY_ONE=(
+  com.google.firebase:firebase-messaging:26.0.1:aar
+  com.google.firebase:firebase-common:23.0.0:aar
+  com.google.firebase:firebase-components:20.0.0:aar
+  com.google.android.gms:play-services-basement:18.9.0:aar
+  com.google.android.gms:play-services-tasks:18.4.0:aar
+  com.google.android.gms:play-services-cloud-messaging:17.4.0:aar
+  androidx.collection:collection:1.0.0:jar
+)
+setup_android() {
+  if [ -f "$ANDROID_DEPS_DIR/.utd-ready" ]; then
+    log "android: Robolectric, android-all, Firebase, JNA, D8 already at $ANDROID_JARS"
+    return 0
+  fi
+  command -v mvn >/dev/null || die "Maven (mvn) is needed to fetch the Android jars from Maven Central"
+  local work="$ANDROID_DEPS_DIR.partial"
+  rm -rf "$work"
+  mkdir -p "$work/jars"
+  local deps="" coordinate g a v
+  for coordinate in "${ANDROID_RESOLVED[@]}"; do
+    IFS=: read -r g a v <<<"$coordinate"
+    deps+="<dependency><groupId>$g</groupId><artifactId>$a</artifactId><version>$v</version></dependency>"
+  done
+  cat >"$work/pom.xml" <<POM
+<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>
+<groupId>dev.utdstream.setup</groupId><artifactId>android-deps</artifactId><version>1</version>
+<packaging>pom</packaging><dependencies>$deps</dependencies></project>
+POM
+  local mvn=(mvn -q -B -f "$work/pom.xml" "-Dmaven.repo.local=$MAVEN_REPO_LOCAL")
+  log "android: resolving ${#ANDROID_RESOLVED[@]} artifacts with their dependencies (~600 MB)"
+  "${mvn[@]}" dependency:copy-dependencies "-DoutputDirectory=$work/jars" >&2 ||
+    die "mvn could not resolve the Robolectric / android-all / D8 jars from Maven Central"
+  for coordinate in "${ANDROID_ONE_BY_ONE[@]}"; do
+    log "android: fetching $coordinate"
+    "${mvn[@]}" dependency:copy "-Dartifact=$coordinate" -Dtransitive=false \
+      "-DoutputDirectory=$work/jars" >&2 || die "mvn could not fetch $coordinate from Maven Central"
+  done
+  # The Kotlin stdlib comes from the Kotlin distribution (scripts/setup.sh kotlin).
+  rm -f "$work"/jars/kotlin-stdlib-*.jar
+  local aar
+  for aar in "$work"/jars/*.aar; do
+    python3 - "$aar" "${aar%.aar}.jar" <<'PY' || die "$aar has no classes.jar"
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as aar:
+    open(sys.argv[2], "wb").write(aar.read("classes.jar"))
+PY
+    rm -f "$aar"
+  done
+  rm -f "$work/pom.xml"
+  touch "$work/.utd-ready"
+  rm -rf "$ANDROID_DEPS_DIR"
+  mv "$work" "$ANDROID_DEPS_DIR"
+}
+
 main() {
   local parts=("$@")
-  [ ${#parts[@]} -gt 0 ] || parts=(apt kotlin swift livekit livekit-ffi)
+  [ ${#parts[@]} -gt 0 ] || parts=(apt kotlin android swift livekit livekit-ffi)
   for part in "${parts[@]}"; do
     case "$part" in
       apt) step "apt packages (JDK, JNA, debootstrap)" setup_apt ;;
       kotlin) step "kotlin $KOTLIN_VERSION" setup_kotlin ;;
+      android) step "android jars (Robolectric 4.17, android-all 15, Firebase, JNA 5.17, D8)" setup_android ;;
       swift) step "swift chroot ($SWIFT_SUITE swiftlang)" setup_swift ;;
       livekit) step "livekit-server $LIVEKIT_SERVER_VERSION" setup_livekit ;;
       livekit-ffi) step "livekit FFI library (wheel $LIVEKIT_FFI_WHEEL_VERSION)" setup_livekit_ffi ;;
-      *) die "unknown setup part '$part' (expected apt, kotlin, swift, livekit or livekit-ffi)" ;;
+      *) die "unknown setup part '$part' (expected apt, kotlin, android, swift, livekit or livekit-ffi)" ;;
     esac
   done
 }
