@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one test command (README, CI): installs what is missing, builds the
 # library and its bindings once, checks formatting and lints, then runs the
-# Rust, Kotlin and Swift suites and a smoke run of each bench. A failing suite
+# Rust, Kotlin, Robolectric and Swift suites, the Android package check and a
+# smoke run of each bench. A failing suite
 # does not stop the others, so every `<suite>: N passed, N failed` line is
 # printed; the last line is `all: N passed, N failed`. Exits non-zero if
 # anything failed.
@@ -63,6 +64,7 @@ run_suite() {
 summaries=()
 run_suite rust "$REPO_ROOT/scripts/test-rust.sh"
 run_suite kotlin "$REPO_ROOT/scripts/test-kotlin.sh"
+run_suite robolectric "$REPO_ROOT/scripts/test-robolectric.sh"
 run_suite swift "$REPO_ROOT/scripts/test-swift.sh"
 
 # The benches print numbers in release (scripts/bench.sh); a few runs in the

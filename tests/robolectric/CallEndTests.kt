@@ -76,4 +76,26 @@ class CallEndTests {
         assertNull(notifications.getNotification(callId, UTD_INCOMING_CALL_NOTIFICATION_ID), "the notification is gone")
         assertEquals(UTDCallEndReason.AnsweredElsewhere, seen<UTDAndroidCallEvent.CallEnded>().single().reason)
     }
+
+    @Test
+    fun anotherDeviceDecliningDisconnectsThePhoneAsRejected() = withWorld("declined") {
+        val token = fcmToken()
+        registeredThenKilled("alice", "alice-pixel", token)
+        val tablet = ready("alice", "alice-tablet")
+        val bob = ready("bob", "bob-phone")
+        val calls = install("alice", "alice-pixel", listOf(token))
+        val callId = ringKilledPhone({ block { bob.startCall("alice", null, UTDStreamType.AUDIO_CALL) }.callId()!! }, token)
+        val connection = assertNotNull(calls.connection(callId))
+
+        awaitMain("the tablet rings too") { tablet.incomingCalls().any { it.callId == callId } }
+        block { tablet.reject(callId) }
+        // The phone never started: the engine's call_ended message tells it.
+        val ended = fcmMessage(token, "the call_ended message of $callId") { it.data["type"] == "call_ended" && it.data["call_id"] == callId }
+        deliverFcm(ended.data)
+
+        awaitMain("the phone's Connection is disconnected") { connection.state == Connection.STATE_DISCONNECTED }
+        assertEquals(DisconnectCause.REJECTED, connection.disconnectCause.code)
+        assertEquals("declined_elsewhere", connection.disconnectCause.reason)
+        assertNull(notifications.getNotification(callId, UTD_INCOMING_CALL_NOTIFICATION_ID), "the notification is gone")
+    }
 }

@@ -146,3 +146,39 @@ class IncomingCallTests {
         awaitMain("bob sees the call rejected") { outgoing!!.status() == UTDCallStatus.REJECTED }
     }
 }
+
+/** A phone whose user has granted nothing yet. */
+@RunWith(RobolectricTestRunner::class)
+@Config(sdk = [35], manifest = Config.NONE)
+class UngrantedPhoneTests {
+    @Test
+    fun withoutNotificationPermissionTheCallStillRingsThroughTelecomAndSaysWhy() = withWorld("ungranted") {
+        val token = fcmToken()
+        registeredThenKilled("alice", "alice-pixel", token)
+        val bob = ready("bob", "bob-phone")
+        val calls = install("alice", "alice-pixel", listOf(token))
+        val callId = ringKilledPhone({ block { bob.startCall("alice", null, UTDStreamType.AUDIO_CALL) }.callId()!! }, token)
+
+        val shown = seen<UTDAndroidCallEvent.IncomingCallShown>().single()
+        assertFalse(shown.notificationPosted, "POST_NOTIFICATIONS is not granted: $shown")
+        assertNull(notifications.getNotification(callId, UTD_INCOMING_CALL_NOTIFICATION_ID))
+        assertTrue(shown.connectionRequested, "Telecom still rings the self-managed call")
+        assertEquals(Connection.STATE_RINGING, calls.connection(callId)?.state)
+        assertEquals(
+            listOf(
+                UTDCallRequirement.POST_NOTIFICATIONS,
+                UTDCallRequirement.FULL_SCREEN_INTENT,
+                UTDCallRequirement.RECORD_AUDIO,
+                UTDCallRequirement.MANAGE_OWN_CALLS,
+                UTDCallRequirement.BLUETOOTH_CONNECT,
+            ),
+            shown.missing,
+        )
+        val settings = assertNotNull(calls.requirements.settingsIntent(UTDCallRequirement.POST_NOTIFICATIONS))
+        assertEquals(Settings.ACTION_APP_NOTIFICATION_SETTINGS, settings.action)
+        assertEquals(
+            listOf(android.Manifest.permission.RECORD_AUDIO, android.Manifest.permission.POST_NOTIFICATIONS, android.Manifest.permission.BLUETOOTH_CONNECT),
+            calls.requirements.runtimePermissions(),
+        )
+    }
+}

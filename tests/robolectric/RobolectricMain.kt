@@ -17,6 +17,7 @@ import org.junit.runner.notification.RunListener
 private val SUITE = arrayOf(
     PushParsingTests::class.java,
     IncomingCallTests::class.java,
+    UngrantedPhoneTests::class.java,
     CallEndTests::class.java,
     PushTokenTests::class.java,
     AudioRouteTests::class.java,
