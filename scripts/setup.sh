@@ -11,9 +11,10 @@ as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
-# Debian packages: the JDK and JNA for the Kotlin tests, debootstrap for Swift.
+# Debian packages: the JDK and JNA for the Kotlin tests, debootstrap for Swift,
+# clang + llvm for the Android check build's C code (scripts/package-android.sh).
 setup_apt() {
-  local wanted=(default-jdk-headless libjna-java debootstrap)
+  local wanted=(default-jdk-headless libjna-java debootstrap clang llvm)
   local missing=()
   for pkg in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -198,7 +199,7 @@ main() {
   [ ${#parts[@]} -gt 0 ] || parts=(apt kotlin android swift livekit livekit-ffi)
   for part in "${parts[@]}"; do
     case "$part" in
-      apt) step "apt packages (JDK, JNA, debootstrap)" setup_apt ;;
+      apt) step "apt packages (JDK, JNA, debootstrap, clang, llvm)" setup_apt ;;
       kotlin) step "kotlin $KOTLIN_VERSION" setup_kotlin ;;
       android) step "android jars (Robolectric 4.17, android-all 15, Firebase, JNA 5.17, D8)" setup_android ;;
       swift) step "swift chroot ($SWIFT_SUITE swiftlang)" setup_swift ;;

@@ -38,11 +38,12 @@ step "engine API fuzz (schemathesis)" env MAX_EXAMPLES="${MAX_EXAMPLES:-40}" \
 
 total_passed=0
 total_failed=0
-# run_suite NAME SCRIPT: runs a suite, adds its summary line to the totals.
+# run_suite NAME SCRIPT [ARGS...]: runs a suite, adds its summary line to the totals.
 run_suite() {
   local name="$1" script="$2" log_file="$REPO_ROOT/target/suite-$1.log" status=0
+  shift 2
   mkdir -p "$REPO_ROOT/target"
-  step "$name suite" "$script" 2>&1 | tee "$log_file" || status=$?
+  step "$name suite" "$script" "$@" 2>&1 | tee "$log_file" || status=$?
   local line
   line=$(grep -E "^$name: [0-9]+ passed, [0-9]+ failed$" "$log_file" | tail -n1 || true)
   if [ -z "$line" ]; then
@@ -66,6 +67,7 @@ run_suite rust "$REPO_ROOT/scripts/test-rust.sh"
 run_suite kotlin "$REPO_ROOT/scripts/test-kotlin.sh"
 run_suite robolectric "$REPO_ROOT/scripts/test-robolectric.sh"
 run_suite swift "$REPO_ROOT/scripts/test-swift.sh"
+run_suite android "$REPO_ROOT/scripts/package-android.sh" --check
 
 # The benches print numbers in release (scripts/bench.sh); a few runs in the
 # debug build here keep them working. Their numbers are not judged.
