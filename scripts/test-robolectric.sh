@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Robolectric suite: the Android platform layer (platforms/android) with the
-# Android variant of the Kotlin bindings, on the JVM under Robolectric 4.17
+# Android variant of the Kotlin bindings, as scripts/package-android.sh
+# compiled them for the AAR (its classes.jar: the same bytecode, compiled
+# once), on the JVM under Robolectric 4.17
 # (android-all 15, SDK 35), against the host library target/debug/libutd_stream.so
 # through JNA 5.17 and the real engine + livekit-server + APNs/FCM stand-ins
 # of utd-stack.
 #
 # Prints `robolectric: N passed, N failed` as its last line. Extra arguments
 # filter tests by name: scripts/test-robolectric.sh answering
-# Needs: scripts/setup.sh (apt kotlin android), scripts/bindings.sh.
+# Needs: scripts/setup.sh (apt kotlin android), scripts/bindings.sh,
+# scripts/package-android.sh --check.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$REPO_ROOT"
@@ -17,9 +20,9 @@ summary_failed() {
   exit 1
 }
 
-bindings="$REPO_ROOT/bindings/generated-android/com/utdstream/sdk/utd_stream.kt"
+platform_jar="$REPO_ROOT/target/android/check/build/classes.jar"
 lib_dir="$REPO_ROOT/target/debug"
-[ -f "$bindings" ] || { log "no Android Kotlin bindings: run scripts/bindings.sh first"; summary_failed; }
+[ -f "$platform_jar" ] || { log "no $platform_jar: run scripts/package-android.sh --check first"; summary_failed; }
 [ -f "$lib_dir/libutd_stream.so" ] || { log "no $lib_dir/libutd_stream.so: run scripts/bindings.sh first"; summary_failed; }
 [ -x "$KOTLIN_HOME/bin/kotlinc" ] || { log "kotlinc missing: run scripts/setup.sh kotlin"; summary_failed; }
 [ -f "$ANDROID_DEPS_DIR/.utd-ready" ] || { log "Android jars missing: run scripts/setup.sh android"; summary_failed; }
@@ -46,22 +49,21 @@ classpath() {
 }
 
 sources() {
-  printf '%s\n' "$bindings"
-  find platforms/android/src/main/kotlin tests/robolectric -name '*.kt' | sort
+  find tests/robolectric -name '*.kt' | sort
   # The stack helpers (StackEnv, EngineAdmin, JSON) of the desktop Kotlin suite.
   echo tests/kotlin/Support.kt
 }
 
 compile() {
   local stamp="$out/inputs.sha256" current
-  current=$(sources | xargs cat | sha256sum | cut -d' ' -f1)
+  current=$({ sources | xargs cat; cat "$platform_jar"; } | sha256sum | cut -d' ' -f1)
   if [ -f "$jar" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$current" ]; then
     log "robolectric: sources unchanged, reusing $jar"
     return 0
   fi
   rm -f "$jar" "$stamp"
   # shellcheck disable=SC2046 # one path per line, none with spaces
-  JAVA_OPTS="${JAVA_OPTS:--Xmx1g}" "$KOTLIN_HOME/bin/kotlinc" -nowarn -jvm-target 11 -cp "$(classpath compile)" \
+  JAVA_OPTS="${JAVA_OPTS:--Xmx1g}" "$KOTLIN_HOME/bin/kotlinc" -nowarn -jvm-target 11 -cp "$platform_jar:$(classpath compile)" \
     $(sources) -d "$jar" || return 1
   echo "$current" >"$stamp"
 }
@@ -76,11 +78,11 @@ run_tests() {
     -Drobolectric.logging.enabled=false \
     -Djna.library.path="$lib_dir" \
     -Xmx1g \
-    -cp "$jar:$(classpath)" \
+    -cp "$jar:$platform_jar:$(classpath)" \
     com.utdstream.robolectric.RobolectricMainKt "$@"
 }
 
-step "kotlinc (Android bindings + platform layer + Robolectric tests)" compile || summary_failed
+step "kotlinc (Robolectric tests)" compile || summary_failed
 
 source "$REPO_ROOT/testkit/scripts/stack.sh"
 stack_start "$out" || summary_failed

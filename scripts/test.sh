@@ -65,9 +65,10 @@ run_suite() {
 summaries=()
 run_suite rust "$REPO_ROOT/scripts/test-rust.sh"
 run_suite kotlin "$REPO_ROOT/scripts/test-kotlin.sh"
+# The Android check first: the Robolectric suite runs the classes it compiled.
+run_suite android "$REPO_ROOT/scripts/package-android.sh" --check
 run_suite robolectric "$REPO_ROOT/scripts/test-robolectric.sh"
 run_suite swift "$REPO_ROOT/scripts/test-swift.sh"
-run_suite android "$REPO_ROOT/scripts/package-android.sh" --check
 
 # The benches print numbers in release (scripts/bench.sh); a few runs in the
 # debug build here keep them working. Their numbers are not judged.
