@@ -21,11 +21,17 @@
 #       remote audio over 50 cold starts (a new controller built from the VoIP
 #       payload), next to a warm accept (connected phone) in the same run.
 #       Args: --runs N, --warmup N.
+#   scripts/bench.sh kotlin [args]  the Kotlin call-cost bench (tests/kotlin/CallCostBench.kt)
+#       on the JVM against the release library: ns per call (median of batches)
+#       of a sync getter, String and record-returning calls, each next to a bare
+#       JNA call of libc getpid() measured in the same run. Builds the release
+#       library, the bindings if missing and the Kotlin jar if stale.
+#       Args: --iterations N (calls per batch), --batches N, --warmup N.
 #   scripts/bench.sh size           the SDK library's size (x86_64 Linux): the default
 #       release build next to the size profile the phone packages use
 #       (`--profile release-size`: opt-level z, fat LTO, one codegen unit).
 #   scripts/bench.sh [args]         the four timing benches, each with args
-#       (so only the flags all take: --runs N, --warmup N).
+#       (so only the flags all take: --runs N, --warmup N); not kotlin or size.
 #
 # `scripts/bench.sh rooms --help` / `calls --help` print a bench's usage.
 # Exits non-zero when a bench fails (with no bench name, after running both).
@@ -48,6 +54,23 @@ case "${1:-}" in
     printf '%-44s %12d\n' "release (default profile)" "$default_size"
     printf '%-44s %12d  (%s of release)\n' "release-size (opt z, fat LTO, 1 CGU)" "$small_size" \
       "$(awk -v a="$small_size" -v b="$default_size" 'BEGIN { printf "%.2f", a / b }')"
+    exit 0
+    ;;
+  kotlin)
+    shift
+    step "setup (JDK + JNA, kotlinc, LiveKit FFI library)" "$REPO_ROOT/scripts/setup.sh" apt kotlin livekit-ffi
+    step "cargo build --release --lib" cargo build --release --lib
+    # The bindings only depend on the sources, so the jar the Kotlin suite
+    # builds (from the debug library's bindings) runs against the release one.
+    # Bindings from before scripts/kotlin_postprocess.py are regenerated.
+    generated="$REPO_ROOT/bindings/generated/com/utdstream/sdk/utd_stream.kt"
+    if ! python3 "$REPO_ROOT/scripts/kotlin_postprocess.py" --check "$generated" 2>/dev/null; then
+      step "bindings" "$REPO_ROOT/scripts/bindings.sh"
+    fi
+    step "Kotlin jar (scripts/test-kotlin.sh --compile-only)" "$REPO_ROOT/scripts/test-kotlin.sh" --compile-only
+    step "bench kotlin (release)" java -Djna.library.path="$REPO_ROOT/target/release" \
+      -cp "$REPO_ROOT/target/kotlin-tests/utd-stream-kotlin-tests.jar:$KOTLIN_HOME/lib/kotlin-stdlib.jar:$KOTLIN_HOME/lib/kotlinx-coroutines-core-jvm.jar:$JNA_JAR" \
+      com.utdstream.tests.CallCostBenchKt "$@"
     exit 0
     ;;
 esac

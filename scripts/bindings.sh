@@ -47,6 +47,11 @@ generate() {
   # UniFFI writes type names as UtdStreamType; the public API is UTDStreamType.
   find "$out" "$android_out" -type f \( -name '*.kt' -o -name '*.swift' \) -print0 |
     xargs -0 sed -i -E 's/\bUtd([A-Z])/UTD\1/g'
+  # The Kotlin call path without JNA Structures (a sync call: ~50 µs -> ~1 µs):
+  # see the script's header and docs/kotlin-call-cost.md. It fails when the
+  # generated code it rewrites is not there.
+  local kotlin_files=("$out/com/utdstream/sdk/utd_stream.kt" "$android_out/com/utdstream/sdk/utd_stream.kt")
+  python3 "$REPO_ROOT/scripts/kotlin_postprocess.py" "${kotlin_files[@]}"
 }
 
 install_swift_sources() {
