@@ -19,9 +19,11 @@ import android.telecom.TelecomManager
 import org.robolectric.RuntimeEnvironment
 import com.google.firebase.messaging.RemoteMessage
 import com.utdstream.sdk.UTDCallController
+import com.utdstream.sdk.UTDCallSession
 import com.utdstream.sdk.UTDCallsConfig
 import com.utdstream.sdk.UTDPushPlatform
 import com.utdstream.sdk.UTDPushToken
+import com.utdstream.sdk.UTDStreamType
 import com.utdstream.sdk.android.UTDAndroidCallEvent
 import com.utdstream.sdk.android.UTDAndroidCalls
 import com.utdstream.sdk.android.UTDAndroidCallsOptions
@@ -52,6 +54,16 @@ fun fcmToken(): UTDPushToken {
     val raw = ByteArray(8).also { random.nextBytes(it) }
     return UTDPushToken(UTDPushPlatform.FCM, "fcm:${raw.joinToString("") { "%02x".format(it) }}:APA91b-robolectric")
 }
+
+/** A call ringing alice's phone: its calls layer, the call, her token, bob's side and her tablet. */
+class RingingPhone(
+    val calls: UTDAndroidCalls,
+    val callId: String,
+    val token: UTDPushToken,
+    val bob: UTDCallController,
+    val outgoing: UTDCallSession,
+    val tablet: UTDCallController?,
+)
 
 /** Runs [body] in a fresh [AndroidWorld] and tears it down whatever happened. */
 fun withWorld(label: String, body: AndroidWorld.() -> Unit) {
@@ -133,6 +145,26 @@ class AndroidWorld(label: String) : AutoCloseable {
             found != null
         }
         return found!!
+    }
+
+    /**
+     * Bob calls alice, whose phone registered its FCM token and was killed
+     * (and, with [withTablet], whose connected tablet rings too): the phone's
+     * process starts (the calls layer installed, not started) and gets the
+     * engine's real FCM call message. Returns once the phone rings.
+     */
+    fun ringKilledPhone(type: UTDStreamType = UTDStreamType.AUDIO_CALL, calleeName: String? = null, withTablet: Boolean = false): RingingPhone {
+        val token = fcmToken()
+        registeredThenKilled("alice", "alice-pixel", token)
+        val tablet = if (withTablet) ready("alice", "alice-tablet") else null
+        val bob = ready("bob", "bob-phone")
+        val calls = install("alice", "alice-pixel", listOf(token))
+        val outgoing = block { bob.startCall("alice", calleeName, type) }
+        val callId = outgoing.callId() ?: throw AssertionError("bob's call has no id")
+        val ring = fcmMessage(token, "the FCM call message of $callId") { it.data["type"] == "call" && it.data["call_id"] == callId }
+        deliverFcm(ring.data)
+        awaitMain("alice's phone rings") { seen<UTDAndroidCallEvent.IncomingCallShown>().any { it.callId == callId } }
+        return RingingPhone(calls, callId, token, bob, outgoing, tablet)
     }
 
     /** The events of type [T] seen so far. */

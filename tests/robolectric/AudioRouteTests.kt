@@ -4,7 +4,6 @@ package com.utdstream.robolectric
 import android.telecom.CallAudioState
 import android.telecom.Connection
 import android.telecom.RecordingConnectionListener
-import com.utdstream.sdk.UTDStreamType
 import com.utdstream.sdk.android.UTDAndroidCallEvent
 import com.utdstream.sdk.android.UTDAudioRoute
 import com.utdstream.sdk.android.UTDCallAudioState
@@ -26,11 +25,9 @@ class AudioRouteTests {
 
     @Test
     fun audioRoutesAndHoldOfAnAnsweredCall() = withWorld("route") {
-        val token = fcmToken()
-        registeredThenKilled("alice", "alice-pixel", token)
-        val bob = ready("bob", "bob-phone")
-        val calls = install("alice", "alice-pixel", listOf(token))
-        val callId = ringKilledPhone({ block { bob.startCall("alice", null, UTDStreamType.AUDIO_CALL) }.callId()!! }, token)
+        val phone = ringKilledPhone()
+        val calls = phone.calls
+        val callId = phone.callId
         val connection = calls.connection(callId)!!
         val telecomSide = RecordingConnectionListener().also { it.attach(connection) }
         assertNull(calls.audioState(callId).value, "nothing known before the OS reports")

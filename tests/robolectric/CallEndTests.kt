@@ -8,7 +8,6 @@ import android.telecom.Connection
 import android.telecom.DisconnectCause
 import com.utdstream.sdk.UTDAcceptOutcome
 import com.utdstream.sdk.UTDCallEndReason
-import com.utdstream.sdk.UTDStreamType
 import com.utdstream.sdk.android.UTDAndroidCallEvent
 import com.utdstream.sdk.android.UTD_INCOMING_CALL_NOTIFICATION_ID
 import kotlin.test.assertEquals
@@ -29,16 +28,14 @@ class CallEndTests {
 
     @Test
     fun callerCancellingDismissesTheRingingPhoneAsMissed() = withWorld("cancel") {
-        val token = fcmToken()
-        registeredThenKilled("alice", "alice-pixel", token)
-        val bob = ready("bob", "bob-phone")
-        val calls = install("alice", "alice-pixel", listOf(token))
-        val callId = ringKilledPhone({ block { bob.startCall("alice", null, UTDStreamType.AUDIO_CALL) }.callId()!! }, token)
+        val phone = ringKilledPhone()
+        val calls = phone.calls
+        val callId = phone.callId
         val connection = assertNotNull(calls.connection(callId))
         assertNotNull(notifications.getNotification(callId, UTD_INCOMING_CALL_NOTIFICATION_ID))
 
-        block { bob.end() }
-        val ended = fcmMessage(token, "the call_ended message of $callId") { it.data["type"] == "call_ended" && it.data["call_id"] == callId }
+        block { phone.bob.end() }
+        val ended = fcmMessage(phone.token, "the call_ended message of $callId") { it.data["type"] == "call_ended" && it.data["call_id"] == callId }
         assertEquals("cancelled", ended.data["reason"], "$ended")
         deliverFcm(ended.data)
 
@@ -56,18 +53,15 @@ class CallEndTests {
 
     @Test
     fun anotherDeviceAnsweringDisconnectsThePhoneAsAnsweredElsewhere() = withWorld("elsewhere") {
-        val token = fcmToken()
-        registeredThenKilled("alice", "alice-pixel", token)
-        val tablet = ready("alice", "alice-tablet")
-        val bob = ready("bob", "bob-phone")
-        val calls = install("alice", "alice-pixel", listOf(token))
-        val callId = ringKilledPhone({ block { bob.startCall("alice", null, UTDStreamType.AUDIO_CALL) }.callId()!! }, token)
+        val phone = ringKilledPhone(withTablet = true)
+        val calls = phone.calls
+        val callId = phone.callId
         val connection = assertNotNull(calls.connection(callId))
         // The woken app finishes starting: it connects and follows the call live.
         block { calls.start() }
 
-        awaitMain("the tablet rings too") { tablet.incomingCalls().any { it.callId == callId } }
-        val outcome = block { tablet.acceptIncoming(callId) }
+        awaitMain("the tablet rings too") { phone.tablet!!.incomingCalls().any { it.callId == callId } }
+        val outcome = block { phone.tablet!!.acceptIncoming(callId) }
         assertTrue(outcome is UTDAcceptOutcome.Joined, "the tablet joins: $outcome")
 
         awaitMain("the phone's Connection is disconnected") { connection.state == Connection.STATE_DISCONNECTED }
@@ -79,18 +73,15 @@ class CallEndTests {
 
     @Test
     fun anotherDeviceDecliningDisconnectsThePhoneAsRejected() = withWorld("declined") {
-        val token = fcmToken()
-        registeredThenKilled("alice", "alice-pixel", token)
-        val tablet = ready("alice", "alice-tablet")
-        val bob = ready("bob", "bob-phone")
-        val calls = install("alice", "alice-pixel", listOf(token))
-        val callId = ringKilledPhone({ block { bob.startCall("alice", null, UTDStreamType.AUDIO_CALL) }.callId()!! }, token)
+        val phone = ringKilledPhone(withTablet = true)
+        val calls = phone.calls
+        val callId = phone.callId
         val connection = assertNotNull(calls.connection(callId))
 
-        awaitMain("the tablet rings too") { tablet.incomingCalls().any { it.callId == callId } }
-        block { tablet.reject(callId) }
+        awaitMain("the tablet rings too") { phone.tablet!!.incomingCalls().any { it.callId == callId } }
+        block { phone.tablet!!.reject(callId) }
         // The phone never started: the engine's call_ended message tells it.
-        val ended = fcmMessage(token, "the call_ended message of $callId") { it.data["type"] == "call_ended" && it.data["call_id"] == callId }
+        val ended = fcmMessage(phone.token, "the call_ended message of $callId") { it.data["type"] == "call_ended" && it.data["call_id"] == callId }
         deliverFcm(ended.data)
 
         awaitMain("the phone's Connection is disconnected") { connection.state == Connection.STATE_DISCONNECTED }

@@ -30,15 +30,6 @@ import org.robolectric.RuntimeEnvironment
 import org.robolectric.Shadows.shadowOf
 import org.robolectric.annotation.Config
 
-/** Alice's killed phone, rung by bob's call: returns the call id. */
-fun AndroidWorld.ringKilledPhone(bobDials: () -> String, token: com.utdstream.sdk.UTDPushToken): String {
-    val callId = bobDials()
-    val ring = fcmMessage(token, "the FCM call message of $callId") { it.data["type"] == "call" && it.data["call_id"] == callId }
-    deliverFcm(ring.data)
-    awaitMain("alice's phone rings") { seen<UTDAndroidCallEvent.IncomingCallShown>().any { it.callId == callId } }
-    return callId
-}
-
 /** Grants what a phone's user grants at the first call (all but the full-screen one). */
 fun grantCallPermissions() {
     shadowOf(RuntimeEnvironment.getApplication()).grantPermissions(
@@ -57,11 +48,9 @@ class IncomingCallTests {
 
     @Test
     fun fcmCallMessageRingsWithAFullScreenNotificationAndARingingConnection() = withWorld("ring") {
-        val token = fcmToken()
-        registeredThenKilled("alice", "alice-pixel", token)
-        val bob = ready("bob", "bob-phone")
-        val calls = install("alice", "alice-pixel", listOf(token))
-        val callId = ringKilledPhone({ block { bob.startCall("alice", "Alice", UTDStreamType.AUDIO_CALL) }.callId()!! }, token)
+        val phone = ringKilledPhone(calleeName = "Alice")
+        val calls = phone.calls
+        val callId = phone.callId
 
         val notification = assertNotNull(notifications.getNotification(callId, UTD_INCOMING_CALL_NOTIFICATION_ID), "the ringing notification")
         assertEquals(UTD_INCOMING_CALL_CHANNEL, notification.channelId)
@@ -97,12 +86,9 @@ class IncomingCallTests {
 
     @Test
     fun answeringFromTheConnectionJoinsTheCallOnBothSides() = withWorld("answer") {
-        val token = fcmToken()
-        registeredThenKilled("alice", "alice-pixel", token)
-        val bob = ready("bob", "bob-phone")
-        val calls = install("alice", "alice-pixel", listOf(token))
-        var outgoing: com.utdstream.sdk.UTDCallSession? = null
-        val callId = ringKilledPhone({ block { bob.startCall("alice", "Alice", UTDStreamType.AUDIO_CALL) }.also { outgoing = it }.callId()!! }, token)
+        val phone = ringKilledPhone(calleeName = "Alice")
+        val calls = phone.calls
+        val callId = phone.callId
         val connection = calls.connection(callId)!!
 
         connection.onAnswer()
@@ -110,7 +96,7 @@ class IncomingCallTests {
         awaitMain("the Connection is active") { connection.state == Connection.STATE_ACTIVE }
         val active = seen<UTDAndroidCallEvent.CallActive>().single()
         assertEquals(UTDCallStatus.ACTIVE, active.session.status(), "alice is in the call")
-        awaitMain("bob's call is active") { outgoing!!.status() == UTDCallStatus.ACTIVE }
+        awaitMain("bob's call is active") { phone.outgoing.status() == UTDCallStatus.ACTIVE }
         assertNull(notifications.getNotification(callId, UTD_INCOMING_CALL_NOTIFICATION_ID), "the ringing notification is gone")
 
         // The ongoing call runs in a phoneCall|microphone foreground service.
@@ -124,17 +110,14 @@ class IncomingCallTests {
         connection.onDisconnect()
         awaitMain("the Connection is disconnected") { connection.state == Connection.STATE_DISCONNECTED }
         assertEquals(DisconnectCause.LOCAL, connection.disconnectCause.code)
-        awaitMain("bob's call ends") { outgoing!!.status() == UTDCallStatus.ENDED }
+        awaitMain("bob's call ends") { phone.outgoing.status() == UTDCallStatus.ENDED }
     }
 
     @Test
     fun rejectingFromTheConnectionDeclinesTheCall() = withWorld("reject") {
-        val token = fcmToken()
-        registeredThenKilled("alice", "alice-pixel", token)
-        val bob = ready("bob", "bob-phone")
-        val calls = install("alice", "alice-pixel", listOf(token))
-        var outgoing: com.utdstream.sdk.UTDCallSession? = null
-        val callId = ringKilledPhone({ block { bob.startCall("alice", null, UTDStreamType.VIDEO_CALL) }.also { outgoing = it }.callId()!! }, token)
+        val phone = ringKilledPhone(UTDStreamType.VIDEO_CALL)
+        val calls = phone.calls
+        val callId = phone.callId
         val connection = calls.connection(callId)!!
         assertEquals(android.telecom.VideoProfile.STATE_BIDIRECTIONAL, telecom.onlyIncomingCall.extras.getInt(TelecomManager.EXTRA_INCOMING_VIDEO_STATE))
 
@@ -143,7 +126,7 @@ class IncomingCallTests {
         assertEquals(DisconnectCause.REJECTED, connection.disconnectCause.code)
         assertEquals("rejected", connection.disconnectCause.reason)
         assertNull(notifications.getNotification(callId, UTD_INCOMING_CALL_NOTIFICATION_ID))
-        awaitMain("bob sees the call rejected") { outgoing!!.status() == UTDCallStatus.REJECTED }
+        awaitMain("bob sees the call rejected") { phone.outgoing.status() == UTDCallStatus.REJECTED }
     }
 }
 
@@ -153,11 +136,9 @@ class IncomingCallTests {
 class UngrantedPhoneTests {
     @Test
     fun withoutNotificationPermissionTheCallStillRingsThroughTelecomAndSaysWhy() = withWorld("ungranted") {
-        val token = fcmToken()
-        registeredThenKilled("alice", "alice-pixel", token)
-        val bob = ready("bob", "bob-phone")
-        val calls = install("alice", "alice-pixel", listOf(token))
-        val callId = ringKilledPhone({ block { bob.startCall("alice", null, UTDStreamType.AUDIO_CALL) }.callId()!! }, token)
+        val phone = ringKilledPhone()
+        val calls = phone.calls
+        val callId = phone.callId
 
         val shown = seen<UTDAndroidCallEvent.IncomingCallShown>().single()
         assertFalse(shown.notificationPosted, "POST_NOTIFICATIONS is not granted: $shown")

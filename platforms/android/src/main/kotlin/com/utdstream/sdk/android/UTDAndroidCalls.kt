@@ -516,10 +516,8 @@ class UTDAndroidCalls private constructor(
 
         /** The same for the message's data map. */
         fun onMessageReceived(data: Map<String, String>): Boolean {
-            val calls = installed
-            if (calls == null) {
-                if (isCallMessage(data)) Log.w(TAG, "a call push arrived before UTDAndroidCalls.install (call it in Application.onCreate)")
-                return isCallMessage(data)
+            val calls = installed ?: return isCallMessage(data).also { ours ->
+                if (ours) Log.w(TAG, "a call push arrived before UTDAndroidCalls.install (call it in Application.onCreate)")
             }
             return calls.handlePushData(data)
         }
