@@ -18,7 +18,7 @@ use utd_stream::calls::{
 };
 use utd_stream::push::call_kit_uuid;
 use utd_stream::session::exported::UTDCallSession;
-use utd_stream::types::{UTDCallEndReason, UTDCallStatus, UTDStreamType};
+use utd_stream::types::{UTDCallEndReason, UTDCallStatus, UTDStreamType, UTDTrackSource};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -522,4 +522,58 @@ async fn a_rotated_token_replaces_the_old_one_and_sign_out_stops_the_pushes() {
     );
     bob.dispose().await;
     iphone.dispose().await;
+}
+
+fn microphone_on(session: &UTDCallSession) -> bool {
+    session
+        .room()
+        .local_participant()
+        .is_some_and(|p| p.published_sources.contains(&UTDTrackSource::Microphone))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_the_audio_session_is_inactive_an_answered_call_joins_without_the_microphone() {
+    let stack = PushStack::start_with(|_| {}).await;
+    let app = stack.media.app().await;
+    let iphone = controller(&stack, &app, "alice", IPHONE, vec![], None).await;
+    // What the CallKit bridge does when it is set up.
+    iphone.set_audio_session_active(false);
+    let (events, _sub) = record(&iphone);
+    iphone.clone().init().await.expect("init");
+    let bob = caller(&stack, &app).await;
+    let outgoing = call(&bob).await;
+    let call_id = outgoing.call_id().expect("call id");
+    events
+        .wait("the invitation", |_| events.incoming(&call_id) == 1)
+        .await;
+    let callee = match iphone.clone().accept_incoming(call_id.clone()).await {
+        Ok(UTDAcceptOutcome::Joined { session }) => session,
+        other => panic!("the answer should join: {other:?}"),
+    };
+    status_becomes(&outgoing, UTDCallStatus::Active).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!microphone_on(&callee), "no microphone before activation");
+
+    let _alice_voice = sing(&callee.room(), 660.0);
+    let (alice_at_bob, _listening) = listen(&outgoing.room(), "alice").await;
+    iphone.set_audio_session_active(true);
+    support::eventually(WAIT, "the microphone goes on", || microphone_on(&callee)).await;
+    alice_at_bob
+        .hear_tone(660.0, "alice at bob once active")
+        .await;
+
+    iphone.set_audio_session_active(false);
+    // Off is a mute: bob sees alice's microphone track muted.
+    support::eventually(WAIT, "the microphone goes off on deactivation", || {
+        outgoing.room().remote_participants().iter().any(|p| {
+            p.identity == "alice"
+                && p.tracks
+                    .iter()
+                    .any(|t| t.source == UTDTrackSource::Microphone && t.muted)
+        })
+    })
+    .await;
+    bob.clone().end().await.expect("hang up");
+    iphone.dispose().await;
+    bob.dispose().await;
 }

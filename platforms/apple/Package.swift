@@ -12,6 +12,10 @@ import Foundation
 import PackageDescription
 
 #if os(macOS) || os(iOS)
+// scripts/package-ios.sh writes the release manifest from this file: it
+// replaces the binaryTarget line with the url + checksum of the zipped
+// xcframework, and checks that the frameworks below are every one the
+// static library needs (rustc's native-static-libs).
 let ffiTarget: Target = .binaryTarget(name: "UTDStreamFFI", path: "UTDStreamFFI.xcframework")
 let coreLinkerSettings: [LinkerSetting] = []
 #else
@@ -33,6 +37,8 @@ let package = Package(
     platforms: [.iOS(.v15), .macOS(.v12)],
     products: [
         .library(name: "UTDStream", targets: ["UTDStream"]),
+        // The CallKit / PushKit bridge over the calls kit (Sources/UTDStreamCallKit).
+        .library(name: "UTDStreamCallKit", targets: ["UTDStreamCallKit"]),
     ],
     targets: [
         ffiTarget,
@@ -42,9 +48,16 @@ let package = Package(
             path: "Sources/UTDStream",
             linkerSettings: coreLinkerSettings
         ),
+        // Foundation-only decisions, tested on Linux; the CallKit and PushKit
+        // adapters beside them compile only where those frameworks exist.
+        .target(
+            name: "UTDStreamCallKit",
+            dependencies: ["UTDStream"],
+            path: "Sources/UTDStreamCallKit"
+        ),
         .testTarget(
             name: "UTDStreamTests",
-            dependencies: ["UTDStream"],
+            dependencies: ["UTDStream", "UTDStreamCallKit"],
             path: "Tests/UTDStreamTests"
         ),
     ],

@@ -265,6 +265,17 @@ impl UTDCallController {
         Ok(runtime::run(async move { inner.end().await }).await?)
     }
 
+    /// Whether the OS has handed the app the call's audio session. iOS
+    /// CallKit activates it itself (`provider(_:didActivate:)`): the CallKit
+    /// bridge sets false when it is set up, so calls join without the
+    /// microphone, and true on activation, which turns the current call's
+    /// microphone on (false again on deactivation turns it off). Returns at
+    /// once; the microphone follows. Other hosts never call it: the
+    /// microphone is then on from the join.
+    pub fn set_audio_session_active(&self, active: bool) {
+        self.inner.set_audio_session_active(active);
+    }
+
     /// Registers a (rotated) push token of this device.
     pub async fn register_push_token(
         self: Arc<Self>,

@@ -11,6 +11,7 @@ use crate::error::UTDResult;
 use crate::media;
 use crate::runtime;
 use crate::session::call::Call;
+use crate::session::call_audio::CallAudioGate;
 use crate::session::exported::{UTDCallInvitationListener, UTDCallSession};
 use crate::signalling::CallPush;
 use crate::subscription::UTDSubscription;
@@ -28,6 +29,7 @@ impl UTDStreamClient {
             self.session_context(),
             media::default_transport(),
             stream_type,
+            Arc::new(CallAudioGate::new_open()),
         )?;
         Ok(Arc::new(UTDCallSession::new(call)))
     }

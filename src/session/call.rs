@@ -20,6 +20,7 @@ use crate::error::{UTDErrorCode, UTDStreamError};
 use crate::media::{RoomTransport, TransportOptions};
 use crate::observe::Observable;
 use crate::runtime;
+use crate::session::call_audio::CallAudioGate;
 use crate::session::call_machine::{CallAction, CallMachine, CallRole, EngineView, Permit};
 use crate::session::context::SessionContext;
 use crate::session::RoomCore;
@@ -50,14 +51,22 @@ pub struct Call {
     /// One action at a time: a double-tapped Answer waits for the first and
     /// then finds the call already answered, instead of joining twice.
     actions: tokio::sync::Mutex<()>,
+    /// Whether the microphone may be on (closed while iOS has not activated
+    /// the call's audio session).
+    audio: Arc<CallAudioGate>,
+    /// What the media room was last told of the microphone; None before the
+    /// join. Serialises `apply_audio` with itself.
+    microphone: tokio::sync::Mutex<Option<bool>>,
 }
 
 impl Call {
-    /// A session for calls of `stream_type` (audio or video call).
+    /// A session for calls of `stream_type` (audio or video call) whose
+    /// microphone follows `audio`.
     pub fn new(
         ctx: SessionContext,
         transport: Arc<dyn RoomTransport>,
         stream_type: UTDStreamType,
+        audio: Arc<CallAudioGate>,
     ) -> Result<Arc<Call>, UTDStreamError> {
         if !stream_type.is_call() {
             return Err(UTDStreamError::invalid_argument(format!(
@@ -74,6 +83,8 @@ impl Call {
             current: Mutex::new(None),
             follower: Mutex::new(None),
             actions: tokio::sync::Mutex::new(()),
+            audio,
+            microphone: tokio::sync::Mutex::new(None),
         }))
     }
 
@@ -387,7 +398,8 @@ impl Call {
     }
 
     /// Joins the call's media room with the engine's credentials and
-    /// publishes the microphone (and camera for a video call).
+    /// publishes the microphone (unless the audio gate is closed) and the
+    /// camera for a video call.
     async fn join_media(&self, join: Option<&CallJoinWire>) -> Result<(), UTDStreamError> {
         let join = join.ok_or_else(|| {
             UTDStreamError::protocol("the engine's call reply carried no join credentials")
@@ -397,10 +409,27 @@ impl Call {
                 .connect(&join.url, &join.token, TransportOptions::default())
                 .await?;
         }
-        self.core.set_microphone(true).await?;
+        *self.microphone.lock().await = None;
+        self.apply_audio().await?;
         if self.stream_type.has_video() {
             self.core.set_camera(true).await?;
         }
+        Ok(())
+    }
+
+    /// Turns the microphone on or off as the audio gate says, once the media
+    /// room is joined (before that, the join applies it). Idempotent.
+    pub async fn apply_audio(&self) -> Result<(), UTDStreamError> {
+        let mut microphone = self.microphone.lock().await;
+        if !self.core.connected.get() {
+            return Ok(());
+        }
+        let wanted = self.audio.is_open();
+        if *microphone == Some(wanted) {
+            return Ok(());
+        }
+        self.core.set_microphone(wanted).await?;
+        *microphone = Some(wanted);
         Ok(())
     }
 

@@ -11,6 +11,7 @@
 pub mod audio_room;
 pub mod base;
 pub mod call;
+pub mod call_audio;
 pub mod call_machine;
 pub mod context;
 pub mod exported;

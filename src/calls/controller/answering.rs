@@ -160,6 +160,14 @@ impl CallController {
         call: Option<UTDCall>,
     ) {
         *lock(&self.current) = Some(session.clone());
+        // The audio session may have been activated between the join (which
+        // read the gate) and now, when the session became current.
+        let media = session.inner().clone();
+        runtime::handle().spawn(async move {
+            if let Err(e) = media.apply_audio().await {
+                tracing::warn!(target: "utd_stream::calls", "microphone not set after the join: {e}");
+            }
+        });
         let _ = self.events.send(UTDCallControllerEvent::CallJoined {
             call_id: call_id.to_owned(),
             session: session.clone(),

@@ -31,6 +31,7 @@ use crate::push::payload::UTDCallPushEvent;
 use crate::push::{call_kit_uuid, UTDCallPush};
 use crate::runtime;
 use crate::session::call::Call;
+use crate::session::call_audio::CallAudioGate;
 use crate::session::exported::UTDCallSession;
 use crate::signalling::CallPush;
 use crate::types::{UTDCall, UTDCallEndReason, UTDCallStatus, UTDConnectionState, UTDStreamType};
@@ -58,6 +59,9 @@ pub struct CallController {
     /// The call this device is in.
     current: Mutex<Option<Arc<UTDCallSession>>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// Whether calls may publish the microphone (the CallKit bridge closes it
+    /// until iOS activates the audio session).
+    audio: Arc<CallAudioGate>,
     /// Set once the follower of call pushes runs (an `init()` that failed
     /// and is called again must not start a second one).
     following: std::sync::atomic::AtomicBool,
@@ -184,6 +188,7 @@ impl CallController {
             auth_lock: tokio::sync::Mutex::new(()),
             actions: tokio::sync::Mutex::new(()),
             current: Mutex::new(None),
+            audio: Arc::new(CallAudioGate::new_open()),
             tasks: Mutex::new(Vec::new()),
             following: std::sync::atomic::AtomicBool::new(false),
         }))
@@ -261,7 +266,25 @@ impl CallController {
             self.client.session_context(),
             media::default_transport(),
             stream_type,
+            self.audio.clone(),
         )
+    }
+
+    /// Whether the OS has handed the app the call's audio session: while it
+    /// has not, calls join without the microphone; when it does, the current
+    /// call's microphone goes on (and off again on deactivation). Returns at
+    /// once: the gate is set before it returns, the microphone follows.
+    pub fn set_audio_session_active(&self, active: bool) {
+        self.audio.set(active);
+        let Some(session) = self.current_call() else {
+            return;
+        };
+        let call = session.inner().clone();
+        runtime::handle().spawn(async move {
+            if let Err(e) = call.apply_audio().await {
+                tracing::warn!(target: "utd_stream::calls", active, "microphone not set for the audio session: {e}");
+            }
+        });
     }
 
     /// A session for this user, minting one if none exists yet (a cold

@@ -18,13 +18,6 @@ final class CallScenarioTests: XCTestCase {
 
     // MARK: - Helpers
 
-    /// The stack and a fresh app on the signaling plan (calls need signalling).
-    private func newApp() async throws -> (StackEnv, AdminApp) {
-        let stack = try StackEnv.require()
-        let app = try await stack.admin.createApp(name: "swift-calls-\(UUID().uuidString)", plan: "signaling")
-        return (stack, app)
-    }
-
     /// One device of `identity`: its own client, signed in as `deviceId` and
     /// connected (invitations only reach connected devices). Disposed when
     /// the test ends, pass or fail.
@@ -47,18 +40,6 @@ final class CallScenarioTests: XCTestCase {
             await session.dispose()
         }
         return session
-    }
-
-    /// Waits until `session`'s status is `expected` (the current one counts).
-    @discardableResult
-    private func awaitStatus(
-        _ session: UTDCallSession, _ expected: UTDCallStatus, _ who: String,
-        within timeout: Duration = wait,
-        file: StaticString = #filePath, line: UInt = #line
-    ) async throws -> UTDCallStatus {
-        try await awaitElement(
-            session.statusUpdates(), "\(who) sees \(expected)", within: timeout, file: file, line: line
-        ) { $0 == expected }
     }
 
     /// Waits for the invitation to `callId` on a stream made before the call.

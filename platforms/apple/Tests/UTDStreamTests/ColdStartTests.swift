@@ -73,89 +73,9 @@ final class ControllerEvents: @unchecked Sendable {
 }
 
 final class ColdStartTests: XCTestCase {
-    private static let wait: Duration = .seconds(10)
-
     private static let idA = "call_AAAAAAAAAAAAAAAAAAAAAA"
     private static let idY = "call_Yf3abcdefghijklmnopqrs"
     private static let idDigits = "call_0123456789-_abcdefghij"
-
-    // MARK: - Helpers
-
-    /// The stack (with push stand-ins) and a fresh app on `plan`.
-    private func newApp(plan: String = "signaling") async throws -> (StackEnv, AdminApp) {
-        let stack = try StackEnv.require()
-        guard stack.apnsUrl != nil, stack.fcmUrl != nil else {
-            throw StackError("utd-stack runs no push stand-ins (no apns_url / fcm_url in its env file)")
-        }
-        let app = try await stack.admin.createApp(name: "swift-coldstart-\(UUID().uuidString)", plan: plan)
-        return (stack, app)
-    }
-
-    /// A VoIP token as PushKit hands it out: 32 bytes as 64 hex characters
-    /// (random: this test's own).
-    private func voipToken() -> UTDPushToken {
-        UTDPushToken(
-            platform: .apnsVoip,
-            token: (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined())
-    }
-
-    /// A controller of `user` on `device`, disposed when the test ends.
-    private func controller(
-        _ stack: StackEnv, _ app: AdminApp, _ user: String, _ device: String,
-        tokens: [UTDPushToken] = [], stateDirectory: URL? = nil
-    ) throws -> UTDCallController {
-        let config = UTDCallsConfig(
-            appId: app.appId, appKey: app.appKey, baseUrl: stack.engineUrl,
-            userId: user, userName: user.uppercased(), deviceId: device,
-            pushTokens: tokens, stateDirectory: stateDirectory?.path)
-        let controller = try UTDCallController(config: config)
-        addTeardownBlock { await controller.dispose() }
-        return controller
-    }
-
-    /// A fresh app-private directory (Application Support), deleted when the test ends.
-    private func stateDirectory() throws -> URL {
-        let dir = FileManager.default.temporaryDirectory
-            .appendingPathComponent("utd-coldstart-\(UUID().uuidString)", isDirectory: true)
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
-        return dir
-    }
-
-    /// `controller`'s events from now on, until the test ends.
-    private func record(_ controller: UTDCallController) -> ControllerEvents {
-        let events = ControllerEvents(controller)
-        addTeardownBlock { events.stop() }
-        return events
-    }
-
-    /// `user`'s app on `device` starts once, registers `token`, and is killed.
-    private func registerThenKill(
-        _ stack: StackEnv, _ app: AdminApp, _ user: String, _ device: String, _ token: UTDPushToken
-    ) async throws {
-        let phone = try controller(stack, app, user, device, tokens: [token])
-        try await phone.`init`()
-        XCTAssertEqual(phone.pushTokens(), [token], "\(device) registered its VoIP token")
-        await phone.dispose()
-    }
-
-    /// The first VoIP push to `token` matching `predicate`, polled from utd-stack.
-    private func voipPush(
-        _ stack: StackEnv, _ token: UTDPushToken, _ what: String,
-        file: StaticString = #filePath, line: UInt = #line,
-        where predicate: (RecordedVoIPPush) -> Bool = { _ in true }
-    ) async throws -> RecordedVoIPPush {
-        let deadline = ContinuousClock.now + Self.wait
-        while true {
-            let pushes = try await stack.apnsPushes()
-            if let push = pushes.first(where: { $0.deviceToken == token.token && predicate($0) }) { return push }
-            guard ContinuousClock.now < deadline else {
-                XCTFail("\(what): not within \(Self.wait); the APNs stand-in received \(pushes)", file: file, line: line)
-                throw StackError("timed out waiting for: \(what)")
-            }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-    }
 
     /// The incoming call a push says to report; fails the test otherwise.
     private func reportIncoming(
@@ -166,16 +86,6 @@ final class ColdStartTests: XCTestCase {
             throw StackError("not reportIncoming: \(action)")
         }
         return call
-    }
-
-    /// Waits until `session`'s status is `expected` (the current one counts).
-    private func awaitStatus(
-        _ session: UTDCallSession, _ expected: UTDCallStatus, _ who: String,
-        file: StaticString = #filePath, line: UInt = #line
-    ) async throws {
-        try await awaitElement(
-            session.statusUpdates(), "\(who) sees \(expected)", within: Self.wait, file: file, line: line
-        ) { $0 == expected }
     }
 
     // MARK: - Pure: UUIDs and payloads
