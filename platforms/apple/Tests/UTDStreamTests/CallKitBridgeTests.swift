@@ -58,6 +58,33 @@ final class CallKitBridgeTests: XCTestCase {
         XCTAssertEqual(provider.reportCount(uuid), before + 1, "reported synchronously, on the PushKit queue", file: file, line: line)
     }
 
+    /// A killed `alice` rung by `bob`, woken by the VoIP push: a new bridge
+    /// with the push delivered and the call reported.
+    private struct WokenCallee {
+        let stack: StackEnv
+        let bob: UTDCallController
+        let outgoing: UTDCallSession
+        let callId: String
+        let push: RecordedVoIPPush
+        let calls: UTDCallKit
+        let provider: FakeCallProvider
+        let events: BridgeEvents
+        let uuid: UUID
+    }
+
+    private func wokenByPush(file: StaticString = #filePath, line: UInt = #line) async throws -> WokenCallee {
+        let (stack, app) = try await newApp()
+        let (voip, bob) = try await killedCallee(stack, app)
+        let (outgoing, callId, push) = try await bobCalls(stack, bob, voip)
+        let (calls, provider, _, events) = try bridge(stack, app, "alice", "alice-iphone", tokens: [voip])
+        let uuid = try uuid(callId)
+        deliver(push, to: calls, provider, uuid, file: file, line: line)
+        try await eventually("reported", file: file, line: line) { events.reported(callId) == 1 }
+        return WokenCallee(
+            stack: stack, bob: bob, outgoing: outgoing, callId: callId, push: push,
+            calls: calls, provider: provider, events: events, uuid: uuid)
+    }
+
     private func uuid(_ callId: String) throws -> UUID {
         try XCTUnwrap(UUID(uuidString: callKitUuid(callId: callId)))
     }
@@ -161,13 +188,9 @@ final class CallKitBridgeTests: XCTestCase {
     }
 
     func testAnAnswerTheCallerCancelledFirstFailsTheActionAndEndsTheCallOnce() async throws {
-        let (stack, app) = try await newApp()
-        let (voip, bob) = try await killedCallee(stack, app)
-        let (outgoing, callId, push) = try await bobCalls(stack, bob, voip)
-        let (calls, provider, _, events) = try bridge(stack, app, "alice", "alice-iphone", tokens: [voip])
-        let uuid = try uuid(callId)
-        deliver(push, to: calls, provider, uuid)
-        try await eventually("reported") { events.reported(callId) == 1 }
+        let woken = try await wokenByPush()
+        let (bob, outgoing, callId, calls, provider, events, uuid) =
+            (woken.bob, woken.outgoing, woken.callId, woken.calls, woken.provider, woken.events, woken.uuid)
 
         // Bob gives up as alice's thumb reaches Answer on a phone still starting.
         try await bob.end()
@@ -182,14 +205,10 @@ final class CallKitBridgeTests: XCTestCase {
     }
 
     func testAnAnswerAfterTheCallWasMissedFailsAndEndsItAsUnanswered() async throws {
-        let (stack, app) = try await newApp()
-        let ringMs = try XCTUnwrap(stack.ringTimeoutMs, "utd-stack reports the engine's ring timeout")
-        let (voip, bob) = try await killedCallee(stack, app)
-        let (outgoing, callId, push) = try await bobCalls(stack, bob, voip)
-        let (calls, provider, _, events) = try bridge(stack, app, "alice", "alice-iphone", tokens: [voip])
-        let uuid = try uuid(callId)
-        deliver(push, to: calls, provider, uuid)
-        try await eventually("reported") { events.reported(callId) == 1 }
+        let woken = try await wokenByPush()
+        let (outgoing, callId, calls, provider, events, uuid) =
+            (woken.outgoing, woken.callId, woken.calls, woken.provider, woken.events, woken.uuid)
+        let ringMs = try XCTUnwrap(woken.stack.ringTimeoutMs, "utd-stack reports the engine's ring timeout")
 
         try await awaitStatus(outgoing, .missed, "bob", within: .milliseconds(Int64(ringMs)) + callWait)
         let answered = await provider.answer(uuid, on: calls)
@@ -222,13 +241,9 @@ final class CallKitBridgeTests: XCTestCase {
     }
 
     func testDecliningInTheSystemUIRejectsTheCallAndIsNotReportedBack() async throws {
-        let (stack, app) = try await newApp()
-        let (voip, bob) = try await killedCallee(stack, app)
-        let (outgoing, callId, push) = try await bobCalls(stack, bob, voip)
-        let (calls, provider, _, events) = try bridge(stack, app, "alice", "alice-iphone", tokens: [voip])
-        let uuid = try uuid(callId)
-        deliver(push, to: calls, provider, uuid)
-        try await eventually("reported") { events.reported(callId) == 1 }
+        let woken = try await wokenByPush()
+        let (outgoing, callId, calls, provider, events, uuid) =
+            (woken.outgoing, woken.callId, woken.calls, woken.provider, woken.events, woken.uuid)
 
         await provider.end(uuid, on: calls)
         try await awaitStatus(outgoing, .rejected, "bob")
