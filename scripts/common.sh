@@ -28,6 +28,14 @@ MAVEN_REPO_LOCAL="$UTD_CACHE/m2"
 # build.rs and the runtime loader read the same folder (see build.rs).
 LIVEKIT_FFI_DIR="$UTD_CACHE/livekit-ffi-$LIVEKIT_FFI_WHEEL_VERSION"
 export UTD_LIVEKIT_FFI_DIR="${UTD_LIVEKIT_FFI_DIR:-$LIVEKIT_FFI_DIR}"
+# iOS (scripts/package-ios.sh): the deployment target every slice is built
+# for (= Package.swift's `.iOS(.v15)`), and, for the check build without
+# Xcode (scripts/setup.sh ios), zig cc/c++ from the PyPI wheel `ziglang` as
+# the C/C++ compiler of iOS targets plus an SDK root of its bundled Darwin headers.
+IOS_DEPLOYMENT_TARGET="15.0"
+ZIGLANG_VERSION="0.17.0"
+# Bump the suffix when what setup_ios writes there changes.
+IOS_ZIG_DIR="$UTD_CACHE/ios-zig-$ZIGLANG_VERSION-1"
 
 mkdir -p "$UTD_CACHE"
 

@@ -3,7 +3,7 @@
 # under $UTD_CACHE (default ~/.cache/utd-stream). Safe to run again: every step
 # checks for its finished result first and does nothing when it is there.
 #
-# Usage: scripts/setup.sh [apt] [kotlin] [android] [swift] [livekit] [livekit-ffi]   (no argument: all)
+# Usage: scripts/setup.sh [apt] [kotlin] [android] [swift] [livekit] [livekit-ffi] [ios]   (no argument: all)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
@@ -194,9 +194,100 @@ PY
   mv "$work" "$ANDROID_DEPS_DIR"
 }
 
+# iOS without Xcode (scripts/package-ios.sh --check): the aarch64-apple-ios
+# rust-std, and zig's clang from the PyPI wheel `ziglang` as the C compiler of
+# iOS targets (ring's build script compiles C and assembly for the target).
+# Zig bundles Darwin's libc headers but gives no iOS SDK of its own: sdk/ is
+# an SDK root whose usr/include is zig's any-darwin-any headers, and the
+# wrappers in bin/ add it to zig's search path (zig ignores -isysroot).
+# bin/cc-<rust target> and bin/c++-<rust target> (the cxx crate builds C++
+# even under DOCS_RS) drop cc-rs's clang-style --target and give zig its own
+# target with $IPHONEOS_DEPLOYMENT_TARGET; bin/ar is zig's llvm-ar. What
+# they build is for checking only: no Apple SDK, nothing to ship.
+setup_ios() {
+  if ! rustup target list --installed | grep -qx aarch64-apple-ios; then
+    log "ios: rustup target add aarch64-apple-ios"
+    rustup target add aarch64-apple-ios >&2 || die "rustup target add aarch64-apple-ios failed"
+  fi
+  local dir="$IOS_ZIG_DIR"
+  if [ -f "$dir/.utd-ready" ]; then
+    log "ios: zig $ZIGLANG_VERSION (ziglang wheel) already at $dir"
+    return 0
+  fi
+  command -v python3 >/dev/null || die "python3 (with pip) is needed to fetch the ziglang wheel from PyPI"
+  local work="$dir.partial"
+  rm -rf "$work"
+  mkdir -p "$work/bin" "$work/sdk/usr"
+  log "ios: pip install ziglang==$ZIGLANG_VERSION (~100 MB download, ~400 MB on disk)"
+  if ! python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-compile --no-deps \
+    --target "$work/python" "ziglang==$ZIGLANG_VERSION" >&2; then
+    rm -rf "$work"
+    die "pip install ziglang==$ZIGLANG_VERSION failed: is PyPI reachable?"
+  fi
+  local zig_lib="$work/python/ziglang/lib"
+  [ -x "$work/python/ziglang/zig" ] || die "the ziglang wheel has no ziglang/zig executable"
+  [ -f "$zig_lib/libc/include/any-darwin-any/TargetConditionals.h" ] ||
+    die "zig $ZIGLANG_VERSION has no Darwin headers at lib/libc/include/any-darwin-any"
+  # Relative, so the folder still works after the move below.
+  ln -s ../../python/ziglang/lib/libc/include/any-darwin-any "$work/sdk/usr/include"
+  local target zig_target
+  for target in aarch64-apple-ios aarch64-apple-ios-sim x86_64-apple-ios; do
+    case "$target" in
+      aarch64-apple-ios) zig_target='aarch64-ios.$version' ;;
+      aarch64-apple-ios-sim) zig_target='aarch64-ios.$version-simulator' ;;
+      x86_64-apple-ios) zig_target='x86_64-ios.$version-simulator' ;;
+    esac
+    local driver
+    for driver in cc c++; do
+      cat >"$work/bin/$driver-$target" <<WRAPPER
+#!/bin/sh
+# C/C++ compiler for $target (check builds only): zig $driver with zig's Darwin headers.
+root=\$(cd "\$(dirname "\$0")/.." && pwd)
+version="\${IPHONEOS_DEPLOYMENT_TARGET:?set IPHONEOS_DEPLOYMENT_TARGET (e.g. $IOS_DEPLOYMENT_TARGET)}"
+for arg in "\$@"; do
+  shift
+  case "\$arg" in
+    --target=*) ;;
+    *) set -- "\$@" "\$arg" ;;
+  esac
+done
+export ZIG_GLOBAL_CACHE_DIR="\${ZIG_GLOBAL_CACHE_DIR:-\$root/zig-cache}" ZIG_LOCAL_CACHE_DIR="\${ZIG_LOCAL_CACHE_DIR:-\$root/zig-cache}"
+exec "\$root/python/ziglang/zig" $driver -target "$zig_target" -idirafter "\$root/sdk/usr/include" "\$@"
+WRAPPER
+    done
+  done
+  cat >"$work/bin/ar" <<'WRAPPER'
+#!/bin/sh
+# Archiver for the iOS check builds: zig's llvm-ar.
+root=$(cd "$(dirname "$0")/.." && pwd)
+export ZIG_GLOBAL_CACHE_DIR="${ZIG_GLOBAL_CACHE_DIR:-$root/zig-cache}" ZIG_LOCAL_CACHE_DIR="${ZIG_LOCAL_CACHE_DIR:-$root/zig-cache}"
+exec "$root/python/ziglang/zig" ar "$@"
+WRAPPER
+  chmod +x "$work"/bin/*
+  # A smoke test: one C file that needs the Darwin headers, compiled for the device.
+  printf '#include <TargetConditionals.h>\n#include <stdint.h>\nint utd_ios_probe(void) { return TARGET_OS_IOS + (int)sizeof(uint64_t); }\n' \
+    >"$work/probe.c"
+  if ! IPHONEOS_DEPLOYMENT_TARGET="$IOS_DEPLOYMENT_TARGET" "$work/bin/cc-aarch64-apple-ios" \
+    -c "$work/probe.c" -o "$work/probe.o" >&2; then
+    rm -rf "$work"
+    die "zig cc could not compile a probe for aarch64-apple-ios"
+  fi
+  printf '#include <algorithm>\n#include <TargetConditionals.h>\nint utd_ios_probe_cxx(int a, int b) { return std::max(a, b) + TARGET_OS_IOS; }\n' \
+    >"$work/probe.cc"
+  if ! IPHONEOS_DEPLOYMENT_TARGET="$IOS_DEPLOYMENT_TARGET" "$work/bin/c++-aarch64-apple-ios" \
+    -c "$work/probe.cc" -o "$work/probe-cxx.o" >&2; then
+    rm -rf "$work"
+    die "zig c++ could not compile a probe for aarch64-apple-ios"
+  fi
+  rm -f "$work"/probe*
+  touch "$work/.utd-ready"
+  rm -rf "$dir"
+  mv "$work" "$dir"
+}
+
 main() {
   local parts=("$@")
-  [ ${#parts[@]} -gt 0 ] || parts=(apt kotlin android swift livekit livekit-ffi)
+  [ ${#parts[@]} -gt 0 ] || parts=(apt kotlin android swift livekit livekit-ffi ios)
   for part in "${parts[@]}"; do
     case "$part" in
       apt) step "apt packages (JDK, JNA, debootstrap, clang, llvm)" setup_apt ;;
@@ -205,7 +296,8 @@ main() {
       swift) step "swift chroot ($SWIFT_SUITE swiftlang)" setup_swift ;;
       livekit) step "livekit-server $LIVEKIT_SERVER_VERSION" setup_livekit ;;
       livekit-ffi) step "livekit FFI library (wheel $LIVEKIT_FFI_WHEEL_VERSION)" setup_livekit_ffi ;;
-      *) die "unknown setup part '$part' (expected apt, kotlin, android, swift, livekit or livekit-ffi)" ;;
+      ios) step "ios check toolchain (aarch64-apple-ios rust-std, zig $ZIGLANG_VERSION)" setup_ios ;;
+      *) die "unknown setup part '$part' (expected apt, kotlin, android, swift, livekit, livekit-ffi or ios)" ;;
     esac
   done
 }

@@ -2,9 +2,10 @@
 # Swift suite: `swift test` of the SwiftPM package platforms/apple (the
 # generated Swift API + Tests/UTDStreamTests) inside the Debian trixie chroot
 # that holds swiftlang, linked against the host's target/debug/libutd_stream.so.
-# The repo is bind-mounted into the chroot at its own absolute path, so every
-# path means the same inside and out; the chroot shares the host's network,
-# so the tests reach utd-stack's engine on 127.0.0.1.
+# The repo is bind-mounted into the chroot at its own absolute path
+# (scripts/swift-chroot.sh), so every path means the same inside and out; the
+# chroot shares the host's network, so the tests reach utd-stack's engine on
+# 127.0.0.1.
 #
 # Prints `swift: N passed, N failed` as its last line. Extra arguments go to
 # `swift test` (e.g. --filter LoggingTests).
@@ -30,36 +31,18 @@ out="$REPO_ROOT/target/swift-tests"
 mkdir -p "$out"
 source "$REPO_ROOT/testkit/scripts/stack.sh"
 
-repo_in_root="$SWIFT_ROOT$REPO_ROOT"
-mounted_repo=""
-mounted_proc=""
+source "$REPO_ROOT/scripts/swift-chroot.sh"
 
 cleanup() {
   local status=$?
   stack_stop
-  # -l (lazy): a process still holding a file inside must not leave the
-  # mount behind.
-  if [ -n "$mounted_repo" ]; then umount -l "$repo_in_root" || log "could not unmount $repo_in_root"; fi
-  if [ -n "$mounted_proc" ]; then umount -l "$SWIFT_ROOT/proc" || log "could not unmount $SWIFT_ROOT/proc"; fi
+  swift_chroot_unmount
   exit "$status"
 }
 trap cleanup EXIT
 # Ctrl-C / SIGTERM: leave through the EXIT trap so the mounts go away.
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-mount_chroot() {
-  mkdir -p "$repo_in_root"
-  # A run killed with SIGKILL leaves its bind mount; replace it.
-  if mountpoint -q "$repo_in_root"; then umount -l "$repo_in_root"; fi
-  mount --bind "$REPO_ROOT" "$repo_in_root" || return 1
-  mounted_repo=1
-  # swiftc cannot load libswiftCore without /proc.
-  if ! mountpoint -q "$SWIFT_ROOT/proc"; then
-    mount -t proc proc "$SWIFT_ROOT/proc" || return 1
-    mounted_proc=1
-  fi
-}
 
 package_version() {
   sed -n '/^\[package\]/,/^\[/{s/^version *= *"\(.*\)"/\1/p}' "$REPO_ROOT/Cargo.toml" | head -n1
@@ -68,19 +51,15 @@ package_version() {
 run_swift_test() {
   local args=""
   [ $# -eq 0 ] || args=$(printf ' %q' "$@")
-  # env -i: nothing from the host's environment (its PATH, cargo settings)
-  # leaks into the chroot; only what the tests need is passed.
-  chroot "$SWIFT_ROOT" /usr/bin/env -i \
-    HOME=/root \
-    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    LANG=C.UTF-8 \
+  # Only what the tests need is passed into the chroot (scripts/swift-chroot.sh).
+  swift_chroot_run \
     UTD_STREAM_LIB_DIR="$lib_dir" \
     UTD_LIVEKIT_FFI_LIB="$lib_dir/livekit-ffi/liblivekit_ffi.so" \
     UTD_STACK_ENV="${UTD_STACK_ENV:-}" \
     UTD_EXPECTED_VERSION="$(package_version)" \
     UTD_EXPECTED_TARGET="$(rustc -vV | sed -n 's/^host: //p')" \
     UTD_EXPECTED_PROFILE=debug \
-    bash -c "cd '$pkg' && swift test --disable-swift-testing$args"
+    "cd '$pkg' && swift test --disable-swift-testing$args"
 }
 
 # The chroot sees only the repo: LiveKit's media library (cached outside it)
@@ -92,7 +71,7 @@ copy_livekit_ffi() {
 }
 
 step "LiveKit FFI library into the chroot's view" copy_livekit_ffi || summary_failed
-step "mount repo + proc into the Swift chroot" mount_chroot || summary_failed
+step "mount repo + proc into the Swift chroot" swift_chroot_mount || summary_failed
 stack_start "$out" || summary_failed
 
 output="$out/last-run.log"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The one test command (README, CI): installs what is missing, builds the
 # library and its bindings once, checks formatting and lints, then runs the
-# Rust, Kotlin, Robolectric and Swift suites, the Android package check and a
-# smoke run of each bench. A failing suite
+# Rust, Kotlin, Robolectric and Swift suites, the Android and iOS package
+# checks and a smoke run of each bench. A failing suite
 # does not stop the others, so every `<suite>: N passed, N failed` line is
 # printed; the last line is `all: N passed, N failed`. Exits non-zero if
 # anything failed.
@@ -69,6 +69,9 @@ run_suite kotlin "$REPO_ROOT/scripts/test-kotlin.sh"
 run_suite android "$REPO_ROOT/scripts/package-android.sh" --check
 run_suite robolectric "$REPO_ROOT/scripts/test-robolectric.sh"
 run_suite swift "$REPO_ROOT/scripts/test-swift.sh"
+# The iOS check build (no Xcode here): device slice, xcframework, zip,
+# checksum and release manifest, validated (docs/ios-packaging.md).
+run_suite ios "$REPO_ROOT/scripts/package-ios.sh" --check
 
 # The benches print numbers in release (scripts/bench.sh); a few runs in the
 # debug build here keep them working. Their numbers are not judged.

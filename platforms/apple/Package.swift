@@ -17,7 +17,36 @@ import PackageDescription
 // xcframework, and checks that the frameworks below are every one the
 // static library needs (rustc's native-static-libs).
 let ffiTarget: Target = .binaryTarget(name: "UTDStreamFFI", path: "UTDStreamFFI.xcframework")
-let coreLinkerSettings: [LinkerSetting] = []
+let coreLinkerSettings: [LinkerSetting] = [
+    // The phone build (feature `livekit`): webrtc-sys links these for iOS
+    // (libwebrtc), the objc2 crates under it the rest; Rust's std asks for iconv.
+    .linkedFramework("AVFoundation"),
+    .linkedFramework("AudioToolbox"),
+    .linkedFramework("CloudKit"),
+    .linkedFramework("CoreAudio"),
+    .linkedFramework("CoreData"),
+    .linkedFramework("CoreFoundation"),
+    .linkedFramework("CoreGraphics"),
+    .linkedFramework("CoreImage"),
+    .linkedFramework("CoreLocation"),
+    .linkedFramework("CoreMedia"),
+    .linkedFramework("CoreText"),
+    .linkedFramework("CoreVideo"),
+    .linkedFramework("Foundation"),
+    .linkedFramework("GLKit"),
+    .linkedFramework("Metal"),
+    .linkedFramework("MetalKit"),
+    .linkedFramework("Network"),
+    .linkedFramework("OpenGLES"),
+    .linkedFramework("QuartzCore"),
+    .linkedFramework("Security"),
+    .linkedFramework("UIKit"),
+    .linkedFramework("UserNotifications"),
+    .linkedFramework("VideoToolbox"),
+    .linkedLibrary("c++"),
+    .linkedLibrary("iconv"),
+    .linkedLibrary("objc"),
+]
 #else
 // Where libutd_stream.so is: $UTD_STREAM_LIB_DIR (absolute; scripts/test-swift.sh
 // sets it), else the repo's target/debug next to this package. The rpath lets
