@@ -8,6 +8,8 @@ REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 KOTLIN_VERSION="2.4.20"
 LIVEKIT_SERVER_VERSION="v1.13.5"
+# The S3-compatible store of the upload tests (testkit/src/s3.rs).
+VERSITYGW_VERSION="v1.8.0"
 SWIFT_SUITE="trixie"
 # LiveKit's own Rust SDK as a C-ABI library, from the PyPI wheel `livekit`:
 # the desktop media transport (src/media/livekit_ffi). Its build version is
@@ -17,6 +19,8 @@ LIVEKIT_FFI_WHEEL_VERSION="1.2.0"
 KOTLIN_HOME="$UTD_CACHE/kotlin-$KOTLIN_VERSION"
 SWIFT_ROOT="$UTD_CACHE/swift-$SWIFT_SUITE-root"
 LIVEKIT_SERVER_BIN="$UTD_CACHE/bin/livekit-server-$LIVEKIT_SERVER_VERSION"
+# testkit reads UTD_VERSITYGW_BIN, defaulting to this path.
+VERSITYGW_BIN="$UTD_CACHE/bin/versitygw-$VERSITYGW_VERSION"
 JNA_JAR="/usr/share/java/jna.jar"
 # Android on the JVM (scripts/setup.sh android): Robolectric, the android-all
 # jars, Firebase Messaging, JNA 5.17 (what the AAR ships) and D8, from Maven

@@ -95,6 +95,35 @@ setup_livekit() {
   rm -rf "$gobin"
 }
 
+# The S3-compatible server of the upload tests (real SigV4 checks: a tampered
+# signature, an expired URL, another signed type or length are refused), built
+# from the Go module proxy. Its Go caches stay in their own folders under
+# UTD_CACHE so nothing else in the cache is touched.
+setup_versitygw() {
+  if [ -x "$VERSITYGW_BIN" ]; then
+    log "versitygw: $VERSITYGW_VERSION already at $VERSITYGW_BIN"
+    return 0
+  fi
+  local go_cmd
+  go_cmd=$(command -v go || true)
+  if [ -z "$go_cmd" ] && [ -x /usr/local/go/bin/go ]; then
+    go_cmd=/usr/local/go/bin/go
+  fi
+  [ -n "$go_cmd" ] || die "the Go toolchain is needed to build versitygw (go install); install Go (or put it at /usr/local/go/bin/go) and re-run"
+  local work="$UTD_CACHE/versitygw-build"
+  mkdir -p "$work/bin" "$work/gopath" "$work/gocache"
+  log "versitygw: go install github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
+  if ! GOBIN="$work/bin" GOPATH="$work/gopath" GOMODCACHE="$work/gopath/pkg/mod" \
+    GOCACHE="$work/gocache" GOFLAGS=-mod=mod \
+    "$go_cmd" install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"; then
+    die "go install of versitygw failed: is the Go module proxy ($("$go_cmd" env GOPROXY)) reachable?"
+  fi
+  mkdir -p "$(dirname "$VERSITYGW_BIN")"
+  # Copy then rename: the binary appears under its final name complete or not at all.
+  cp "$work/bin/versitygw" "$VERSITYGW_BIN.partial"
+  mv "$VERSITYGW_BIN.partial" "$VERSITYGW_BIN"
+}
+
 # LiveKit's FFI library and the protobuf descriptors of its API, from the
 # pinned PyPI wheel. Nothing of it enters the repo: build.rs generates the Rust
 # types from descriptors.bin, the transport loads the .so at run time.
@@ -287,7 +316,7 @@ WRAPPER
 
 main() {
   local parts=("$@")
-  [ ${#parts[@]} -gt 0 ] || parts=(apt kotlin android swift livekit livekit-ffi ios)
+  [ ${#parts[@]} -gt 0 ] || parts=(apt kotlin android swift livekit versitygw livekit-ffi ios)
   for part in "${parts[@]}"; do
     case "$part" in
       apt) step "apt packages (JDK, JNA, debootstrap, clang, llvm)" setup_apt ;;
@@ -295,9 +324,10 @@ main() {
       android) step "android jars (Robolectric 4.17, android-all 15, Firebase, JNA 5.17, D8)" setup_android ;;
       swift) step "swift chroot ($SWIFT_SUITE swiftlang)" setup_swift ;;
       livekit) step "livekit-server $LIVEKIT_SERVER_VERSION" setup_livekit ;;
+      versitygw) step "versitygw $VERSITYGW_VERSION (S3 test server)" setup_versitygw ;;
       livekit-ffi) step "livekit FFI library (wheel $LIVEKIT_FFI_WHEEL_VERSION)" setup_livekit_ffi ;;
       ios) step "ios check toolchain (aarch64-apple-ios rust-std, zig $ZIGLANG_VERSION)" setup_ios ;;
-      *) die "unknown setup part '$part' (expected apt, kotlin, android, swift, livekit, livekit-ffi or ios)" ;;
+      *) die "unknown setup part '$part' (expected apt, kotlin, android, swift, livekit, versitygw, livekit-ffi or ios)" ;;
     esac
   done
 }

@@ -13,7 +13,22 @@ cd "$REPO_ROOT"
 started=$(date +%s)
 problems=()
 
-step "setup (toolchains)" "$REPO_ROOT/scripts/setup.sh" || die "setup failed: see above"
+# The two Go builds (livekit-server, versitygw: minutes of CPU on a bare
+# machine, nothing on a warm one) run beside the rest of the set-up and the
+# Rust build, which leave a core idle for long stretches (downloads, links).
+# Joined before the first step that needs them (the API fuzz's S3 store).
+mkdir -p "$REPO_ROOT/target"
+go_setup_log="$REPO_ROOT/target/setup-go.log"
+"$REPO_ROOT/scripts/setup.sh" livekit versitygw >"$go_setup_log" 2>&1 &
+go_setup_pid=$!
+join_go_setup() {
+  local status=0
+  wait "$go_setup_pid" || status=$?
+  cat "$go_setup_log" >&2
+  [ "$status" -eq 0 ]
+}
+step "setup (toolchains)" "$REPO_ROOT/scripts/setup.sh" apt kotlin android swift livekit-ffi ios ||
+  die "setup failed: see above"
 step "bindings (library + Kotlin/Swift sources)" "$REPO_ROOT/scripts/bindings.sh" ||
   die "building the library or generating bindings failed: see above"
 
@@ -30,6 +45,8 @@ if sed -n '/^\[features\]/,/^\[/p' Cargo.toml | grep -qE '^livekit *='; then
     --quiet -- -D warnings ||
     problems+=("cargo clippy --features livekit")
 fi
+
+step "setup (Go builds: livekit-server, versitygw)" join_go_setup || die "setup failed: see above"
 
 # Property-based fuzz of the engine against docs/openapi.yaml: any 5xx or
 # reply outside the contract fails the run.

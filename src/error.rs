@@ -23,6 +23,10 @@ pub enum UTDErrorCode {
     FeatureDisabled,
     /// The user may not do this (HTTP 403), e.g. a non-host seat operation.
     Forbidden,
+    /// A plan limit would be exceeded (HTTP 403, code `limit_reached`);
+    /// `limit()` names it (`max_group_members`, `max_chatrooms`,
+    /// `max_friends`, `max_upload_bytes`). Show an upsell or explain.
+    LimitReached,
     /// Too many requests (HTTP 429); wait `retryAfterMs()` and try again.
     RateLimited,
     /// The thing asked for does not exist (HTTP 404).
@@ -63,6 +67,7 @@ impl UTDErrorCode {
             Self::Banned => "banned",
             Self::FeatureDisabled => "feature_disabled",
             Self::Forbidden => "forbidden",
+            Self::LimitReached => "limit_reached",
             Self::RateLimited => "rate_limited",
             Self::NotFound => "not_found",
             Self::Conflict => "conflict",
@@ -85,6 +90,7 @@ impl UTDErrorCode {
             "banned" => Self::Banned,
             "feature_disabled" => Self::FeatureDisabled,
             "forbidden" => Self::Forbidden,
+            "limit_reached" => Self::LimitReached,
             "rate_limited" => Self::RateLimited,
             "not_found" => Self::NotFound,
             "conflict" => Self::Conflict,
@@ -115,6 +121,7 @@ pub struct UTDStreamError {
     engine_code: Option<String>,
     capability: Option<String>,
     retry_after_ms: Option<u64>,
+    limit: Option<String>,
 }
 
 impl std::fmt::Debug for UTDStreamError {
@@ -127,6 +134,7 @@ impl std::fmt::Debug for UTDStreamError {
             .field("engine_code", &self.engine_code)
             .field("capability", &self.capability)
             .field("retry_after_ms", &self.retry_after_ms)
+            .field("limit", &self.limit)
             .field("message", &self.message)
             .finish()
     }
@@ -142,6 +150,7 @@ impl UTDStreamError {
             engine_code: None,
             capability: None,
             retry_after_ms: None,
+            limit: None,
         }
     }
 
@@ -164,6 +173,7 @@ impl UTDStreamError {
             engine_code,
             capability,
             retry_after_ms: retry_after.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            limit: None,
         }
     }
 
@@ -208,6 +218,12 @@ impl UTDStreamError {
         self
     }
 
+    /// Names the plan limit a `limit_reached` refusal is about.
+    pub fn with_limit(mut self, limit: Option<String>) -> Self {
+        self.limit = limit;
+        self
+    }
+
     /// The kind, for Rust callers (same as the exported `code()`).
     pub fn kind(&self) -> UTDErrorCode {
         self.code
@@ -242,6 +258,8 @@ struct EngineErrorDetail {
     capability: Option<String>,
     #[serde(default)]
     retry_after_ms: Option<u64>,
+    #[serde(default)]
+    limit: Option<String>,
 }
 
 impl UTDStreamError {
@@ -262,6 +280,7 @@ impl UTDStreamError {
                     .message
                     .unwrap_or_else(|| format!("engine refused the request ({})", error.code));
                 Self::from_engine(status, Some(error.code), message, error.capability, delay)
+                    .with_limit(error.limit)
             }
             Err(_) => {
                 let shown: String = body.chars().take(120).collect();
@@ -331,6 +350,17 @@ impl UTDStreamError {
         self.retry_after_ms
     }
 
+    /// For `limitReached`: the plan limit that was hit (e.g.
+    /// `max_group_members`).
+    pub fn limit(&self) -> Option<String> {
+        self.limit.clone()
+    }
+
+    /// A plan limit would be exceeded (`limit()` names it).
+    pub fn is_limit_reached(&self) -> bool {
+        self.code == UTDErrorCode::LimitReached
+    }
+
     /// The user is banned from this app (HTTP 403 with code `banned`).
     pub fn is_banned(&self) -> bool {
         self.code == UTDErrorCode::Banned
@@ -346,7 +376,10 @@ impl UTDStreamError {
         self.status_code == Some(403)
             || matches!(
                 self.code,
-                UTDErrorCode::Forbidden | UTDErrorCode::Banned | UTDErrorCode::FeatureDisabled
+                UTDErrorCode::Forbidden
+                    | UTDErrorCode::Banned
+                    | UTDErrorCode::FeatureDisabled
+                    | UTDErrorCode::LimitReached
             )
     }
 
@@ -427,6 +460,17 @@ mod tests {
     }
 
     #[test]
+    fn limit_reached_names_the_limit() {
+        let e = UTDStreamError::from_engine_reply(
+            403,
+            r#"{"error":{"code":"limit_reached","message":"the group is full","limit":"max_group_members"}}"#,
+            None,
+        );
+        assert!(e.is_limit_reached() && e.is_forbidden() && !e.is_feature_disabled());
+        assert_eq!(e.limit().as_deref(), Some("max_group_members"));
+    }
+
+    #[test]
     fn unknown_engine_code_falls_back_to_status() {
         let e = UTDStreamError::from_engine(409, Some("brand_new".into()), "x", None, None);
         assert_eq!(e.code(), UTDErrorCode::Conflict);
@@ -442,6 +486,7 @@ mod tests {
             UTDErrorCode::Banned,
             UTDErrorCode::FeatureDisabled,
             UTDErrorCode::Forbidden,
+            UTDErrorCode::LimitReached,
             UTDErrorCode::RateLimited,
             UTDErrorCode::NotFound,
             UTDErrorCode::Conflict,

@@ -9,6 +9,7 @@ uniffi::setup_scaffolding!();
 pub mod api;
 pub mod auth;
 pub mod calls;
+pub mod chat;
 pub mod client;
 pub mod error;
 pub mod logging;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 
-use crate::config::{ApnsConfig, DatabaseLocation, EngineConfig, FcmConfig, PushConfig};
+use crate::config::{ApnsConfig, DatabaseLocation, EngineConfig, FcmConfig, PushConfig, S3Config};
 use crate::db::Db;
 use crate::plans::Plan;
 
@@ -131,6 +131,35 @@ pub struct ServeArgs {
     /// FCM API base URL (default https://fcm.googleapis.com).
     #[arg(long, env = "FCM_ENDPOINT", global = true)]
     pub fcm_endpoint: Option<String>,
+    /// S3-compatible endpoint of chat attachment uploads (with `--s3-bucket`,
+    /// `--s3-access-key` and `--s3-secret-key`); without it uploads are off.
+    #[arg(long, env = "UTD_S3_ENDPOINT", global = true)]
+    pub s3_endpoint: Option<String>,
+    /// Bucket of the uploads.
+    #[arg(long, env = "UTD_S3_BUCKET", global = true)]
+    pub s3_bucket: Option<String>,
+    /// Region of the S3 signatures.
+    #[arg(
+        long,
+        env = "UTD_S3_REGION",
+        default_value = "us-east-1",
+        global = true
+    )]
+    pub s3_region: String,
+    /// S3 access key id.
+    #[arg(long, env = "UTD_S3_ACCESS_KEY", global = true)]
+    pub s3_access_key: Option<String>,
+    /// S3 secret access key.
+    #[arg(long, env = "UTD_S3_SECRET_KEY", hide_env_values = true, global = true)]
+    pub s3_secret_key: Option<String>,
+    /// Interval of the uploads sweep in seconds.
+    #[arg(
+        long,
+        env = "UTD_UPLOADS_SWEEP_SECS",
+        default_value_t = 60,
+        global = true
+    )]
+    pub uploads_sweep_secs: u64,
 }
 
 impl ServeArgs {
@@ -155,6 +184,8 @@ impl ServeArgs {
             heartbeat_interval: Duration::from_secs(self.heartbeat_secs.max(1)),
             public_url: self.public_url.clone(),
             push: self.push_config()?,
+            s3: self.s3_config()?,
+            uploads_sweep_interval: Duration::from_secs(self.uploads_sweep_secs.max(1)),
             ..defaults
         })
     }
@@ -166,6 +197,48 @@ impl ServeArgs {
             apns: self.apns_config()?,
             fcm: self.fcm_config()?,
         })
+    }
+
+    /// The uploads bucket: endpoint, bucket and both keys, or none of them.
+    pub fn s3_config(&self) -> anyhow::Result<Option<S3Config>> {
+        let given = |v: &Option<String>| v.as_deref().filter(|s| !s.is_empty()).map(str::to_owned);
+        let parts = [
+            ("--s3-endpoint [UTD_S3_ENDPOINT]", given(&self.s3_endpoint)),
+            ("--s3-bucket [UTD_S3_BUCKET]", given(&self.s3_bucket)),
+            (
+                "--s3-access-key [UTD_S3_ACCESS_KEY]",
+                given(&self.s3_access_key),
+            ),
+            (
+                "--s3-secret-key [UTD_S3_SECRET_KEY]",
+                given(&self.s3_secret_key),
+            ),
+        ];
+        let missing: Vec<&str> = parts
+            .iter()
+            .filter(|p| p.1.is_none())
+            .map(|p| p.0)
+            .collect();
+        if missing.len() == parts.len() {
+            return Ok(None);
+        }
+        anyhow::ensure!(
+            missing.is_empty(),
+            "uploads need every S3 setting; missing: {}",
+            missing.join(", ")
+        );
+        let [endpoint, bucket, access_key, secret_key] = parts.map(|p| p.1.unwrap_or_default());
+        anyhow::ensure!(
+            endpoint.starts_with("http://") || endpoint.starts_with("https://"),
+            "--s3-endpoint must be an http(s) URL"
+        );
+        Ok(Some(S3Config {
+            endpoint,
+            bucket,
+            region: self.s3_region.clone(),
+            access_key,
+            secret_key,
+        }))
     }
 
     fn apns_config(&self) -> anyhow::Result<Option<ApnsConfig>> {
@@ -424,6 +497,32 @@ mod tests {
         assert_eq!(apns.voip_topic(), "com.example.voip");
         assert!(c.push.fcm.is_none());
         assert!(!format!("{c:?}").contains("PRIVATE KEY"));
+    }
+
+    #[test]
+    fn s3_flags_come_all_together_and_the_secret_is_redacted() {
+        assert!(args(&[]).unwrap().s3.is_none());
+        let e = args(&["--s3-endpoint", "http://127.0.0.1:9000"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--s3-bucket") && e.contains("--s3-secret-key"),
+            "{e}"
+        );
+        let c = args(&[
+            "--s3-endpoint",
+            "http://127.0.0.1:9000",
+            "--s3-bucket",
+            "b",
+            "--s3-access-key",
+            "AK",
+            "--s3-secret-key",
+            "very-secret",
+        ])
+        .unwrap();
+        let s3 = c.s3.clone().expect("s3");
+        assert_eq!((s3.bucket.as_str(), s3.region.as_str()), ("b", "us-east-1"));
+        assert!(!format!("{c:?}").contains("very-secret"));
     }
 
     #[test]

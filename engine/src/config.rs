@@ -28,6 +28,35 @@ impl DatabaseLocation {
     }
 }
 
+/// The S3-compatible bucket chat attachments are uploaded to
+/// (docs/uploads-api.md). The secret never reaches a log line.
+#[derive(Clone, PartialEq, Eq)]
+pub struct S3Config {
+    /// Base URL of the S3 endpoint (`http(s)://host:port`); objects are
+    /// addressed path-style (`<endpoint>/<bucket>/<key>`).
+    pub endpoint: String,
+    /// Bucket name.
+    pub bucket: String,
+    /// Region of the SigV4 signatures (`us-east-1` for most self-hosted stores).
+    pub region: String,
+    /// Access key id.
+    pub access_key: String,
+    /// Secret access key.
+    pub secret_key: String,
+}
+
+impl std::fmt::Debug for S3Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Config")
+            .field("endpoint", &self.endpoint)
+            .field("bucket", &self.bucket)
+            .field("region", &self.region)
+            .field("access_key", &self.access_key)
+            .field("secret_key", &"<redacted>")
+            .finish()
+    }
+}
+
 /// Everything the engine needs to run. Secrets in here are never logged.
 #[derive(Clone)]
 pub struct EngineConfig {
@@ -63,6 +92,17 @@ pub struct EngineConfig {
     pub default_per_app_per_minute: u32,
     /// APNs / FCM credentials of push dispatch (none: nothing is pushed).
     pub push: PushConfig,
+    /// The uploads bucket (none: every uploads route answers 404).
+    pub s3: Option<S3Config>,
+    /// Validity of a presigned upload PUT (contract: 10 minutes).
+    pub upload_put_validity: Duration,
+    /// Validity of a presigned download GET (contract: 5 minutes).
+    pub upload_get_validity: Duration,
+    /// A pending upload not completed within this long of its creation is
+    /// expired and swept (contract: 1 hour).
+    pub upload_pending_ttl: Duration,
+    /// Interval of the uploads sweep (expired pending and purged uploads).
+    pub uploads_sweep_interval: Duration,
 }
 
 impl std::fmt::Debug for EngineConfig {
@@ -81,6 +121,11 @@ impl std::fmt::Debug for EngineConfig {
             .field("heartbeat_interval", &self.heartbeat_interval)
             .field("public_url", &self.public_url)
             .field("push", &self.push)
+            .field("s3", &self.s3)
+            .field("upload_put_validity", &self.upload_put_validity)
+            .field("upload_get_validity", &self.upload_get_validity)
+            .field("upload_pending_ttl", &self.upload_pending_ttl)
+            .field("uploads_sweep_interval", &self.uploads_sweep_interval)
             .finish()
     }
 }
@@ -105,6 +150,11 @@ impl EngineConfig {
             default_per_user_per_minute: 1_200,
             default_per_app_per_minute: 120_000,
             push: PushConfig::default(),
+            s3: None,
+            upload_put_validity: Duration::from_secs(600),
+            upload_get_validity: Duration::from_secs(300),
+            upload_pending_ttl: Duration::from_secs(3600),
+            uploads_sweep_interval: Duration::from_secs(60),
         }
     }
 }

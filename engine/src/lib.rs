@@ -5,6 +5,7 @@
 //! the `utd-engine` binary.
 
 pub mod admin_client;
+pub(crate) mod chat;
 pub mod cli;
 pub mod config;
 pub(crate) mod db;
@@ -16,6 +17,7 @@ pub(crate) mod push;
 pub(crate) mod ratelimit;
 pub(crate) mod signal;
 mod state;
+pub(crate) mod uploads;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -129,6 +131,8 @@ pub async fn start(config: EngineConfig) -> anyhow::Result<RunningEngine> {
     // After the resume: pushes of calls that expired while the engine was
     // down are dropped by then.
     push::spawn_dispatcher(&state);
+    chat::spawn_sweeps(&state);
+    uploads::spawn_sweeps(&state);
     let app = http::router(state.clone());
     let stop = state.shutdown.clone();
     // Pushes are small writes: without TCP_NODELAY one waits behind the

@@ -27,6 +27,9 @@ pub struct Limits {
     pub max_friends: i64,
     /// Number of chat rooms.
     pub max_chatrooms: i64,
+    /// Largest chat attachment upload in bytes (0: no uploads).
+    #[serde(default)]
+    pub max_upload_bytes: i64,
 }
 
 /// Optional per-app overrides of a plan's limits.
@@ -41,6 +44,9 @@ pub struct LimitOverrides {
     pub max_friends: Option<i64>,
     /// Override of `max_chatrooms`.
     pub max_chatrooms: Option<i64>,
+    /// Override of `max_upload_bytes`.
+    #[serde(default)]
+    pub max_upload_bytes: Option<i64>,
 }
 
 impl Plan {
@@ -77,17 +83,20 @@ impl Plan {
 
     /// The plan's limits (documented in engine-api.md §1.3).
     pub fn limits(self) -> Limits {
-        let (history_days, max_group_members, max_friends, max_chatrooms) = match self {
-            Plan::Free => (1, 0, 50, 0),
-            Plan::Signaling => (1, 0, 500, 0),
-            Plan::Pro => (30, 256, 5_000, 100),
-            Plan::Enterprise => (365, 2_000, 100_000, 1_000),
-        };
+        const MIB: i64 = 1024 * 1024;
+        let (history_days, max_group_members, max_friends, max_chatrooms, max_upload_bytes) =
+            match self {
+                Plan::Free => (1, 0, 50, 0, 0),
+                Plan::Signaling => (1, 0, 500, 0, 0),
+                Plan::Pro => (30, 256, 5_000, 100, 25 * MIB),
+                Plan::Enterprise => (365, 2_000, 100_000, 1_000, 100 * MIB),
+            };
         Limits {
             history_days,
             max_group_members,
             max_friends,
             max_chatrooms,
+            max_upload_bytes,
         }
     }
 }
@@ -100,6 +109,7 @@ impl LimitOverrides {
             max_group_members: self.max_group_members.unwrap_or(base.max_group_members),
             max_friends: self.max_friends.unwrap_or(base.max_friends),
             max_chatrooms: self.max_chatrooms.unwrap_or(base.max_chatrooms),
+            max_upload_bytes: self.max_upload_bytes.unwrap_or(base.max_upload_bytes),
         }
     }
 }

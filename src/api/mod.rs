@@ -7,11 +7,13 @@
 //! a token.
 
 pub mod calls;
+pub mod chat;
 pub mod credentials;
 pub mod models;
 pub mod push;
 pub mod rooms;
 pub mod stage;
+pub mod uploads;
 
 use std::time::Duration;
 

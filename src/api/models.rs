@@ -34,6 +34,8 @@ pub struct LimitsWire {
     pub max_friends: Option<i32>,
     #[serde(default)]
     pub max_chatrooms: Option<i32>,
+    #[serde(default)]
+    pub max_upload_bytes: Option<i64>,
 }
 
 /// `POST /api/v1/auth/session` reply.

@@ -6,12 +6,13 @@
 //! `signalling` and `session`.
 
 mod calls;
+mod chat;
 mod listeners;
 mod push;
 mod rooms;
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 pub use listeners::{UTDCapabilitiesListener, UTDConnectionStateListener, UTDPresenceListener};
 
@@ -33,6 +34,8 @@ pub struct UTDStreamClient {
     auth: Arc<AuthState>,
     signalling: Arc<Signalling>,
     push_tokens: PushTokens,
+    /// The chat started by `chat()`, with the store directory it uses.
+    chat: Mutex<Option<(Arc<crate::chat::exported::UTDChat>, Option<String>)>>,
     disposed: AtomicBool,
 }
 
@@ -61,6 +64,7 @@ impl UTDStreamClient {
             auth,
             signalling,
             push_tokens: PushTokens::default(),
+            chat: Mutex::new(None),
             disposed: AtomicBool::new(false),
         })
     }
@@ -271,6 +275,9 @@ impl UTDStreamClient {
     /// later call fails with `disposed`. Sessions are disposed separately.
     pub fn dispose(&self) {
         if !self.disposed.swap(true, Ordering::AcqRel) {
+            if let Some((chat, _)) = self.chat.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                chat.core().shutdown();
+            }
             self.signalling.abort();
             self.auth.clear();
         }

@@ -480,6 +480,13 @@ fn handle_text(
         ServerMessage::CallUpdated { call } => {
             ctx.shared.publish_call_push(CallPush::Updated(call));
         }
+        chat @ (ServerMessage::ChatMessage { .. }
+        | ServerMessage::ChatMessageUpdated { .. }
+        | ServerMessage::ChatReceipt { .. }
+        | ServerMessage::ChatUnread { .. }
+        | ServerMessage::ChatConversation { .. }
+        | ServerMessage::ChatRemoved { .. }
+        | ServerMessage::Typing { .. }) => ctx.shared.publish_chat(chat),
         ServerMessage::Unknown => {}
     }
     None

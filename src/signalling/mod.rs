@@ -21,6 +21,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::api::calls::CallWire;
+use crate::api::chat::{ConversationWire, MessageWire};
 use crate::api::rooms::{validate_room_name, SeatsWire};
 use crate::api::stage::StageWire;
 use crate::auth::AuthState;
@@ -29,13 +30,17 @@ use crate::observe::Observable;
 use crate::runtime;
 use crate::types::{UTDConnectionState, UTDPresence};
 use backoff::Backoff;
-use protocol::ClientMessage;
+use protocol::{ClientMessage, ServerMessage};
 
 /// How long a caller waits for the engine to confirm a message.
 const ACK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Room pushes buffered per receiver before a slow one starts lagging.
 const ROOM_PUSH_CAPACITY: usize = 256;
+
+/// Chat pushes buffered per receiver: bursts are larger than room pushes,
+/// and a receiver that lags anyway catches up over REST.
+const CHAT_PUSH_CAPACITY: usize = 1024;
 
 /// A room event pushed by the engine to room subscribers.
 #[derive(Debug, Clone, PartialEq)]
@@ -90,6 +95,105 @@ impl CallPush {
     }
 }
 
+/// A chat event pushed by the engine to this user's connections
+/// (docs/chat-api.md, "WebSocket").
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChatPush {
+    /// `chat.message`: a new message, with this user's counts after it.
+    Message {
+        /// The message.
+        message: MessageWire,
+        /// Unread in its conversation, for this user.
+        unread_count: Option<u64>,
+        /// Unread over every conversation, for this user.
+        total_unread: Option<u64>,
+    },
+    /// `chat.message.updated`: an edit or a tombstone.
+    MessageUpdated(MessageWire),
+    /// `chat.receipt`: a member's positions moved.
+    Receipt {
+        /// The conversation.
+        conversation_id: String,
+        /// Whose positions.
+        identity: String,
+        /// Their read position.
+        last_read_seq: u64,
+        /// Their delivered position.
+        last_delivered_seq: u64,
+    },
+    /// `chat.unread`: this user's own read position moved.
+    Unread {
+        /// The conversation.
+        conversation_id: String,
+        /// Unread in it.
+        unread_count: u64,
+        /// Unread over every conversation.
+        total_unread: u64,
+    },
+    /// `chat.conversation`: created, renamed, members changed.
+    Conversation(ConversationWire),
+    /// `chat.removed`: this user is no longer a member.
+    Removed {
+        /// The conversation.
+        conversation_id: String,
+    },
+    /// `typing`: the conversation's full typer list.
+    Typing {
+        /// The conversation.
+        conversation_id: String,
+        /// Who types now.
+        typers: Vec<String>,
+    },
+}
+
+impl ChatPush {
+    /// The chat push a server message carries, if it is one.
+    pub fn from_server(message: ServerMessage) -> Option<Self> {
+        Some(match message {
+            ServerMessage::ChatMessage {
+                message,
+                unread_count,
+                total_unread,
+            } => Self::Message {
+                message,
+                unread_count,
+                total_unread,
+            },
+            ServerMessage::ChatMessageUpdated { message } => Self::MessageUpdated(message),
+            ServerMessage::ChatReceipt {
+                conversation_id,
+                identity,
+                last_read_seq,
+                last_delivered_seq,
+            } => Self::Receipt {
+                conversation_id,
+                identity,
+                last_read_seq,
+                last_delivered_seq,
+            },
+            ServerMessage::ChatUnread {
+                conversation_id,
+                unread_count,
+                total_unread,
+            } => Self::Unread {
+                conversation_id,
+                unread_count,
+                total_unread,
+            },
+            ServerMessage::ChatConversation { conversation } => Self::Conversation(conversation),
+            ServerMessage::ChatRemoved { conversation_id } => Self::Removed { conversation_id },
+            ServerMessage::Typing {
+                conversation_id,
+                typers,
+            } => Self::Typing {
+                conversation_id,
+                typers,
+            },
+            _ => return None,
+        })
+    }
+}
+
 /// State the connection task publishes and the client reads.
 #[derive(Debug)]
 pub struct SignalShared {
@@ -106,6 +210,8 @@ pub struct SignalShared {
     room_pushes: broadcast::Sender<RoomPush>,
     /// Where call invitations and updates go out.
     call_pushes: broadcast::Sender<CallPush>,
+    /// Where chat pushes go out.
+    chat_pushes: broadcast::Sender<ChatPush>,
 }
 
 impl SignalShared {
@@ -144,6 +250,14 @@ impl SignalShared {
                 room = push.room_name(),
                 "dropped a push for a room not subscribed"
             );
+        }
+    }
+
+    /// Broadcasts a chat message of the engine (no receiver: dropped; the
+    /// chat layer catches up over REST when it starts).
+    pub(crate) fn publish_chat(&self, message: ServerMessage) {
+        if let Some(push) = ChatPush::from_server(message) {
+            let _ = self.chat_pushes.send(push);
         }
     }
 
@@ -225,6 +339,7 @@ impl Signalling {
                 rooms: Mutex::new(BTreeMap::new()),
                 room_pushes: broadcast::channel(ROOM_PUSH_CAPACITY).0,
                 call_pushes: broadcast::channel(ROOM_PUSH_CAPACITY).0,
+                chat_pushes: broadcast::channel(CHAT_PUSH_CAPACITY).0,
             }),
             running: Mutex::new(None),
             backoff,
@@ -363,6 +478,28 @@ impl Signalling {
     /// (callers filter by call id). Same lagging rule as room pushes.
     pub fn call_pushes(&self) -> broadcast::Receiver<CallPush> {
         self.shared.call_pushes.subscribe()
+    }
+
+    /// Every chat push for this user, from now on. A receiver more than
+    /// 1024 pushes behind gets `RecvError::Lagged` (the chat layer then
+    /// catches up over REST).
+    pub fn chat_pushes(&self) -> broadcast::Receiver<ChatPush> {
+        self.shared.chat_pushes.subscribe()
+    }
+
+    /// Sends this user's typing state for a conversation and waits for the
+    /// engine's ack (a refusal, e.g. not a member, is its typed error).
+    pub async fn send_typing(
+        &self,
+        conversation_id: &str,
+        typing: bool,
+    ) -> Result<(), UTDStreamError> {
+        self.send_acknowledged(ClientMessage::Typing {
+            conversation_id: conversation_id.to_owned(),
+            typing,
+            reference: None,
+        })
+        .await
     }
 
     /// Every [`RoomPush`] for every subscribed room, from now on. Callers

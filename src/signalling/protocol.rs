@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::api::calls::CallWire;
+use crate::api::chat::{ConversationWire, MessageWire};
 use crate::api::models::SessionInfoWire;
 use crate::api::rooms::SeatsWire;
 use crate::api::stage::StageWire;
@@ -78,6 +79,47 @@ pub enum ServerMessage {
     /// A call of this user changed (sent to all devices of both parties).
     #[serde(rename = "call.updated")]
     CallUpdated { call: CallWire },
+    /// A new message in one of this user's conversations (the user's own
+    /// sends too), with the user's unread counts after it.
+    #[serde(rename = "chat.message")]
+    ChatMessage {
+        message: MessageWire,
+        #[serde(default)]
+        unread_count: Option<u64>,
+        #[serde(default)]
+        total_unread: Option<u64>,
+    },
+    /// A message was edited or deleted (the tombstone).
+    #[serde(rename = "chat.message.updated")]
+    ChatMessageUpdated { message: MessageWire },
+    /// A member's read / delivered position moved.
+    #[serde(rename = "chat.receipt")]
+    ChatReceipt {
+        conversation_id: String,
+        identity: String,
+        last_read_seq: u64,
+        last_delivered_seq: u64,
+    },
+    /// This user's own read position moved (on any device).
+    #[serde(rename = "chat.unread")]
+    ChatUnread {
+        conversation_id: String,
+        unread_count: u64,
+        total_unread: u64,
+    },
+    /// A conversation was created, renamed, or its members changed.
+    #[serde(rename = "chat.conversation")]
+    ChatConversation { conversation: ConversationWire },
+    /// This user was removed from a conversation or left it.
+    #[serde(rename = "chat.removed")]
+    ChatRemoved { conversation_id: String },
+    /// A conversation's typer list changed.
+    #[serde(rename = "typing")]
+    Typing {
+        conversation_id: String,
+        #[serde(default)]
+        typers: Vec<String>,
+    },
     /// A message type this SDK version does not know yet.
     #[serde(other)]
     Unknown,
@@ -128,6 +170,14 @@ pub enum ClientMessage {
         #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
         reference: Option<String>,
     },
+    /// This user starts or stops typing in a conversation.
+    #[serde(rename = "typing")]
+    Typing {
+        conversation_id: String,
+        typing: bool,
+        #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+        reference: Option<String>,
+    },
 }
 
 impl ClientMessage {
@@ -137,7 +187,8 @@ impl ClientMessage {
             Self::PresenceWatch { reference, .. }
             | Self::PresenceUnwatch { reference, .. }
             | Self::RoomSubscribe { reference, .. }
-            | Self::RoomUnsubscribe { reference, .. } => {
+            | Self::RoomUnsubscribe { reference, .. }
+            | Self::Typing { reference, .. } => {
                 *reference = Some(value);
             }
             Self::Echo { reference } => *reference = value,
@@ -188,7 +239,7 @@ mod tests {
             other => panic!("unexpected {other:?}"),
         }
         let later: ServerMessage =
-            serde_json::from_str(r#"{"type":"chat.message","message":{}}"#).expect("unknown type");
+            serde_json::from_str(r#"{"type":"poll.created","poll":{}}"#).expect("unknown type");
         assert_eq!(later, ServerMessage::Unknown);
         assert!(
             serde_json::from_str::<ServerMessage>(r#"{"type":"presence","identity":1}"#).is_err()
@@ -276,6 +327,44 @@ mod tests {
             r#"{"type":"stage.updated","stage":{"room_name":"show"}}"#
         )
         .is_err());
+    }
+
+    #[test]
+    fn chat_pushes_parse_and_typing_serializes() {
+        let push: ServerMessage = serde_json::from_str(
+            r#"{"type":"chat.message","unread_count":2,"total_unread":5,"message":{
+                "message_id":"msg_1","conversation_id":"conv_1","seq":4,"mod_seq":9,
+                "sender_identity":"u2","client_message_id":"c","text":"hi","attachments":[],
+                "created_at_ms":1,"edited_at_ms":null,"deleted":false}}"#,
+        )
+        .expect("chat.message");
+        assert!(matches!(
+            push,
+            ServerMessage::ChatMessage { ref message, unread_count: Some(2), total_unread: Some(5) }
+                if message.seq == 4
+        ));
+        let typing: ServerMessage =
+            serde_json::from_str(r#"{"type":"typing","conversation_id":"conv_1","typers":["u2"]}"#)
+                .expect("typing");
+        assert_eq!(
+            typing,
+            ServerMessage::Typing {
+                conversation_id: "conv_1".into(),
+                typers: vec!["u2".into()]
+            }
+        );
+        // A chat push without its message is malformed, not silently unknown.
+        assert!(serde_json::from_str::<ServerMessage>(r#"{"type":"chat.message"}"#).is_err());
+        let out = ClientMessage::Typing {
+            conversation_id: "conv_1".into(),
+            typing: true,
+            reference: None,
+        }
+        .with_reference("9".into());
+        assert_eq!(
+            serde_json::to_string(&out).expect("json"),
+            r#"{"type":"typing","conversation_id":"conv_1","typing":true,"ref":"9"}"#
+        );
     }
 
     #[test]

@@ -13,6 +13,8 @@ pub struct UTDPlanLimits {
     pub max_friends: Option<i32>,
     /// Most chat rooms an app may have.
     pub max_chatrooms: Option<i32>,
+    /// Largest chat attachment in bytes (0: the plan has no uploads).
+    pub max_upload_bytes: Option<i64>,
 }
 
 impl From<LimitsWire> for UTDPlanLimits {
@@ -22,6 +24,7 @@ impl From<LimitsWire> for UTDPlanLimits {
             max_group_members: w.max_group_members,
             max_friends: w.max_friends,
             max_chatrooms: w.max_chatrooms,
+            max_upload_bytes: w.max_upload_bytes,
         }
     }
 }

@@ -11,6 +11,7 @@
 pub mod livekit;
 pub mod ports;
 pub mod push;
+pub mod s3;
 pub mod signals;
 pub mod wired;
 

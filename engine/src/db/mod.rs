@@ -27,6 +27,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../../migrations/0003_state_versions.sql")),
     (4, include_str!("../../migrations/0004_calls.sql")),
     (5, include_str!("../../migrations/0005_push_outbox.sql")),
+    (6, include_str!("../../migrations/0006_uploads.sql")),
+    (7, include_str!("../../migrations/0007_chat.sql")),
 ];
 
 /// Storage failures. Never carries secrets (queries bind them as parameters).

@@ -172,6 +172,7 @@ pub async fn set_plan(
     check_limit(limits.max_group_members, 10_000_000)?;
     check_limit(limits.max_friends, 10_000_000)?;
     check_limit(limits.max_chatrooms, 10_000_000)?;
+    check_limit(limits.max_upload_bytes, 10 * 1024 * 1024 * 1024)?;
     let id = app_id.clone();
     let found = state
         .db

@@ -28,6 +28,8 @@ pub enum ErrorCode {
     InvalidArgument,
     /// 409, illegal transition.
     InvalidState,
+    /// 403, a plan limit would be exceeded; `limit` names it.
+    LimitReached,
     /// 500.
     Internal,
 }
@@ -39,7 +41,6 @@ pub enum Capability {
     /// Calls, presence, rooms signalling.
     Signaling,
     /// Chat, typing, uploads.
-    #[allow(dead_code)] // first produced by the chat routes (later issue)
     Chat,
 }
 
@@ -51,6 +52,7 @@ pub struct ApiError {
     message: String,
     capability: Option<Capability>,
     retry_after_ms: Option<u64>,
+    limit: Option<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -66,6 +68,8 @@ struct Inner<'a> {
     capability: Option<Capability>,
     #[serde(skip_serializing_if = "Option::is_none")]
     retry_after_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    limit: Option<&'static str>,
 }
 
 impl ApiError {
@@ -76,6 +80,7 @@ impl ApiError {
             message: message.into(),
             capability: None,
             retry_after_ms: None,
+            limit: None,
         }
     }
 
@@ -115,6 +120,13 @@ impl ApiError {
     /// 403 forbidden.
     pub fn forbidden(message: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, message)
+    }
+
+    /// 403 limit_reached naming the plan limit (`max_group_members`, …).
+    pub fn limit_reached(limit: &'static str, message: impl Into<String>) -> Self {
+        let mut e = Self::new(StatusCode::FORBIDDEN, ErrorCode::LimitReached, message);
+        e.limit = Some(limit);
+        e
     }
 
     /// 429 rate_limited.
@@ -193,6 +205,7 @@ impl IntoResponse for ApiError {
                 message: &self.message,
                 capability: self.capability,
                 retry_after_ms: self.retry_after_ms,
+                limit: self.limit,
             },
         };
         let mut response = (self.status, axum::Json(body)).into_response();

@@ -78,6 +78,8 @@ pub(crate) fn router(state: AppState) -> Router {
             "/admin/v1/apps/{app_id}/rate-limits",
             put(admin::set_rate_limits),
         )
+        .merge(crate::chat::routes())
+        .merge(crate::uploads::routes())
         .fallback(errors::not_found_fallback)
         .method_not_allowed_fallback(errors::method_not_allowed_fallback)
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))

@@ -25,6 +25,8 @@ pub struct LimitsView {
     pub max_friends: Option<i64>,
     /// Number of chat rooms.
     pub max_chatrooms: Option<i64>,
+    /// Largest chat attachment in bytes (0: no uploads).
+    pub max_upload_bytes: Option<i64>,
 }
 
 /// The Session object of the contract (`/me`, and the mint minus `user_token`).
@@ -65,6 +67,7 @@ pub fn session_view(app: &AppRecord, session: &SessionRecord) -> SessionView {
             max_group_members: report.then_some(limits.max_group_members),
             max_friends: report.then_some(limits.max_friends),
             max_chatrooms: report.then_some(limits.max_chatrooms),
+            max_upload_bytes: report.then_some(limits.max_upload_bytes),
         },
     }
 }

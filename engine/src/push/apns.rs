@@ -1,4 +1,5 @@
-//! APNs provider API (HTTP/2) with token-based auth: VoIP call pushes.
+//! APNs provider API (HTTP/2) with token-based auth: VoIP call pushes and
+//! chat message alerts.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -8,7 +9,7 @@ use serde_json::json;
 
 use super::config::ApnsConfig;
 use super::dispatcher::Outcome;
-use super::outbox::{Claimed, KIND_CALL};
+use super::outbox::{Claimed, KIND_CALL, KIND_CHAT_MESSAGE};
 use super::payload;
 
 /// A provider token is reused this long, then signed anew (Apple refuses
@@ -27,7 +28,10 @@ pub(crate) struct Apns {
     key: EncodingKey,
     key_id: String,
     team_id: String,
+    /// `<bundle id>.voip`: call pushes to PushKit tokens.
     topic: String,
+    /// The bundle id: alerts to regular tokens.
+    alert_topic: String,
     endpoint: String,
     http: reqwest::Client,
     token: Mutex<Option<ProviderToken>>,
@@ -64,6 +68,7 @@ impl Apns {
             key_id: config.key_id.clone(),
             team_id: config.team_id.clone(),
             topic: config.voip_topic(),
+            alert_topic: config.bundle_id.clone(),
             endpoint: config.endpoint.clone(),
             http,
             token: Mutex::new(None),
@@ -100,14 +105,26 @@ impl Apns {
         Ok((jwt, now_secs))
     }
 
-    /// One attempt at a call push (a second request only when Apple says the
-    /// provider token expired).
+    /// One attempt at a call push or a chat alert (a second request only
+    /// when Apple says the provider token expired).
     pub(crate) async fn send(&self, row: &Claimed, now_ms: u64) -> Outcome {
-        let call = match (row.kind.as_str(), &row.call) {
-            (KIND_CALL, Some(call)) => call,
+        // (body, push type, topic, collapse id)
+        let (body, push_type, topic, collapse_id) = match (row.kind.as_str(), &row.call, &row.chat)
+        {
+            (KIND_CALL, Some(call), _) => (
+                payload::apns_call(call, now_ms, row.expires_at_ms),
+                "voip",
+                &self.topic,
+                row.call_id.as_str(),
+            ),
+            (KIND_CHAT_MESSAGE, _, Some(chat)) => (
+                payload::apns_chat(chat),
+                "alert",
+                &self.alert_topic,
+                chat.conversation_id.as_str(),
+            ),
             _ => return Outcome::refused(None, format!("no APNs push of kind {}", row.kind)),
         };
-        let body = payload::apns_call(call, now_ms, row.expires_at_ms);
         let url = format!("{}/3/device/{}", self.endpoint, row.token);
         let mut stale = None;
         loop {
@@ -119,11 +136,11 @@ impl Apns {
                 .http
                 .post(&url)
                 .bearer_auth(&jwt)
-                .header("apns-push-type", "voip")
-                .header("apns-topic", &self.topic)
+                .header("apns-push-type", push_type)
+                .header("apns-topic", topic)
                 .header("apns-priority", "10")
                 .header("apns-expiration", (row.expires_at_ms / 1000).to_string())
-                .header("apns-collapse-id", &row.call_id)
+                .header("apns-collapse-id", collapse_id)
                 .json(&body)
                 .send()
                 .await;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use rand::Rng as _;
 use tokio::task::JoinSet;
 
-use super::outbox::{self, Claimed, APNS_VOIP, FCM};
+use super::outbox::{self, Claimed, APNS, APNS_VOIP, FCM};
 use super::payload::{self, token_prefix, CALL_ENDED_TTL_MS};
 use crate::ids::now_ms;
 use crate::state::AppState;
@@ -147,7 +147,7 @@ async fn attempt(state: AppState, row: Claimed) {
     let now = now_ms();
     let send = async {
         match row.platform.as_str() {
-            APNS_VOIP => match &state.push.apns {
+            APNS_VOIP | APNS => match &state.push.apns {
                 Some(apns) => apns.send(&row, now).await,
                 None => Outcome::refused(None, "APNs is not configured"),
             },

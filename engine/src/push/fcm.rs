@@ -1,5 +1,6 @@
 //! FCM HTTP v1 with a service account (OAuth 2 JWT-bearer grant): data
-//! messages for calls and for the end of their ringing.
+//! messages for calls and for the end of their ringing, notification
+//! messages for chat.
 
 use std::time::Duration;
 
@@ -10,7 +11,7 @@ use serde_json::{json, Value};
 use super::apns::{transport_error, REQUEST_TIMEOUT};
 use super::config::FcmConfig;
 use super::dispatcher::Outcome;
-use super::outbox::{Claimed, KIND_CALL, KIND_CALL_ENDED};
+use super::outbox::{Claimed, KIND_CALL, KIND_CALL_ENDED, KIND_CHAT_MESSAGE};
 use super::payload;
 
 /// OAuth scope of `messages:send`.
@@ -138,15 +139,28 @@ impl Fcm {
     /// One attempt at a message (a second request only after a 401, with a
     /// new access token).
     pub(crate) async fn send(&self, row: &Claimed, now_ms: u64) -> Outcome {
-        let data = match (row.kind.as_str(), &row.call, &row.reason) {
-            (KIND_CALL, Some(call), _) => payload::fcm_call_data(call, now_ms, row.expires_at_ms),
-            (KIND_CALL_ENDED, _, Some(reason)) => {
+        let ttl = payload::secs_left(row.expires_at_ms, now_ms);
+        let data = match (row.kind.as_str(), &row.call, &row.reason, &row.chat) {
+            (KIND_CALL, Some(call), _, _) => {
+                payload::fcm_call_data(call, now_ms, row.expires_at_ms)
+            }
+            (KIND_CALL_ENDED, _, Some(reason), _) => {
                 payload::fcm_call_ended_data(&row.call_id, reason)
+            }
+            (KIND_CHAT_MESSAGE, _, _, Some(chat)) => {
+                return self
+                    .post(&payload::fcm_chat_message(&row.token, chat, ttl))
+                    .await
             }
             _ => return Outcome::refused(None, format!("no FCM message of kind {}", row.kind)),
         };
-        let ttl = payload::secs_left(row.expires_at_ms, now_ms);
         let body = payload::fcm_message(&row.token, &data, ttl, &row.call_id);
+        self.post(&body).await
+    }
+
+    /// Posts one `messages:send` body (again once after a 401, with a new
+    /// access token).
+    async fn post(&self, body: &Value) -> Outcome {
         let mut stale: Option<String> = None;
         loop {
             let token = match self.access_token(stale.as_deref()).await {
@@ -157,7 +171,7 @@ impl Fcm {
                 .http
                 .post(&self.send_url)
                 .bearer_auth(&token)
-                .json(&body)
+                .json(body)
                 .send()
                 .await;
             let resp = match sent {

@@ -1,5 +1,7 @@
 //! Push dispatch (engine-api.md §4): a call rings the callee's devices
-//! through APNs (VoIP) and FCM, via a durable outbox in SQLite.
+//! through APNs (VoIP) and FCM, and a chat message notifies offline members
+//! (APNs alert, FCM notification; chat-api.md), via a durable outbox in
+//! SQLite.
 //!
 //! The hooks here run inside the database closures of the call routes: the
 //! call pushes are queued in the transaction that inserts the call, and a
@@ -19,8 +21,8 @@ use rusqlite::Connection;
 use tokio::sync::Notify;
 
 use self::config::PushConfig;
-use self::outbox::{NewPush, APNS_VOIP, FCM, KIND_CALL};
-use self::payload::{is_apns_token, CALL_ENDED_TTL_MS};
+use self::outbox::{NewPush, APNS, APNS_VOIP, FCM, KIND_CALL};
+use self::payload::{is_apns_token, CALL_ENDED_TTL_MS, CHAT_MESSAGE_TTL_MS};
 use crate::db::calls::CallRecord;
 use crate::db::DbError;
 use crate::ids::{now_ms, random_b64};
@@ -49,11 +51,33 @@ impl Push {
         })
     }
 
-    /// The platforms pushes go to.
+    /// The platforms pushes go to (calls and chat).
     pub(crate) fn platforms(&self) -> Vec<&'static str> {
+        let mut out = self.call_platforms();
+        if self.apns.is_some() {
+            out.push(APNS);
+        }
+        out
+    }
+
+    /// The platforms call pushes go to: PushKit VoIP and FCM.
+    fn call_platforms(&self) -> Vec<&'static str> {
         let mut out = Vec::new();
         if self.apns.is_some() {
             out.push(APNS_VOIP);
+        }
+        if self.fcm.is_some() {
+            out.push(FCM);
+        }
+        out
+    }
+
+    /// The platforms chat notifications go to: regular APNs tokens (an
+    /// alert to a VoIP token would have to report a call) and FCM.
+    fn chat_platforms(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if self.apns.is_some() {
+            out.push(APNS);
         }
         if self.fcm.is_some() {
             out.push(FCM);
@@ -78,7 +102,7 @@ pub(crate) fn call_created(
     if !push.enabled() {
         return Ok(());
     }
-    let platforms = push.platforms();
+    let platforms = push.call_platforms();
     let tokens = outbox::tokens_of(conn, &call.app_id, &call.callee_identity, &platforms)?;
     let now = now_ms();
     let mut queued = 0;
@@ -110,6 +134,52 @@ pub(crate) fn call_created(
         push.wake.notify_one();
     }
     Ok(())
+}
+
+/// In the transaction that sends chat message `message_id`: queues its
+/// notification to every `apns` / `fcm` token of `recipient` (a member
+/// with no open connection) whose service is configured. Returns how many
+/// were queued.
+pub(crate) fn chat_message_sent(
+    push: &Push,
+    conn: &Connection,
+    app_id: &str,
+    message_id: &str,
+    recipient: &str,
+    now: u64,
+) -> Result<usize, DbError> {
+    if !push.enabled() {
+        return Ok(0);
+    }
+    let platforms = push.chat_platforms();
+    let mut queued = 0;
+    for (platform, token, device_id) in outbox::tokens_of(conn, app_id, recipient, &platforms)? {
+        if platform == APNS && !is_apns_token(&token) {
+            tracing::warn!(message_id, token = %payload::token_prefix(&token),
+                "apns token is not hex; not pushed");
+            continue;
+        }
+        let expires = now.saturating_add(CHAT_MESSAGE_TTL_MS);
+        if outbox::enqueue_chat(
+            conn,
+            app_id,
+            message_id,
+            &platform,
+            &token,
+            device_id.as_deref(),
+            recipient,
+            expires,
+            now,
+        )? {
+            queued += 1;
+        }
+    }
+    Ok(queued)
+}
+
+/// Wakes the dispatcher after a transaction queued chat notifications.
+pub(crate) fn wake(push: &Push) {
+    push.wake.notify_one();
 }
 
 /// After committed transitions of calls (same database closure): for each

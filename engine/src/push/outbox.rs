@@ -3,6 +3,7 @@
 
 use rusqlite::{params, Connection, Row, TransactionBehavior};
 
+use crate::chat::db::PushContext;
 use crate::db::calls::{self, CallRecord};
 use crate::db::DbError;
 
@@ -10,8 +11,12 @@ use crate::db::DbError;
 pub const KIND_CALL: &str = "call";
 /// The end of a call's ringing (FCM only).
 pub const KIND_CALL_ENDED: &str = "call_ended";
+/// A message notification of chat (APNs alert / FCM notification).
+pub const KIND_CHAT_MESSAGE: &str = "chat_message";
 /// `platform` of APNs VoIP tokens.
 pub const APNS_VOIP: &str = "apns_voip";
+/// `platform` of regular APNs tokens (alerts: chat notifications).
+pub const APNS: &str = "apns";
 /// `platform` of FCM tokens.
 pub const FCM: &str = "fcm";
 
@@ -47,6 +52,41 @@ pub fn enqueue(conn: &Connection, push: &NewPush<'_>, now: u64) -> Result<bool, 
             push.expires_at_ms as i64,
         ],
     )?;
+    Ok(n > 0)
+}
+
+/// Queues the notification of chat message `message_id` for `recipient`
+/// to one of its tokens, due now (`call_id` holds the message id). False
+/// when it is queued already.
+#[allow(clippy::too_many_arguments)]
+pub fn enqueue_chat(
+    conn: &Connection,
+    app_id: &str,
+    message_id: &str,
+    platform: &str,
+    token: &str,
+    device_id: Option<&str>,
+    recipient: &str,
+    expires_at_ms: u64,
+    now: u64,
+) -> Result<bool, DbError> {
+    let n = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO push_outbox (app_id, call_id, kind, platform, token, device_id,
+                 recipient_identity, created_at_ms, expires_at_ms, next_attempt_at_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?8)",
+        )?
+        .execute(params![
+            app_id,
+            message_id,
+            KIND_CHAT_MESSAGE,
+            platform,
+            token,
+            device_id,
+            recipient,
+            now as i64,
+            expires_at_ms as i64,
+        ])?;
     Ok(n > 0)
 }
 
@@ -93,6 +133,8 @@ pub struct Claimed {
     pub attempts: u32,
     /// The call (for a call push: still pending when claimed).
     pub call: Option<CallRecord>,
+    /// What a chat notification shows (read when claimed).
+    pub chat: Option<PushContext>,
 }
 
 /// A row deleted unsent by [`claim_due`].
@@ -103,7 +145,8 @@ pub struct Dropped {
     pub platform: String,
     pub token: String,
     pub attempts: u32,
-    /// `expired` (past its deadline) or `call_over`.
+    /// `expired` (past its deadline), `call_over`, or `message_moot` (a chat
+    /// message deleted, read or out of retention meanwhile).
     pub why: &'static str,
 }
 
@@ -129,6 +172,7 @@ struct Candidate {
     reason: Option<String>,
     expires_at_ms: u64,
     attempts: u32,
+    recipient: Option<String>,
 }
 
 fn candidate(r: &Row<'_>) -> rusqlite::Result<Candidate> {
@@ -143,6 +187,7 @@ fn candidate(r: &Row<'_>) -> rusqlite::Result<Candidate> {
         reason: r.get(7)?,
         expires_at_ms: r.get::<_, i64>(8)? as u64,
         attempts: r.get::<_, i64>(9)? as u32,
+        recipient: r.get(10)?,
     })
 }
 
@@ -163,7 +208,7 @@ pub fn claim_due(
     let candidates: Vec<Candidate> = tx
         .prepare_cached(
             "SELECT push_id, app_id, call_id, kind, platform, token, device_id, reason,
-                    expires_at_ms, attempts
+                    expires_at_ms, attempts, recipient_identity
              FROM push_outbox
              WHERE next_attempt_at_ms <= ?1 AND (lease_until_ms IS NULL OR lease_until_ms <= ?1)
              ORDER BY next_attempt_at_ms, push_id LIMIT ?2",
@@ -171,11 +216,20 @@ pub fn claim_due(
         .query_map(params![now as i64, limit as i64], candidate)?
         .collect::<Result<_, _>>()?;
     for c in candidates {
-        let call = calls::get(&tx, &c.app_id, &c.call_id)?;
+        let (mut call, mut chat) = (None, None);
+        if c.kind == KIND_CHAT_MESSAGE {
+            if let Some(recipient) = &c.recipient {
+                chat = crate::chat::db::push_context(&tx, &c.app_id, &c.call_id, recipient)?;
+            }
+        } else {
+            call = calls::get(&tx, &c.app_id, &c.call_id)?;
+        }
         let why = if now >= c.expires_at_ms {
             Some("expired")
         } else if c.kind == KIND_CALL && !call.as_ref().is_some_and(|k| k.status.is_pending()) {
             Some("call_over")
+        } else if c.kind == KIND_CHAT_MESSAGE && chat.is_none() {
+            Some("message_moot")
         } else {
             None
         };
@@ -217,6 +271,7 @@ pub fn claim_due(
                 expires_at_ms: c.expires_at_ms,
                 attempts: c.attempts + 1,
                 call,
+                chat,
             });
         }
     }

@@ -5,10 +5,18 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
+use crate::chat::db::PushContext;
 use crate::db::calls::{CallRecord, Status};
 
 /// TTL of a `call_ended` message (and how long it is retried).
 pub const CALL_ENDED_TTL_MS: u64 = 60_000;
+
+/// How long a chat notification is worth sending (and how long APNs / FCM
+/// keep it for an offline device).
+pub const CHAT_MESSAGE_TTL_MS: u64 = 24 * 3600 * 1000;
+
+/// Longest text preview of a chat notification, in characters.
+const PREVIEW_CHARS: usize = 200;
 
 /// Why `call` stopped ringing, as `call_ended.reason`, and the device that
 /// answered (it gets no `call_ended`); `None` while it still rings.
@@ -101,6 +109,84 @@ pub fn fcm_message(
                 "priority": "HIGH",
                 "ttl": format!("{ttl_secs}s"),
                 "collapse_key": collapse_key,
+            },
+        }
+    })
+}
+
+/// The title and body of a chat notification: the sender (direct) or the
+/// group's title with the sender before the text.
+pub fn chat_alert(ctx: &PushContext) -> (String, String) {
+    let mut preview: String = ctx.text.chars().take(PREVIEW_CHARS).collect();
+    if preview.len() < ctx.text.len() {
+        preview.push('…');
+    }
+    if preview.is_empty() {
+        preview = match ctx.attachments {
+            0 | 1 => "[attachment]".to_owned(),
+            n => format!("[{n} attachments]"),
+        };
+    }
+    if ctx.is_group {
+        let title = ctx.title.clone().unwrap_or_else(|| "Group".to_owned());
+        (title, format!("{}: {preview}", ctx.sender_identity))
+    } else {
+        (ctx.sender_identity.clone(), preview)
+    }
+}
+
+/// The data fields of a chat notification, every value a string.
+pub fn chat_data(ctx: &PushContext) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("type".to_owned(), "chat.message".to_owned()),
+        ("conversation_id".to_owned(), ctx.conversation_id.clone()),
+        ("message_id".to_owned(), ctx.message_id.clone()),
+        ("seq".to_owned(), ctx.seq.to_string()),
+        ("sender_identity".to_owned(), ctx.sender_identity.clone()),
+    ])
+}
+
+/// The APNs alert payload of a chat notification: `aps` (alert, badge =
+/// the recipient's total unread, sound, `thread-id` = the conversation,
+/// `mutable-content` for a notification service extension) and the data
+/// fields at top level (`seq` a number).
+pub fn apns_chat(ctx: &PushContext) -> Value {
+    let (title, body) = chat_alert(ctx);
+    json!({
+        "aps": {
+            "alert": {"title": title, "body": body},
+            "badge": ctx.badge,
+            "sound": "default",
+            "thread-id": ctx.conversation_id,
+            "mutable-content": 1,
+        },
+        "type": "chat.message",
+        "conversation_id": ctx.conversation_id,
+        "message_id": ctx.message_id,
+        "seq": ctx.seq,
+        "sender_identity": ctx.sender_identity,
+    })
+}
+
+/// The FCM HTTP v1 body of a chat notification: a `notification` (shown by
+/// the system when the app is in the background) with the data fields,
+/// collapsed per conversation (`collapse_key` for the devices FCM holds
+/// messages for, the Android notification `tag` on the device).
+pub fn fcm_chat_message(token: &str, ctx: &PushContext, ttl_secs: u64) -> Value {
+    let (title, body) = chat_alert(ctx);
+    json!({
+        "message": {
+            "token": token,
+            "notification": {"title": title, "body": body},
+            "data": chat_data(ctx),
+            "android": {
+                "priority": "HIGH",
+                "ttl": format!("{ttl_secs}s"),
+                "collapse_key": ctx.conversation_id,
+                "notification": {
+                    "tag": ctx.conversation_id,
+                    "notification_count": ctx.badge.min(i32::MAX as u64),
+                },
             },
         }
     })
@@ -200,6 +286,48 @@ mod tests {
         );
         c.status = Status::Ended;
         assert_eq!(ending(&c).unwrap().0, "ended");
+    }
+
+    fn chat(is_group: bool, text: &str, attachments: usize) -> PushContext {
+        PushContext {
+            conversation_id: "conv_AAAAAAAAAAAAAAAAAAAAAA".into(),
+            is_group,
+            title: is_group.then(|| "Team".to_owned()),
+            message_id: "msg_AAAAAAAAAAAAAAAAAAAAAA".into(),
+            seq: 7,
+            sender_identity: "bob".into(),
+            text: text.into(),
+            attachments,
+            badge: 3,
+        }
+    }
+
+    #[test]
+    fn chat_alerts_name_the_sender_and_preview_the_text() {
+        assert_eq!(
+            chat_alert(&chat(false, "hi", 0)),
+            ("bob".to_owned(), "hi".to_owned())
+        );
+        assert_eq!(
+            chat_alert(&chat(true, "hi", 0)),
+            ("Team".to_owned(), "bob: hi".to_owned())
+        );
+        assert_eq!(chat_alert(&chat(false, "", 1)).1, "[attachment]");
+        assert_eq!(chat_alert(&chat(false, "", 3)).1, "[3 attachments]");
+        let long = "é".repeat(300);
+        let body = chat_alert(&chat(false, &long, 0)).1;
+        assert_eq!(body.chars().count(), PREVIEW_CHARS + 1);
+        let p = apns_chat(&chat(false, "hi", 0));
+        assert_eq!(p["aps"]["thread-id"], "conv_AAAAAAAAAAAAAAAAAAAAAA");
+        assert_eq!(p["aps"]["badge"], 3);
+        assert_eq!(p["seq"], 7);
+        let m = fcm_chat_message("tok", &chat(true, "hi", 0), 60);
+        assert_eq!(m["message"]["data"]["seq"], "7");
+        assert_eq!(
+            m["message"]["android"]["collapse_key"],
+            "conv_AAAAAAAAAAAAAAAAAAAAAA"
+        );
+        assert_eq!(m["message"]["notification"]["body"], "bob: hi");
     }
 
     #[test]

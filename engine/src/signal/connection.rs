@@ -105,7 +105,7 @@ pub async fn run(state: AppState, socket: WebSocket, token: Option<String>) {
                 match frame {
                     Message::Text(text) => {
                         if closing_since.is_none() {
-                            handle_text(&state, reg.id, &app_id, text.as_str()).await;
+                            handle_text(&state, reg.id, &app_id, &identity, text.as_str()).await;
                         }
                     }
                     Message::Binary(_) => state.hub.send(
@@ -149,6 +149,8 @@ pub async fn run(state: AppState, socket: WebSocket, token: Option<String>) {
     }
 
     if let Some(at) = state.hub.unregister(reg.id) {
+        // The last connection: the user stops typing everywhere.
+        crate::chat::typing::user_gone(&state, &app_id, &identity).await;
         let (a, i) = (app_id.clone(), identity.clone());
         if let Err(e) = state
             .db
@@ -212,7 +214,7 @@ async fn revalidate(state: &AppState, id: u64, token: &str) {
     }
 }
 
-async fn handle_text(state: &AppState, id: u64, app_id: &str, text: &str) {
+async fn handle_text(state: &AppState, id: u64, app_id: &str, identity: &str, text: &str) {
     let envelope = match protocol::parse(text) {
         Ok(e) => e,
         Err(refusal) => {
@@ -234,6 +236,27 @@ async fn handle_text(state: &AppState, id: u64, app_id: &str, text: &str) {
             return;
         }
         ClientMessage::Unwatch(identities) => state.hub.unwatch(id, &identities),
+        ClientMessage::Typing {
+            conversation_id,
+            typing,
+        } => {
+            let done = crate::chat::typing::client_update(
+                state,
+                app_id,
+                identity,
+                &conversation_id,
+                typing,
+            )
+            .await;
+            if let Err((code, message)) = done {
+                let msg = if code == "feature_disabled" {
+                    protocol::feature_disabled_message("chat", reference.as_ref())
+                } else {
+                    protocol::error_message(code, message, reference.as_ref())
+                };
+                return state.hub.send(id, &msg);
+            }
+        }
         ClientMessage::RoomUnsubscribe(room) => state.hub.unsubscribe_room(id, &room),
         ClientMessage::RoomSubscribe(room) => {
             if !state.hub.subscribe_room(id, &room) {

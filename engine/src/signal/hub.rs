@@ -55,6 +55,8 @@ pub const MAX_ROOMS: usize = 100;
 pub struct Hub {
     inner: Mutex<Inner>,
     next_id: AtomicU64,
+    /// Chat typing state (in memory only; chat-api.md).
+    pub(crate) typing: crate::chat::typing::Registry,
 }
 
 /// Handle a socket task keeps for its own connection.
@@ -289,6 +291,13 @@ impl Hub {
                 inner.send(*id, text);
             }
         }
+    }
+
+    /// Whether a user has at least one open connection.
+    pub fn is_online(&self, app_id: &str, identity: &str) -> bool {
+        self.lock()
+            .by_user
+            .contains_key(&(app_id.to_owned(), identity.to_owned()))
     }
 
     /// Closes one connection.

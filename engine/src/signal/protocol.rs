@@ -54,6 +54,22 @@ pub fn error_message(code: &str, message: &str, reference: Option<&Value>) -> St
     Value::Object(m).to_string()
 }
 
+/// `error` `feature_disabled` naming the capability (as REST's body).
+pub fn feature_disabled_message(capability: &str, reference: Option<&Value>) -> String {
+    let mut m = Map::new();
+    m.insert("type".into(), "error".into());
+    m.insert("code".into(), "feature_disabled".into());
+    m.insert(
+        "message".into(),
+        format!("the {capability} capability is not enabled for this app's plan").into(),
+    );
+    m.insert("capability".into(), capability.into());
+    if let Some(r) = reference {
+        m.insert("ref".into(), r.clone());
+    }
+    Value::Object(m).to_string()
+}
+
 /// `seats.updated`.
 pub fn seats_message(seats: &crate::db::seats::SeatsState) -> String {
     json!({ "type": "seats.updated", "seats": seats }).to_string()
@@ -74,6 +90,13 @@ pub enum ClientMessage {
     RoomSubscribe(String),
     /// Stop receiving a room's events.
     RoomUnsubscribe(String),
+    /// Chat typing state of the sender in a conversation.
+    Typing {
+        /// The conversation.
+        conversation_id: String,
+        /// Typing or stopped.
+        typing: bool,
+    },
 }
 
 /// A message with its optional `ref`.
@@ -179,6 +202,25 @@ pub fn parse(text: &str) -> Result<Envelope, Refusal> {
                 ClientMessage::RoomUnsubscribe(room)
             }
         }
+        "typing" => {
+            let conversation_id = match obj.get("conversation_id").and_then(Value::as_str) {
+                Some(c) if crate::chat::is_conversation_id(c) => c.to_owned(),
+                _ => {
+                    return Err(refuse(
+                        "conversation_id must be a conversation id (conv_ and 22 base64url \
+                         characters)"
+                            .into(),
+                    ))
+                }
+            };
+            let Some(typing) = obj.get("typing").and_then(Value::as_bool) else {
+                return Err(refuse("typing must be a boolean".into()));
+            };
+            ClientMessage::Typing {
+                conversation_id,
+                typing,
+            }
+        }
         other => return Err(refuse(format!("unknown message type {other:?}"))),
     };
     Ok(Envelope { message, reference })
@@ -192,6 +234,19 @@ mod tests {
     fn unknown_types_keep_their_ref() {
         let r = parse(r#"{"type":"nope","ref":"r1"}"#).unwrap_err();
         assert_eq!(r.reference, Some(Value::from("r1")));
+    }
+
+    #[test]
+    fn typing_needs_a_conversation_id_and_a_boolean() {
+        let ok =
+            r#"{"type":"typing","conversation_id":"conv_AAAAAAAAAAAAAAAAAAAAAA","typing":true}"#;
+        assert!(matches!(
+            parse(ok).unwrap().message,
+            ClientMessage::Typing { typing: true, .. }
+        ));
+        assert!(parse(r#"{"type":"typing","conversation_id":"x","typing":true}"#).is_err());
+        let no_bool = r#"{"type":"typing","conversation_id":"conv_AAAAAAAAAAAAAAAAAAAAAA"}"#;
+        assert!(parse(no_bool).is_err());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod calls;
+pub mod chat;
 pub mod push;
 
 use std::time::Duration;

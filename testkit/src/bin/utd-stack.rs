@@ -133,6 +133,26 @@ fn main() -> Result<()> {
     wired.configure(&mut config);
     config.database = DatabaseLocation::File(database);
     config.ring_timeout = args.ring_timeout;
+    // Chat attachments for the Kotlin/Swift suites: a real versitygw when
+    // scripts/setup.sh versitygw installed it, else the engine runs without
+    // uploads (their routes answer 404) and everything else still works.
+    // Started on the main thread, like LiveKit, so it lives as long as we do.
+    let s3 = match utd_testkit::s3::versitygw_binary() {
+        Ok(_) => Some(utd_testkit::s3::VersityGw::start()?),
+        Err(e) => {
+            tracing::warn!(error = %e, "no versitygw: uploads are off");
+            None
+        }
+    };
+    if let Some(s3) = &s3 {
+        config.s3 = Some(utd_engine::config::S3Config {
+            endpoint: s3.endpoint(),
+            bucket: s3.bucket().to_owned(),
+            region: s3.region().to_owned(),
+            access_key: s3.access_key().to_owned(),
+            secret_key: s3.secret_key().to_owned(),
+        });
+    }
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -143,6 +163,7 @@ fn main() -> Result<()> {
     // Explicit order: engine (inside serve) first, then LiveKit, then the
     // temp dir with the database.
     drop(wired);
+    drop(s3);
     drop(dir);
     result
 }
@@ -196,6 +217,7 @@ async fn serve(mut config: EngineConfig, livekit: &LiveKitServer, args: &Args) -
     let admin_token = engine.admin_token().to_owned();
     let apns_url = apns.url();
     let fcm_url = fcm.url();
+    let s3_endpoint = config.s3.as_ref().map(|s3| s3.endpoint.clone());
     let stack = Arc::new(Stack {
         config,
         engine: Mutex::new(Some(engine)),
@@ -235,6 +257,8 @@ async fn serve(mut config: EngineConfig, livekit: &LiveKitServer, args: &Args) -
             "apns_bundle_id": APNS_BUNDLE_ID,
             "fcm_url": fcm_url,
             "fcm_project_id": FCM_PROJECT,
+            // null when versitygw is not installed (uploads answer 404).
+            "s3_endpoint": s3_endpoint,
             "ring_timeout_ms": u64::try_from(args.ring_timeout.as_millis()).unwrap_or(u64::MAX),
         }),
     )?;

@@ -59,6 +59,15 @@ pub struct FcmMessage {
     pub collapse_key: Option<String>,
     /// Whether the message had a `notification` (top level or Android's).
     pub has_notification: bool,
+    /// The notification's title as the device shows it (`android.notification`
+    /// over `message.notification`).
+    pub notification_title: Option<String>,
+    /// The notification's body, likewise.
+    pub notification_body: Option<String>,
+    /// `android.notification.tag`.
+    pub notification_tag: Option<String>,
+    /// `android.notification.notification_count`.
+    pub notification_count: Option<i64>,
     /// The message ID answered, the last part of
     /// `projects/<project>/messages/<id>`.
     pub message_id: String,
@@ -378,7 +387,7 @@ async fn send(
     match accept(&state, &project, &headers, &body, received_at_ms) {
         Ok(Accepted::Recorded(message)) => {
             let name = format!("projects/{project}/messages/{}", message.message_id);
-            state.messages.record(message);
+            state.messages.record(*message);
             (StatusCode::OK, json_body(&json!({ "name": name }))).into_response()
         }
         Ok(Accepted::ValidateOnly) => {
@@ -390,7 +399,7 @@ async fn send(
 }
 
 enum Accepted {
-    Recorded(FcmMessage),
+    Recorded(Box<FcmMessage>),
     /// `validate_only`: checked, not sent.
     ValidateOnly,
 }
@@ -424,16 +433,20 @@ fn accept(
     if let Some(error) = lock(&state.script).take(&device_token) {
         return Err(error);
     }
-    Ok(Accepted::Recorded(FcmMessage {
+    Ok(Accepted::Recorded(Box::new(FcmMessage {
         device_token,
         data: request.data,
         android_priority: request.android_priority,
         ttl: request.ttl,
         collapse_key: request.collapse_key,
         has_notification: request.has_notification,
+        notification_title: request.shown.as_ref().and_then(|n| n.title.clone()),
+        notification_body: request.shown.as_ref().and_then(|n| n.body.clone()),
+        notification_tag: request.shown.as_ref().and_then(|n| n.tag.clone()),
+        notification_count: request.shown.as_ref().and_then(|n| n.count),
         message_id: format!("0:{received_at_ms}%{}", random_hex(8)),
         received_at_ms,
-    }))
+    })))
 }
 
 /// 401 unless `Authorization: Bearer <token>` names an unexpired token this

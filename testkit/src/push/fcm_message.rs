@@ -47,6 +47,91 @@ const ANDROID_FIELDS: &[(&str, &str)] = &[
 ];
 const NOTIFICATION_FIELDS: &[(&str, &str)] =
     &[("title", "title"), ("body", "body"), ("image", "image")];
+/// Fields of `AndroidNotification`.
+const ANDROID_NOTIFICATION_FIELDS: &[(&str, &str)] = &[
+    ("title", "title"),
+    ("body", "body"),
+    ("icon", "icon"),
+    ("color", "color"),
+    ("sound", "sound"),
+    ("tag", "tag"),
+    ("click_action", "clickAction"),
+    ("body_loc_key", "bodyLocKey"),
+    ("body_loc_args", "bodyLocArgs"),
+    ("title_loc_key", "titleLocKey"),
+    ("title_loc_args", "titleLocArgs"),
+    ("channel_id", "channelId"),
+    ("ticker", "ticker"),
+    ("sticky", "sticky"),
+    ("event_time", "eventTime"),
+    ("local_only", "localOnly"),
+    ("notification_priority", "notificationPriority"),
+    ("default_sound", "defaultSound"),
+    ("default_vibrate_timings", "defaultVibrateTimings"),
+    ("default_light_settings", "defaultLightSettings"),
+    ("vibrate_timings", "vibrateTimings"),
+    ("visibility", "visibility"),
+    ("notification_count", "notificationCount"),
+    ("light_settings", "lightSettings"),
+    ("image", "image"),
+    ("bypass_proxy_notification", "bypassProxyNotification"),
+    ("proxy", "proxy"),
+];
+/// String fields of `Notification` / `AndroidNotification` the stand-in
+/// type-checks (Google refuses another JSON type for a string field).
+const NOTIFICATION_STRINGS: &[(&str, &str)] = &[
+    ("title", "title"),
+    ("body", "body"),
+    ("image", "image"),
+    ("icon", "icon"),
+    ("color", "color"),
+    ("sound", "sound"),
+    ("tag", "tag"),
+    ("click_action", "clickAction"),
+    ("channel_id", "channelId"),
+    ("ticker", "ticker"),
+];
+
+/// The notification a device shows: `android.notification`'s fields over
+/// `message.notification`'s.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Shown {
+    pub title: Option<String>,
+    pub body: Option<String>,
+    /// `android.notification.tag` (a later notification of the same tag
+    /// replaces the shown one).
+    pub tag: Option<String>,
+    /// `android.notification.notification_count`.
+    pub count: Option<i64>,
+}
+
+/// Checks the string fields of a notification object and reads the shown
+/// ones into `shown` (present fields override).
+fn notification_fields(
+    obj: &Map<String, Value>,
+    path: &str,
+    shown: &mut Shown,
+) -> Result<(), ApiError> {
+    for (proto, json) in NOTIFICATION_STRINGS {
+        if let Some(v) = field(obj, (proto, json)) {
+            let text = string(v, &format!("{path}.{proto}"))?.to_owned();
+            match *proto {
+                "title" => shown.title = Some(text),
+                "body" => shown.body = Some(text),
+                "tag" => shown.tag = Some(text),
+                _ => {}
+            }
+        }
+    }
+    if let Some(v) = field(obj, ("notification_count", "notificationCount")) {
+        let n = v
+            .as_i64()
+            .filter(|n| i32::try_from(*n).is_ok())
+            .ok_or_else(|| invalid_value(&format!("{path}.notification_count"), "TYPE_INT32", v))?;
+        shown.count = Some(n);
+    }
+    Ok(())
+}
 
 /// Where a message goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -68,6 +153,8 @@ pub(crate) struct SendRequest {
     pub ttl: Option<String>,
     pub collapse_key: Option<String>,
     pub has_notification: bool,
+    /// What the device shows, when the message has a notification.
+    pub shown: Option<Shown>,
     pub validate_only: bool,
 }
 
@@ -94,14 +181,13 @@ pub(crate) fn parse_send_request(body: &[u8]) -> Result<SendRequest, ApiError> {
 
     let target = target(message)?;
     let mut data = string_map(field(message, ("data", "data")), "message.data")?;
+    let mut shown = Shown::default();
     let mut has_notification = match field(message, ("notification", "notification")) {
         None => false,
         Some(n) => {
-            known_fields(
-                object(n, "message.notification")?,
-                NOTIFICATION_FIELDS,
-                "message.notification",
-            )?;
+            let n = object(n, "message.notification")?;
+            known_fields(n, NOTIFICATION_FIELDS, "message.notification")?;
+            notification_fields(n, "message.notification", &mut shown)?;
             true
         }
     };
@@ -130,7 +216,13 @@ pub(crate) fn parse_send_request(body: &[u8]) -> Result<SendRequest, ApiError> {
             data = string_map(Some(v), "message.android.data")?;
         }
         if let Some(n) = field(android, ("notification", "notification")) {
-            object(n, "message.android.notification")?;
+            let n = object(n, "message.android.notification")?;
+            known_fields(
+                n,
+                ANDROID_NOTIFICATION_FIELDS,
+                "message.android.notification",
+            )?;
+            notification_fields(n, "message.android.notification", &mut shown)?;
             has_notification = true;
         }
     }
@@ -155,6 +247,7 @@ pub(crate) fn parse_send_request(body: &[u8]) -> Result<SendRequest, ApiError> {
         ttl,
         collapse_key,
         has_notification,
+        shown: has_notification.then_some(shown),
         validate_only,
     })
 }
@@ -405,6 +498,27 @@ mod tests {
         assert!(
             parse(serde_json::json!({"message": {"token": "a", "data": {"gcm.x": "x"}}})).is_err()
         );
+        let shown = parse(serde_json::json!({"message": {"token": "a",
+            "notification": {"title": "T", "body": "B"},
+            "android": {"notification": {"tag": "t", "notification_count": 2, "body": "B2"}}}}))
+        .unwrap()
+        .shown
+        .unwrap();
+        assert_eq!(
+            shown,
+            Shown {
+                title: Some("T".into()),
+                body: Some("B2".into()),
+                tag: Some("t".into()),
+                count: Some(2)
+            }
+        );
+        assert!(parse(serde_json::json!({"message": {"token": "a",
+            "android": {"notification": {"badge": 1}}}}))
+        .is_err());
+        assert!(parse(serde_json::json!({"message": {"token": "a",
+            "notification": {"title": 1}}}))
+        .is_err());
         let big = "x".repeat(4097);
         assert!(parse(serde_json::json!({"message": {"token": "a", "data": {"k": big}}})).is_err());
     }

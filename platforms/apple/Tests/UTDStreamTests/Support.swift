@@ -213,6 +213,9 @@ struct StackEnv: Decodable, Sendable {
     /// The FCM stand-in the engine sends data messages to; nil from a stack
     /// without push stand-ins.
     let fcmUrl: String?
+    /// The S3 store (versitygw) the engine keeps chat attachments in; nil
+    /// when uploads are off (versitygw not installed).
+    let s3Endpoint: String?
 
     enum CodingKeys: String, CodingKey {
         case engineUrl = "engine_url"
@@ -222,6 +225,7 @@ struct StackEnv: Decodable, Sendable {
         case ringTimeoutMs = "ring_timeout_ms"
         case apnsUrl = "apns_url"
         case fcmUrl = "fcm_url"
+        case s3Endpoint = "s3_endpoint"
     }
 
     static func require() throws -> StackEnv {
@@ -465,6 +469,24 @@ func eventually(
         }
         try await Task.sleep(for: .milliseconds(20))
     }
+}
+
+/// Asserts that `value` comes to equal `expected` within `timeout`, for
+/// what reaches a test through an AsyncStream read on another task (the
+/// CallKit bridge's events): read at once, it may not have arrived yet.
+func assertEventuallyEqual<T: Equatable>(
+    _ value: @autoclosure () -> T,
+    _ expected: T,
+    _ what: String = "",
+    within timeout: Duration = .seconds(5),
+    file: StaticString = #filePath,
+    line: UInt = #line
+) async {
+    let deadline = ContinuousClock.now + timeout
+    while value() != expected, ContinuousClock.now < deadline {
+        try? await Task.sleep(for: .milliseconds(20))
+    }
+    XCTAssertEqual(value(), expected, what, file: file, line: line)
 }
 
 extension UTDSeats {

@@ -1,0 +1,67 @@
+//! The uploads sweep: objects of `purge` rows (chat's retention purge and
+//! deleted messages) and of pending uploads past expiry are deleted from the
+//! store, then their rows.
+
+use std::time::Duration;
+
+use super::db;
+use super::presign::Store;
+use crate::ids::now_ms;
+use crate::state::AppState;
+
+/// Rows handled per round (the rest waits for the next tick).
+const BATCH: u32 = 200;
+
+/// Spawns the periodic sweep; a no-op when uploads are not configured.
+pub(crate) fn spawn(state: &AppState) {
+    let Some(config) = state.config.s3.clone() else {
+        return;
+    };
+    let store = match Store::new(&config) {
+        Ok(store) => store,
+        Err(e) => {
+            tracing::error!(error = %e, "uploads sweep not started");
+            return;
+        }
+    };
+    let state = state.clone();
+    let interval = state
+        .config
+        .uploads_sweep_interval
+        .max(Duration::from_millis(10));
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = state.shutdown.cancelled() => return,
+                _ = ticker.tick() => {}
+            }
+            match round(&state, &store).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(swept = n, "uploads sweep"),
+                Err(e) => tracing::warn!(error = %e, "uploads sweep failed; retried next round"),
+            }
+        }
+    });
+}
+
+/// One round: returns how many uploads were removed.
+async fn round(state: &AppState, store: &Store) -> anyhow::Result<usize> {
+    let now = now_ms();
+    let due = state.db.call(move |c| db::sweepable(c, now, BATCH)).await?;
+    let mut removed = 0;
+    for (upload_id, key) in due {
+        // The object first: a row is only dropped once nothing is left behind.
+        if let Err(e) = store.delete(&key).await {
+            tracing::warn!(error = %e, upload_id, "cannot delete an upload's object");
+            continue;
+        }
+        state
+            .db
+            .call(move |c| db::delete_swept(c, &upload_id, now))
+            .await?;
+        removed += 1;
+    }
+    Ok(removed)
+}
