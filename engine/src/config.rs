@@ -57,6 +57,9 @@ impl std::fmt::Debug for S3Config {
     }
 }
 
+/// Default of [`EngineConfig::http_header_timeout`].
+pub const DEFAULT_HTTP_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Everything the engine needs to run. Secrets in here are never logged.
 #[derive(Clone)]
 pub struct EngineConfig {
@@ -103,6 +106,9 @@ pub struct EngineConfig {
     pub upload_pending_ttl: Duration,
     /// Interval of the uploads sweep (expired pending and purged uploads).
     pub uploads_sweep_interval: Duration,
+    /// How long a connection may take to send a request head; a silent
+    /// connection is closed after it, so idle sockets cannot pile up.
+    pub http_header_timeout: Duration,
 }
 
 impl std::fmt::Debug for EngineConfig {
@@ -126,6 +132,7 @@ impl std::fmt::Debug for EngineConfig {
             .field("upload_get_validity", &self.upload_get_validity)
             .field("upload_pending_ttl", &self.upload_pending_ttl)
             .field("uploads_sweep_interval", &self.uploads_sweep_interval)
+            .field("http_header_timeout", &self.http_header_timeout)
             .finish()
     }
 }
@@ -155,6 +162,7 @@ impl EngineConfig {
             upload_get_validity: Duration::from_secs(300),
             upload_pending_ttl: Duration::from_secs(3600),
             uploads_sweep_interval: Duration::from_secs(60),
+            http_header_timeout: DEFAULT_HTTP_HEADER_TIMEOUT,
         }
     }
 }

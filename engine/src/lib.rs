@@ -12,6 +12,7 @@ pub(crate) mod db;
 pub(crate) mod http;
 pub(crate) mod ids;
 pub(crate) mod livekit;
+pub mod logging;
 pub mod plans;
 pub(crate) mod push;
 pub(crate) mod ratelimit;
@@ -134,20 +135,12 @@ pub async fn start(config: EngineConfig) -> anyhow::Result<RunningEngine> {
     chat::spawn_sweeps(&state);
     uploads::spawn_sweeps(&state);
     let app = http::router(state.clone());
-    let stop = state.shutdown.clone();
-    // Pushes are small writes: without TCP_NODELAY one waits behind the
-    // previous write for the client's delayed ACK (40 ms on Linux).
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::warn!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
-    let server = tokio::spawn(async move {
-        let serve = axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned());
-        if let Err(e) = serve.await {
-            tracing::error!(error = %e, "server stopped with an error");
-        }
-    });
+    let server = tokio::spawn(http::serve::serve(
+        listener,
+        app,
+        state.config.http_header_timeout,
+        state.shutdown.clone(),
+    ));
     tracing::info!(%local_addr, "engine listening");
     Ok(RunningEngine {
         local_addr,

@@ -4,15 +4,11 @@ use clap::Parser;
 use utd_engine::cli::{run_admin, Cli, Command};
 
 fn init_logging(format: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if format == "text" {
-        builder.init();
-    } else {
-        builder.json().init();
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let filter = std::env::var("RUST_LOG").ok();
+    let subscriber = utd_engine::logging::subscriber(format, filter.as_deref(), std::io::stderr);
+    if let Err(e) = subscriber.try_init() {
+        eprintln!("utd-engine: cannot set up logging: {e}");
     }
 }
 

@@ -191,7 +191,7 @@ async fn routing_misses_and_admin_auth_use_the_error_shape() {
     let resp = h.http.get(h.url("/api/v1/nope")).send().await.unwrap();
     let (status, v) = status_json(resp).await;
     assert_eq!((status, error_code(&v).as_str()), (404, "not_found"));
-    // A designed-but-later route answers like an older engine.
+    // A route that exists, without a bearer.
     let resp = h
         .http
         .get(h.url("/api/v1/chat/conversations"))
@@ -199,7 +199,7 @@ async fn routing_misses_and_admin_auth_use_the_error_shape() {
         .await
         .unwrap();
     let (status, v) = status_json(resp).await;
-    assert_eq!((status, error_code(&v).as_str()), (404, "not_found"));
+    assert_eq!((status, error_code(&v).as_str()), (401, "unauthenticated"));
     let resp = h.http.delete(h.url("/api/v1/health")).send().await.unwrap();
     let (status, v) = status_json(resp).await;
     assert_eq!((status, error_code(&v).as_str()), (405, "invalid_argument"));

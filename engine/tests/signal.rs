@@ -245,6 +245,10 @@ async fn silent_clients_are_closed_after_two_missed_heartbeats() {
 async fn slow_consumers_are_closed() {
     let mut config = EngineConfig::for_tests();
     config.ws_queue_capacity = 4;
+    // A reply waits up to one heartbeat for room in the queue before the
+    // connection is closed as slow: short here, so the client below is still
+    // not reading when that happens.
+    config.heartbeat_interval = Duration::from_secs(1);
     let h = Harness::with_config(config).await;
     let app = h.app(Plan::Signaling).await;
     let bearer = h.token_for(&app, "alice").await;

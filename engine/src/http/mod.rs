@@ -8,6 +8,7 @@ pub mod extract;
 pub mod push;
 pub(crate) mod room_caller;
 pub mod seats;
+pub(crate) mod serve;
 pub mod session;
 pub mod stage;
 pub mod token;

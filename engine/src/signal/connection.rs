@@ -83,7 +83,8 @@ pub async fn run(state: AppState, socket: WebSocket, token: Option<String>) {
     if tx.try_send(hello).is_err() {
         state.hub.close(reg.id, 4008, "slow_consumer");
     }
-    drop(tx);
+    // Kept for the replies to this connection's own requests (`reply`).
+    let replies = tx;
     tracing::info!(app_id, identity, conn = reg.id, "signal connected");
 
     let (sink, mut stream) = socket.split();
@@ -103,9 +104,13 @@ pub async fn run(state: AppState, socket: WebSocket, token: Option<String>) {
                 let Some(Ok(frame)) = frame else { break };
                 last_inbound = Instant::now();
                 match frame {
+                    _ if frame_len(&frame) > super::MAX_CLIENT_MESSAGE => {
+                        state.hub.close(reg.id, 1009, "message_too_big");
+                        closing_since = Some(Instant::now());
+                    }
                     Message::Text(text) => {
                         if closing_since.is_none() {
-                            handle_text(&state, reg.id, &app_id, &identity, text.as_str()).await;
+                            handle_text(&state, reg.id, &replies, &app_id, &identity, text.as_str()).await;
                         }
                     }
                     Message::Binary(_) => state.hub.send(
@@ -214,7 +219,38 @@ async fn revalidate(state: &AppState, id: u64, token: &str) {
     }
 }
 
-async fn handle_text(state: &AppState, id: u64, app_id: &str, identity: &str, text: &str) {
+fn frame_len(frame: &Message) -> usize {
+    match frame {
+        Message::Text(text) => text.len(),
+        Message::Binary(bytes) => bytes.len(),
+        _ => 0,
+    }
+}
+
+/// Queues a reply to this connection's own request. Fan-out never waits (a
+/// reader that falls behind is cut off with 4008); a reply waits for room in
+/// the queue instead, and the next request is read only after it, so a big
+/// answer (one `presence` per identity of a 500-identity watch) arrives whole.
+/// The wait is bounded by one heartbeat interval: nothing is read meanwhile,
+/// and a longer wait would make a client that sends but never reads look
+/// silent (4408) rather than slow (4008).
+async fn reply(state: &AppState, id: u64, replies: &mpsc::Sender<String>, text: String) {
+    let wait = state.config.heartbeat_interval;
+    match tokio::time::timeout(wait, replies.send(text)).await {
+        // Sent, or the writer is gone because the connection is closing.
+        Ok(_) => {}
+        Err(_) => state.hub.close(id, 4008, "slow_consumer"),
+    }
+}
+
+async fn handle_text(
+    state: &AppState,
+    id: u64,
+    replies: &mpsc::Sender<String>,
+    app_id: &str,
+    identity: &str,
+    text: &str,
+) {
     let envelope = match protocol::parse(text) {
         Ok(e) => e,
         Err(refusal) => {
@@ -223,7 +259,7 @@ async fn handle_text(state: &AppState, id: u64, app_id: &str, identity: &str, te
                 &refusal.message,
                 refusal.reference.as_ref(),
             );
-            return state.hub.send(id, &msg);
+            return reply(state, id, replies, msg).await;
         }
     };
     let reference = envelope.reference;
@@ -231,7 +267,7 @@ async fn handle_text(state: &AppState, id: u64, app_id: &str, identity: &str, te
         ClientMessage::Pong => {}
         ClientMessage::Echo(payload) => {
             if let Some(r) = &reference {
-                state.hub.send(id, &protocol::echo_message(r, &payload));
+                reply(state, id, replies, protocol::echo_message(r, &payload)).await;
             }
             return;
         }
@@ -254,7 +290,7 @@ async fn handle_text(state: &AppState, id: u64, app_id: &str, identity: &str, te
                 } else {
                     protocol::error_message(code, message, reference.as_ref())
                 };
-                return state.hub.send(id, &msg);
+                return reply(state, id, replies, msg).await;
             }
         }
         ClientMessage::RoomUnsubscribe(room) => state.hub.unsubscribe_room(id, &room),
@@ -265,14 +301,14 @@ async fn handle_text(state: &AppState, id: u64, app_id: &str, identity: &str, te
                     "too many room subscriptions on this connection",
                     reference.as_ref(),
                 );
-                return state.hub.send(id, &msg);
+                return reply(state, id, replies, msg).await;
             }
             // The current state first (rooms of other types or not yet
             // known get no initial message).
             if let Some(text) =
                 crate::http::seats::current_state_message(state, app_id, &room).await
             {
-                state.hub.send(id, &text);
+                reply(state, id, replies, text).await;
             }
         }
         ClientMessage::Watch(identities) => {
@@ -281,7 +317,7 @@ async fn handle_text(state: &AppState, id: u64, app_id: &str, identity: &str, te
                 Err(message) => {
                     let msg =
                         protocol::error_message("invalid_argument", &message, reference.as_ref());
-                    return state.hub.send(id, &msg);
+                    return reply(state, id, replies, msg).await;
                 }
             };
             let offline: Vec<String> = states
@@ -312,14 +348,17 @@ async fn handle_text(state: &AppState, id: u64, app_id: &str, identity: &str, te
                         .find(|(i, _)| *i == identity)
                         .and_then(|(_, at)| *at)
                 });
-                state.hub.send(
+                reply(
+                    state,
                     id,
-                    &protocol::presence_message(&identity, online, last_seen),
-                );
+                    replies,
+                    protocol::presence_message(&identity, online, last_seen),
+                )
+                .await;
             }
         }
     }
     if let Some(r) = &reference {
-        state.hub.send(id, &protocol::ack_message(r));
+        reply(state, id, replies, protocol::ack_message(r)).await;
     }
 }
