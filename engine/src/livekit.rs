@@ -102,15 +102,32 @@ pub const CALL_MAX_PARTICIPANTS: u32 = 2;
 /// How long a call room stays once its last participant left.
 pub const CALL_DEPARTURE_TIMEOUT_SECS: u32 = 20;
 
+/// The settings of a call room. The engine creates the room with them, and
+/// the parties' tokens carry them too, so the first join creates the room
+/// with its cap if LiveKit had not answered `CreateRoom` yet.
+pub fn call_room_config(
+    lk_room: &str,
+    empty_timeout_secs: u32,
+) -> livekit_protocol::RoomConfiguration {
+    livekit_protocol::RoomConfiguration {
+        name: lk_room.to_owned(),
+        empty_timeout: empty_timeout_secs,
+        departure_timeout: CALL_DEPARTURE_TIMEOUT_SECS,
+        max_participants: CALL_MAX_PARTICIPANTS,
+        ..Default::default()
+    }
+}
+
 /// Creates (or re-asserts) the LiveKit room of a call: at most two
 /// participants, closed soon after it is left empty. `empty_timeout_secs`
 /// covers the wait for the first join. Best effort: false (logged) when
 /// LiveKit could not be reached or refused.
 pub async fn create_call_room(client: &RoomClient, lk_room: &str, empty_timeout_secs: u32) -> bool {
+    let config = call_room_config(lk_room, empty_timeout_secs);
     let options = CreateRoomOptions {
-        empty_timeout: empty_timeout_secs,
-        departure_timeout: CALL_DEPARTURE_TIMEOUT_SECS,
-        max_participants: CALL_MAX_PARTICIPANTS,
+        empty_timeout: config.empty_timeout,
+        departure_timeout: config.departure_timeout,
+        max_participants: config.max_participants,
         ..Default::default()
     };
     match client.create_room(lk_room, options).await {

@@ -37,17 +37,29 @@ fn the_call_room_admits_the_two_parties_only() {
         let created = call(&h, &bob, "alice").await;
         let call_id = id(&created);
         let lk_room = format!("{}_{call_id}", app.app_id);
-        let listed = rooms.list_rooms(vec![lk_room.clone()]).await.unwrap();
-        assert_eq!(listed.len(), 1, "{listed:?}");
-        assert_eq!(listed[0].max_participants, 2, "{:?}", listed[0]);
-        assert_eq!(listed[0].empty_timeout, 60, "{:?}", listed[0]);
-        assert_eq!(listed[0].departure_timeout, 20, "{:?}", listed[0]);
+        // Created beside the reply.
+        let listed = wait_room(&rooms, &lk_room).await;
+        assert_eq!(listed.max_participants, 2, "{listed:?}");
+        assert_eq!(listed.empty_timeout, 60, "{listed:?}");
+        assert_eq!(listed.departure_timeout, 20, "{listed:?}");
         let c = claims(
             created["join"]["token"].as_str().unwrap(),
             lk.api_key(),
             lk.api_secret(),
         );
         assert_eq!(c.video.room, lk_room);
+        // The same settings ride in the token, for a join that comes first.
+        let config = c
+            .room_config
+            .expect("the call token carries the room's settings");
+        assert_eq!(
+            (
+                config.max_participants,
+                config.empty_timeout,
+                config.departure_timeout
+            ),
+            (2, 60, 20)
+        );
         assert_eq!(created["join"]["url"], lk.ws_url().as_str());
 
         // The room-token mint: a third user never gets in.
@@ -169,6 +181,88 @@ fn the_call_room_admits_the_two_parties_only() {
         }
         h.engine.shutdown().await;
     });
+}
+
+/// With livekit-server frozen (SIGSTOP), creating and answering a call wait
+/// on nothing LiveKit does: before, each waited out the 5 s RoomService
+/// timeout while the ring clock ran. Once LiveKit runs again the parties
+/// join a room with the call's cap, whether the engine's CreateRoom or the
+/// first join made it.
+#[test]
+fn a_frozen_livekit_holds_up_no_call_reply() {
+    let lk = utd_testkit::LiveKitServer::start().expect("livekit-server");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let mut config = EngineConfig::for_tests();
+        config.livekit_url = lk.ws_url();
+        config.livekit_api_key = lk.api_key().to_owned();
+        config.livekit_api_secret = lk.api_secret().to_owned();
+        let h = Harness::with_config(config).await;
+        let app = h.app(Plan::Signaling).await;
+        let bob = session(&h, &app, "bob", Some("b1"), Some("Bob")).await;
+        let alice = session(&h, &app, "alice", Some("d1"), None).await;
+        let (mut alice_ws, _) = connected(&h, &alice).await;
+        let rooms = RoomClient::with_api_key(&lk.http_url(), lk.api_key(), lk.api_secret());
+
+        signal(lk.pid(), "-STOP");
+        let started = std::time::Instant::now();
+        let created = call(&h, &bob, "alice").await;
+        let call_id = id(&created);
+        let invitation = common::next_msg(&mut alice_ws).await.unwrap();
+        assert_eq!(invitation["type"], "call.invitation", "{invitation}");
+        let (s, accepted) = act(&h, &alice, &call_id, "accept").await;
+        assert_eq!(s, 200, "{accepted}");
+        let waited = started.elapsed();
+        signal(lk.pid(), "-CONT");
+        assert!(
+            waited < Duration::from_secs(2),
+            "create + invitation + accept took {waited:?} with LiveKit frozen"
+        );
+
+        let lk_room = format!("{}_{call_id}", app.app_id);
+        let mut drains = vec![];
+        for token in [
+            created["join"]["token"].as_str().unwrap(),
+            accepted["join"]["token"].as_str().unwrap(),
+        ] {
+            drains.push(join_livekit(&lk.ws_url(), token).await);
+        }
+        wait_participants(&rooms, &lk_room, |ids| ids == ["alice", "bob"]).await;
+        let listed = wait_room(&rooms, &lk_room).await;
+        assert_eq!(listed.max_participants, 2, "{listed:?}");
+        for d in drains {
+            d.abort();
+        }
+        h.engine.shutdown().await;
+    });
+}
+
+/// Sends `signal` (`-STOP`, `-CONT`) to process `pid`.
+fn signal(pid: u32, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success(), "kill {signal} {pid}");
+}
+
+/// The LiveKit room `lk_room` once it exists (10 s at most).
+async fn wait_room(rooms: &RoomClient, lk_room: &str) -> livekit_protocol::Room {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let listed = rooms
+            .list_rooms(vec![lk_room.to_owned()])
+            .await
+            .unwrap_or_default();
+        if let Some(room) = listed.into_iter().next() {
+            return room;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "room {lk_room} not created"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Connects to LiveKit's signal endpoint with `token` (enough to be a

@@ -78,10 +78,18 @@ fn empty_timeout_secs(state: &AppState) -> u32 {
     u32::try_from(state.config.ring_timeout.as_secs().saturating_add(30)).unwrap_or(u32::MAX)
 }
 
-/// Creates (or re-asserts) the call's LiveKit room; best effort.
-async fn ensure_room(state: &AppState, call: &CallRecord) -> bool {
+/// Creates (or re-asserts) the call's LiveKit room in the background, best
+/// effort (logged): no call route waits on LiveKit, so a frozen SFU cannot
+/// hold a reply while the ring clock runs. A party's join never finds the
+/// room missing its cap: the party tokens carry the same room configuration
+/// (`call_room_config`), which LiveKit applies when that join creates it.
+fn ensure_room(state: &AppState, call: &CallRecord) {
+    let state = state.clone();
     let lk_room = livekit_room(&call.app_id, &call.call_id);
-    crate::livekit::create_call_room(&state.room_client, &lk_room, empty_timeout_secs(state)).await
+    tokio::spawn(async move {
+        crate::livekit::create_call_room(&state.room_client, &lk_room, empty_timeout_secs(&state))
+            .await
+    });
 }
 
 /// Deletes the LiveKit room of a call that is over, in the background (best
@@ -137,7 +145,8 @@ pub(crate) fn party_token(
     };
     let lk_room = livekit_room(&call.app_id, &call.call_id);
     let grants = grants_for(&lk_room, kind, true);
-    sign_room_token(state, identity, name, grants, role)
+    let config = crate::livekit::call_room_config(&lk_room, empty_timeout_secs(state));
+    sign_room_token(state, identity, name, grants, role, Some(config))
 }
 
 fn join_for(
@@ -256,12 +265,9 @@ pub async fn create(
     if !stored {
         return Err(ApiError::internal("could not allocate a call id"));
     }
-    // The room exists with its cap before the caller holds a token for it.
-    // LiveKit being unreachable does not stop the call (logged): the room is
-    // asserted again when the callee accepts (LiveKit would otherwise create
-    // it on the first join, without the cap; tokens still only go to the
-    // two parties).
-    ensure_room(&state, &call).await;
+    // Prepared beside the reply (see ensure_room for why the cap holds
+    // whichever comes first, CreateRoom or the caller's join).
+    ensure_room(&state, &call);
     schedule_ring_timeout(&state, call.call_id.clone(), call.created_at_ms);
     tracing::info!(
         app_id = %call.app_id,
@@ -438,7 +444,7 @@ async fn action(
     };
     let join = if action == Action::Accept && call.status == Status::Active {
         // Re-asserts the room (and its cap) before the callee joins.
-        ensure_room(&state, &call).await;
+        ensure_room(&state, &call);
         let name = user
             .session
             .name
@@ -552,7 +558,7 @@ pub(crate) async fn party_of_room(
             "the call was answered on another device",
         )),
         _ => {
-            ensure_room(state, &call).await;
+            ensure_room(state, &call);
             Ok((call, side))
         }
     }

@@ -90,13 +90,15 @@ pub(crate) fn grants_for(livekit_room: &str, stream_type: StreamType, host: bool
     }
 }
 
-/// Signs a LiveKit access token.
+/// Signs a LiveKit access token. `room_config`: what LiveKit applies when
+/// this token's join is the one that creates the room.
 pub(crate) fn sign_room_token(
     state: &AppState,
     identity: &str,
     name: Option<&str>,
     grants: VideoGrants,
     role: &str,
+    room_config: Option<livekit_protocol::RoomConfiguration>,
 ) -> Result<String, ApiError> {
     let metadata = serde_json::json!({ "role": role }).to_string();
     let mut token = AccessToken::with_api_key(
@@ -109,6 +111,9 @@ pub(crate) fn sign_room_token(
     .with_metadata(&metadata);
     if let Some(name) = name {
         token = token.with_name(name);
+    }
+    if let Some(config) = room_config {
+        token = token.with_room_config(config);
     }
     token.to_jwt().map_err(|e| {
         tracing::error!(error = %e, "could not sign a room token");
@@ -283,7 +288,7 @@ pub async fn mint(
     };
     let lk_room = livekit_room(&app.app_id, &req.room_name);
     let grants = grants_for(&lk_room, req.stream_type, host || speaker);
-    let token = sign_room_token(&state, &identity, name.as_deref(), grants, role)?;
+    let token = sign_room_token(&state, &identity, name.as_deref(), grants, role, None)?;
     tracing::info!(app_id = %app.app_id, identity, room = %req.room_name, role, "room token minted");
     Ok(Json(TokenResponse {
         token,
