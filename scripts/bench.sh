@@ -21,6 +21,21 @@
 #       remote audio over 50 cold starts (a new controller built from the VoIP
 #       payload), next to a warm accept (connected phone) in the same run.
 #       Args: --runs N, --warmup N.
+#   scripts/bench.sh chat [args]    the chat bench (examples/bench_chat.rs), no LiveKit:
+#       median and p99 of send() → the message in the other member's timeline
+#       over 200 messages, next to the bare signal WebSocket round trip measured
+#       in the same run; and the median of timeline() → latest page of a
+#       100 000-message conversation (seeded through the engine's HTTP API
+#       first) over 20 fresh clients, next to the same on a 100-message one.
+#       Args: --runs N, --warmup N, --history N (messages of the large
+#       conversation; the smoke run in scripts/test.sh passes 2000), --loads N.
+#   scripts/bench.sh engine [args]  the engine bench (engine/examples/bench_engine.rs): the
+#       engine binary as its own process on SQLite; session mints/s and
+#       GET /me/s from 16 connections next to GET /health/s in the same run,
+#       then its memory per idle signal socket at 1k / 5k / 10k sockets and
+#       the presence push latency meanwhile (÷ with no idle socket). Raises
+#       the open-files limit to the hard limit. Args: --seconds S,
+#       --connections C, --sockets 1000,5000,10000.
 #   scripts/bench.sh kotlin [args]  the Kotlin call-cost bench (tests/kotlin/CallCostBench.kt)
 #       on the JVM against the release library: ns per call (median of batches)
 #       of a sync getter, String and record-returning calls, each next to a bare
@@ -30,18 +45,20 @@
 #   scripts/bench.sh size           the SDK library's size (x86_64 Linux): the default
 #       release build next to the size profile the phone packages use
 #       (`--profile release-size`: opt-level z, fat LTO, one codegen unit).
-#   scripts/bench.sh [args]         the four timing benches, each with args
-#       (so only the flags all take: --runs N, --warmup N); not kotlin or size.
+#   scripts/bench.sh [args]         the five timing benches (rooms, calls, media,
+#       push, chat), each with args (so only the flags all take: --runs N,
+#       --warmup N); not kotlin or size.
 #
-# `scripts/bench.sh rooms --help` / `calls --help` print a bench's usage.
+# `scripts/bench.sh rooms --help` / `calls --help` / `chat --help` print a
+# bench's usage.
 # Exits non-zero when a bench fails (with no bench name, after running both).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$REPO_ROOT"
 
-benches=(rooms calls media push)
+benches=(rooms calls media push chat)
 case "${1:-}" in
-  rooms | calls | media | push) benches=("$1"); shift ;;
+  rooms | calls | media | push | chat) benches=("$1"); shift ;;
   size)
     # Both are the desktop library (default features): what differs is the
     # profile. Needs build.rs's LiveKit descriptors, like every build.
@@ -54,6 +71,15 @@ case "${1:-}" in
     printf '%-44s %12d\n' "release (default profile)" "$default_size"
     printf '%-44s %12d  (%s of release)\n' "release-size (opt z, fat LTO, 1 CGU)" "$small_size" \
       "$(awk -v a="$small_size" -v b="$default_size" 'BEGIN { printf "%.2f", a / b }')"
+    exit 0
+    ;;
+  engine)
+    shift
+    step "cargo build --release -p utd-engine (binary + bench)" \
+      cargo build --release -p utd-engine --bin utd-engine --example bench_engine
+    # Each idle socket is a file descriptor in both processes.
+    ulimit -n "$(ulimit -Hn)"
+    step "bench engine (release)" target/release/examples/bench_engine "$@"
     exit 0
     ;;
   kotlin)
