@@ -97,6 +97,13 @@ for bench in bench_rooms bench_calls bench_media bench_push; do
   step "bench smoke ($bench, 5 runs)" cargo run --quiet --example "$bench" -- --runs 5 --warmup 1 ||
     problems+=("bench smoke $bench")
 done
+step "bench smoke (bench_chat, 5 runs, 2000-message history)" \
+  cargo run --quiet --example bench_chat -- --runs 5 --warmup 1 --history 2000 ||
+  problems+=("bench smoke bench_chat")
+step "bench smoke (bench_engine, 1 s per endpoint, 200 sockets)" bash -c \
+  'cargo build --quiet -p utd-engine --bin utd-engine --example bench_engine &&
+   target/debug/examples/bench_engine --seconds 1 --sockets 200' ||
+  problems+=("bench smoke bench_engine")
 
 echo
 for line in "${summaries[@]}"; do echo "$line"; done

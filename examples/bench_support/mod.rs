@@ -1,6 +1,7 @@
-//! What both benches share: the process set-up (a real livekit-server wired
-//! to the in-process engine on a temporary SQLite file, rate limits out of
-//! the way), step deadlines, and the statistics table.
+//! What the benches share: the process set-up (a real livekit-server wired
+//! to the in-process engine on a temporary SQLite file, or the engine alone
+//! for chat; rate limits out of the way), step deadlines, the flags and the
+//! statistics table.
 
 use std::error::Error;
 use std::future::Future;
@@ -19,12 +20,13 @@ pub const STEP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Runs `bench` with an engine configuration wired to a fresh livekit-server,
 /// prints the failure (exit code 1) or lets `bench` print its table.
+#[allow(dead_code)] // every bench but chat
 pub fn main_with<F, Fut>(bench: F) -> ExitCode
 where
     F: FnOnce(EngineConfig, Instant) -> Fut,
     Fut: Future<Output = BenchResult<()>>,
 {
-    match run(bench) {
+    match run_with(bench, true) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("[bench] FAILED: {e}");
@@ -33,7 +35,25 @@ where
     }
 }
 
-fn run<F, Fut>(bench: F) -> BenchResult<()>
+/// Like [`main_with`] for benches that never touch media (chat): no
+/// livekit-server is started, so none of its start-up or load is in the
+/// numbers.
+#[allow(dead_code)] // only the chat bench
+pub fn main_without_livekit<F, Fut>(bench: F) -> ExitCode
+where
+    F: FnOnce(EngineConfig, Instant) -> Fut,
+    Fut: Future<Output = BenchResult<()>>,
+{
+    match run_with(bench, false) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("[bench] FAILED: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_with<F, Fut>(bench: F, livekit: bool) -> BenchResult<()>
 where
     F: FnOnce(EngineConfig, Instant) -> Fut,
     Fut: Future<Output = BenchResult<()>>,
@@ -41,9 +61,15 @@ where
     let started = Instant::now();
     let db_dir = tempfile::tempdir()?;
     // Started on the main thread, which outlives it.
-    let wired = WiredLiveKit::start()?;
+    let wired = if livekit {
+        Some(WiredLiveKit::start()?)
+    } else {
+        None
+    };
     let mut config = EngineConfig::for_tests();
-    wired.configure(&mut config);
+    if let Some(wired) = &wired {
+        wired.configure(&mut config);
+    }
     config.database = DatabaseLocation::File(db_dir.path().join("bench.db"));
     // Hundreds of requests a minute per user: keep the rate limiter out of
     // the measurement.
@@ -74,15 +100,31 @@ pub async fn within<T, E: Into<BenchError>>(
 }
 
 /// Prints the title line (with build and server facts) and the column heads.
+#[allow(dead_code)] // every bench but chat
 pub fn print_header(title: &str) {
-    let build = if cfg!(debug_assertions) {
+    println!(
+        "{title}, {} build, livekit-server {LIVEKIT_SERVER_VERSION}, LiveKit FFI transport",
+        build_kind()
+    );
+    print_column_heads();
+}
+
+/// Like [`print_header`] for a bench that ran without LiveKit.
+#[allow(dead_code)] // only the chat bench
+pub fn print_header_without_livekit(title: &str) {
+    println!("{title}, {} build", build_kind());
+    print_column_heads();
+}
+
+fn build_kind() -> &'static str {
+    if cfg!(debug_assertions) {
         "debug"
     } else {
         "release"
-    };
-    println!(
-        "{title}, {build} build, livekit-server {LIVEKIT_SERVER_VERSION}, LiveKit FFI transport"
-    );
+    }
+}
+
+fn print_column_heads() {
     println!(
         "{:<40} {:>5} {:>10} {:>10} {:>11}",
         "metric", "runs", "median ms", "p99 ms", "÷ baseline"
@@ -143,10 +185,22 @@ pub struct Options {
 impl Options {
     /// Parses the flags (None for `--help`); `usage` goes into errors.
     pub fn parse(
+        args: impl Iterator<Item = String>,
+        runs: usize,
+        warmup: usize,
+        usage: &str,
+    ) -> BenchResult<Option<Options>> {
+        Self::parse_with(args, runs, warmup, usage, &mut [])
+    }
+
+    /// Like [`Options::parse`], also taking a bench's own numeric flags:
+    /// each `(flag, value)` holds the default and receives the argument.
+    pub fn parse_with(
         mut args: impl Iterator<Item = String>,
         runs: usize,
         warmup: usize,
         usage: &str,
+        extra: &mut [(&str, &mut usize)],
     ) -> BenchResult<Option<Options>> {
         let mut options = Options { runs, warmup };
         while let Some(arg) = args.next() {
@@ -162,7 +216,10 @@ impl Options {
             match arg.as_str() {
                 "--runs" => options.runs = number,
                 "--warmup" => options.warmup = number,
-                other => return Err(format!("unknown argument {other:?}\n{usage}").into()),
+                other => match extra.iter_mut().find(|(flag, _)| *flag == other) {
+                    Some((_, value)) => **value = number,
+                    None => return Err(format!("unknown argument {other:?}\n{usage}").into()),
+                },
             }
         }
         if options.runs == 0 {

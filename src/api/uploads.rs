@@ -159,7 +159,10 @@ impl EngineApi {
             } else {
                 UTDErrorCode::Network
             };
-            UTDStreamError::new(code, format!("upload to the store failed: {}", root_cause(&e)))
+            UTDStreamError::new(
+                code,
+                format!("upload to the store failed: {}", root_cause(&e)),
+            )
         })?;
         let status = reply.status();
         if status.is_success() {

@@ -74,10 +74,9 @@ impl ConversationListState {
         let Some(c) = self.by_id.get_mut(&message.conversation_id) else {
             return false;
         };
-        let newer = c
-            .last_message
-            .as_ref()
-            .is_none_or(|last| message.seq > last.seq || (message.seq == last.seq && message.mod_seq > last.mod_seq));
+        let newer = c.last_message.as_ref().is_none_or(|last| {
+            message.seq > last.seq || (message.seq == last.seq && message.mod_seq > last.mod_seq)
+        });
         if newer {
             c.last_message = Some(message.clone());
             c.last_activity_ms = c.last_activity_ms.max(message.created_at_ms);
@@ -165,18 +164,36 @@ mod tests {
         let mut list = ConversationListState::default();
         list.replace(vec![conv("conv_a", 10), conv("conv_b", 20)], 0);
         let ids = |l: &ConversationListState| -> Vec<String> {
-            l.snapshot("me").conversations.into_iter().map(|c| c.conversation_id).collect()
+            l.snapshot("me")
+                .conversations
+                .into_iter()
+                .map(|c| c.conversation_id)
+                .collect()
         };
         assert_eq!(ids(&list), ["conv_b", "conv_a"]);
         assert!(list.on_message(&message("conv_a", 1, 30), Some(1), Some(4)));
         assert_eq!(ids(&list), ["conv_a", "conv_b"]);
         let snap = list.snapshot("me");
-        assert_eq!((snap.total_unread, snap.conversations[0].unread_count), (4, 1));
-        assert_eq!(snap.conversations[0].last_message.as_ref().and_then(|m| m.seq), Some(1));
+        assert_eq!(
+            (snap.total_unread, snap.conversations[0].unread_count),
+            (4, 1)
+        );
+        assert_eq!(
+            snap.conversations[0]
+                .last_message
+                .as_ref()
+                .and_then(|m| m.seq),
+            Some(1)
+        );
 
         // A late push of an older message does not replace the last one.
         list.on_message(&message("conv_a", 0, 5), None, None);
-        assert_eq!(list.get("conv_a").and_then(|c| c.last_message.as_ref()).map(|m| m.seq), Some(1));
+        assert_eq!(
+            list.get("conv_a")
+                .and_then(|c| c.last_message.as_ref())
+                .map(|m| m.seq),
+            Some(1)
+        );
         assert!(!list.on_message(&message("conv_new", 1, 40), Some(1), Some(5)));
 
         list.on_unread("conv_a", 0, 3);

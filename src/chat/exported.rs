@@ -105,7 +105,11 @@ impl UTDChat {
     ) -> UTDResult<UTDConversation> {
         let inner = self.inner();
         Ok(runtime::run(async move {
-            let wire = inner.auth.api.open_direct(&inner.bearer()?, &identity).await?;
+            let wire = inner
+                .auth
+                .api
+                .open_direct(&inner.bearer()?, &identity)
+                .await?;
             Ok(conversation(&inner, wire))
         })
         .await?)
@@ -148,10 +152,17 @@ impl UTDChat {
     }
 
     /// The members of a conversation.
-    pub async fn members(self: Arc<Self>, conversation_id: String) -> UTDResult<Vec<UTDChatMember>> {
+    pub async fn members(
+        self: Arc<Self>,
+        conversation_id: String,
+    ) -> UTDResult<Vec<UTDChatMember>> {
         let inner = self.inner();
         Ok(runtime::run(async move {
-            let members = inner.auth.api.members(&inner.bearer()?, &conversation_id).await?;
+            let members = inner
+                .auth
+                .api
+                .members(&inner.bearer()?, &conversation_id)
+                .await?;
             Ok(members.into_iter().map(UTDChatMember::from).collect())
         })
         .await?)
@@ -324,10 +335,15 @@ impl UTDTimeline {
     pub async fn edit(self: Arc<Self>, key: String, text: String) -> UTDResult<()> {
         let (inner, core) = (self.inner.clone(), self.core.clone());
         Ok(runtime::run(async move {
-            check_text(&text, false)?;
-            let message_id = core.with_state(|s| s.by_key(&key).map(|m| m.message_id.clone()));
-            match message_id {
-                Some(message_id) => {
+            // Empty text is allowed on a message with attachments, as the
+            // engine allows it.
+            let sent = core.with_state(|s| {
+                s.by_key(&key)
+                    .map(|m| (m.message_id.clone(), !m.attachments.is_empty()))
+            });
+            match sent {
+                Some((message_id, has_attachments)) => {
+                    check_text(&text, has_attachments)?;
                     let edited = inner
                         .auth
                         .api
@@ -337,8 +353,15 @@ impl UTDTimeline {
                     Ok(())
                 }
                 None => {
-                    let cmid = unsent_cmid(&inner, &key)?;
-                    inner.store.set_text(&cmid, &text)?;
+                    let (cmid, has_attachments) = unsent(&inner, &key)?;
+                    check_text(&text, has_attachments)?;
+                    if !inner.store.set_text(&cmid, &text)? {
+                        // Sent between the look-up and the write: its text
+                        // on the engine is the old one.
+                        return Err(UTDStreamError::invalid_state(
+                            "the message was sent meanwhile; edit it again",
+                        ));
+                    }
                     inner.update_echo(&cmid, |e| e.item.text = text.clone());
                     Ok(())
                 }
@@ -348,7 +371,9 @@ impl UTDTimeline {
     }
 
     /// Deletes a message (by row `key`): a tombstone stays in its place. An
-    /// unsent one is taken out of the queue.
+    /// unsent one is taken out of the queue; if a send of it may have
+    /// reached the engine (its reply was lost), the queue deletes the
+    /// engine's copy, whose tombstone then shows.
     pub async fn delete(self: Arc<Self>, key: String) -> UTDResult<()> {
         let (inner, core) = (self.inner.clone(), self.core.clone());
         Ok(runtime::run(async move {
@@ -365,7 +390,17 @@ impl UTDTimeline {
                 }
                 None => {
                     let cmid = unsent_cmid(&inner, &key)?;
-                    inner.store.remove(&cmid)?;
+                    if inner.store.attempted(&cmid)? {
+                        // A request left already: the engine may hold it
+                        // (a lost reply). The queue sends it again, which
+                        // returns the engine's copy, and deletes that.
+                        inner.store.discard(&cmid)?;
+                        inner.queue_wake.notify_one();
+                    } else {
+                        // Never sent: gone for good. Should the queue be
+                        // sending it right now, it deletes what it sent.
+                        inner.store.remove(&cmid)?;
+                    }
                     inner.remove_echo(&cmid);
                     Ok(())
                 }
@@ -374,8 +409,17 @@ impl UTDTimeline {
         .await?)
     }
 
-    /// Sends a failed message again (same idempotency key).
+    /// Sends a failed message again (same idempotency key). A key that is
+    /// not one of this device's unsent messages (never sent from here, or
+    /// on the engine already) is `invalidArgument`.
     pub fn retry_send(&self, key: String) -> UTDResult<()> {
+        // The echo outlives the engine's reply for a moment (the row is
+        // merged first so it never disappears): that message is sent.
+        if self.core.with_state(|s| s.by_key(&key).is_some()) {
+            return Err(Arc::new(UTDStreamError::invalid_argument(format!(
+                "the message {key:?} is sent already"
+            ))));
+        }
         let cmid = unsent_cmid(&self.inner, &key)?;
         self.inner.store.set_failure(&cmid, None)?;
         self.inner
@@ -432,10 +476,21 @@ fn check_text(text: &str, has_attachments: bool) -> Result<(), UTDStreamError> {
 }
 
 fn unsent_cmid(inner: &ChatInner, key: &str) -> Result<String, UTDStreamError> {
+    unsent(inner, key).map(|(cmid, _)| cmid)
+}
+
+/// The client message id of this device's unsent message `key`, and
+/// whether it has attachments.
+fn unsent(inner: &ChatInner, key: &str) -> Result<(String, bool), UTDStreamError> {
     lock(&inner.echoes)
         .iter()
         .find(|(_, e)| e.item.key == key)
-        .map(|(_, e)| e.item.client_message_id.clone())
+        .map(|(_, e)| {
+            (
+                e.item.client_message_id.clone(),
+                !e.item.attachments.is_empty(),
+            )
+        })
         .ok_or_else(|| UTDStreamError::invalid_argument(format!("no message with key {key:?}")))
 }
 
@@ -461,7 +516,13 @@ fn enqueue(
     }
     let files: Vec<(PathBuf, String, Option<String>)> = attachments
         .iter()
-        .map(|a| (PathBuf::from(&a.path), a.content_type.clone(), a.file_name.clone()))
+        .map(|a| {
+            (
+                PathBuf::from(&a.path),
+                a.content_type.clone(),
+                a.file_name.clone(),
+            )
+        })
         .collect();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

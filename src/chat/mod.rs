@@ -52,6 +52,9 @@ pub struct ChatInner {
     /// This device's unsent messages, by conversation, in queue order.
     echoes: Mutex<Vec<(String, LocalEcho)>>,
     typers: Mutex<HashMap<String, Arc<Observable<Vec<String>>>>>,
+    /// Per conversation: the highest `seq` this device has to report as
+    /// delivered, and whether a report is on its way.
+    delivered: Mutex<HashMap<String, (u64, bool)>>,
     queue_wake: Notify,
 }
 
@@ -153,6 +156,7 @@ impl ChatCore {
             timelines: Mutex::new(HashMap::new()),
             echoes: Mutex::new(Vec::new()),
             typers: Mutex::new(HashMap::new()),
+            delivered: Mutex::new(HashMap::new()),
             queue_wake: Notify::new(),
         });
         queue::restore_echoes(&inner)?;

@@ -27,6 +27,9 @@ pub(super) fn restore_echoes(inner: &ChatInner) -> Result<(), UTDStreamError> {
     let pending = inner.store.pending(&inner.me)?;
     let mut echoes = lock(&inner.echoes);
     for m in pending {
+        if m.discard {
+            continue; // deleted by the app: never shown again
+        }
         let state = match &m.failure {
             Some((reason, retryable)) => UTDSendState::Failed {
                 reason: reason.clone(),
@@ -109,11 +112,23 @@ async fn drain(inner: &Arc<ChatInner>) -> bool {
             continue;
         }
         if matches!(message.failure, Some((_, false))) {
+            if message.discard {
+                // Refused for good, so the engine has no copy to delete.
+                if let Err(e) = inner.store.remove(&message.client_message_id) {
+                    tracing::warn!(target: "utd_stream::chat", "a discarded message stays queued: {}", e.message());
+                }
+            }
             continue; // waits for retrySend
         }
         match send_one(inner, &message).await {
             Ok(()) => {}
             Err(e) => {
+                if session_gone(inner) {
+                    // Signed out or disposed while this pass ran (a task
+                    // abort lands only at its next await): not the message's
+                    // fault, so it stays queued as it was for the next run.
+                    return false;
+                }
                 let again = retryable(&e);
                 if e.code() == UTDErrorCode::Unauthenticated {
                     let _ = inner.auth.refresh().await;
@@ -135,6 +150,15 @@ async fn drain(inner: &Arc<ChatInner>) -> bool {
         }
     }
     held_back.is_empty()
+}
+
+/// True when the signed-in user is no longer this chat's (signed out,
+/// disposed, another user).
+fn session_gone(inner: &ChatInner) -> bool {
+    inner
+        .auth
+        .current()
+        .is_none_or(|session| session.identity != inner.me)
 }
 
 async fn send_one(inner: &Arc<ChatInner>, message: &StoredMessage) -> Result<(), UTDStreamError> {
@@ -176,6 +200,7 @@ async fn send_one(inner: &Arc<ChatInner>, message: &StoredMessage) -> Result<(),
             None => return Err(UTDStreamError::internal("an uploaded attachment has no id")),
         }
     }
+    inner.store.mark_attempted(&message.client_message_id)?;
     let sent = inner
         .auth
         .api
@@ -187,8 +212,36 @@ async fn send_one(inner: &Arc<ChatInner>, message: &StoredMessage) -> Result<(),
             &upload_ids,
         )
         .await?;
+    // The app may have edited or deleted the message while this request
+    // (or an earlier one whose reply was lost) was on its way: the engine
+    // then holds the text sent first, which is made what the app wants.
+    // A failure here keeps the message queued: the next attempt gets the
+    // same message back and compares again.
+    let shown = match inner.store.current(&message.client_message_id)? {
+        None | Some((_, true)) => {
+            let tombstone = inner
+                .auth
+                .api
+                .delete_message(&bearer, &message.conversation_id, &sent.message_id)
+                .await?;
+            if let Err(e) = inner.store.remove(&message.client_message_id) {
+                tracing::warn!(target: "utd_stream::chat", "a deleted message stays queued: {}", e.message());
+            }
+            inner.merge_reply(&tombstone);
+            inner.remove_echo(&message.client_message_id);
+            return Ok(());
+        }
+        Some((text, false)) if text != sent.text && !sent.deleted => {
+            inner
+                .auth
+                .api
+                .edit_message(&bearer, &message.conversation_id, &sent.message_id, &text)
+                .await?
+        }
+        Some(_) => sent,
+    };
     // Merge first, then drop the echo: the row never disappears.
-    inner.merge_reply(&sent);
+    inner.merge_reply(&shown);
     inner.store.remove(&message.client_message_id)?;
     inner.remove_echo(&message.client_message_id);
     Ok(())

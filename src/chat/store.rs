@@ -29,7 +29,11 @@ CREATE TABLE IF NOT EXISTS outbox (
     text TEXT NOT NULL,
     created_at_ms INTEGER NOT NULL,
     failed_reason TEXT,
-    retryable INTEGER NOT NULL DEFAULT 1
+    retryable INTEGER NOT NULL DEFAULT 1,
+    -- A send request left for the engine at least once: it may be there.
+    attempted INTEGER NOT NULL DEFAULT 0,
+    -- Deleted by the app after an attempt: sent (idempotently) and deleted.
+    discard INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS outbox_attachments (
     client_message_id TEXT NOT NULL,
@@ -86,6 +90,11 @@ pub struct StoredMessage {
     pub created_at_ms: u64,
     /// Why the last attempt failed, and whether trying again can help.
     pub failure: Option<(String, bool)>,
+    /// A send request was made at least once (the engine may have it).
+    pub attempted: bool,
+    /// The app deleted it after an attempt: the queue makes sure the
+    /// engine's copy, if any, is deleted.
+    pub discard: bool,
     /// Attachments in order.
     pub attachments: Vec<StoredAttachment>,
 }
@@ -186,7 +195,13 @@ impl OutboxStore {
         tx.execute(
             "INSERT INTO outbox (identity, conversation_id, client_message_id, text, created_at_ms)
              VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![identity, conversation_id, client_message_id, text, to_i64(created_at_ms)],
+            params![
+                identity,
+                conversation_id,
+                client_message_id,
+                text,
+                to_i64(created_at_ms)
+            ],
         )
         .map_err(db_error)?;
         let id = tx.last_insert_rowid();
@@ -213,6 +228,8 @@ impl OutboxStore {
             text: text.to_owned(),
             created_at_ms,
             failure: None,
+            attempted: false,
+            discard: false,
             attachments: stored,
         })
     }
@@ -222,7 +239,8 @@ impl OutboxStore {
         let conn = self.lock();
         let mut stmt = conn
             .prepare(
-                "SELECT id, conversation_id, client_message_id, text, created_at_ms, failed_reason, retryable
+                "SELECT id, conversation_id, client_message_id, text, created_at_ms, failed_reason, retryable,
+                        attempted, discard
                  FROM outbox WHERE identity = ?1 ORDER BY id",
             )
             .map_err(db_error)?;
@@ -237,6 +255,8 @@ impl OutboxStore {
                     text: r.get(3)?,
                     created_at_ms: to_u64(r.get(4)?),
                     failure: reason.map(|reason| (reason, retryable)),
+                    attempted: r.get(7)?,
+                    discard: r.get(8)?,
                     attachments: Vec::new(),
                 })
             })
@@ -283,6 +303,60 @@ impl OutboxStore {
         Ok(changed > 0)
     }
 
+    /// Records that a send request of this message is about to leave.
+    pub fn mark_attempted(&self, client_message_id: &str) -> Result<(), UTDStreamError> {
+        self.lock()
+            .execute(
+                "UPDATE outbox SET attempted = 1 WHERE client_message_id = ?1",
+                params![client_message_id],
+            )
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    /// Whether a send request of this message ever left (false when it is
+    /// not queued).
+    pub fn attempted(&self, client_message_id: &str) -> Result<bool, UTDStreamError> {
+        self.lock()
+            .query_row(
+                "SELECT attempted FROM outbox WHERE client_message_id = ?1",
+                params![client_message_id],
+                |r| r.get::<_, bool>(0),
+            )
+            .optional()
+            .map(|found| found.unwrap_or(false))
+            .map_err(db_error)
+    }
+
+    /// Marks a message the app deleted after an attempt; false when it is
+    /// not queued any more.
+    pub fn discard(&self, client_message_id: &str) -> Result<bool, UTDStreamError> {
+        let changed = self
+            .lock()
+            .execute(
+                "UPDATE outbox SET discard = 1 WHERE client_message_id = ?1",
+                params![client_message_id],
+            )
+            .map_err(db_error)?;
+        Ok(changed > 0)
+    }
+
+    /// The queued text of a message and whether it is to be discarded;
+    /// None when it is not queued any more.
+    pub fn current(
+        &self,
+        client_message_id: &str,
+    ) -> Result<Option<(String, bool)>, UTDStreamError> {
+        self.lock()
+            .query_row(
+                "SELECT text, discard FROM outbox WHERE client_message_id = ?1",
+                params![client_message_id],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?)),
+            )
+            .optional()
+            .map_err(db_error)
+    }
+
     /// Saves an attachment's upload progress.
     pub fn save_attachment(
         &self,
@@ -290,9 +364,11 @@ impl OutboxStore {
         a: &StoredAttachment,
     ) -> Result<(), UTDStreamError> {
         let (url, headers, expires) = match &a.put {
-            Some((url, headers, expires)) => {
-                (Some(url.as_str()), Some(headers.as_str()), Some(to_i64(*expires)))
-            }
+            Some((url, headers, expires)) => (
+                Some(url.as_str()),
+                Some(headers.as_str()),
+                Some(to_i64(*expires)),
+            ),
             None => (None, None, None),
         };
         self.lock()
@@ -402,23 +478,41 @@ mod tests {
         std::fs::write(&file, b"12345").expect("file");
         {
             let store = OutboxStore::open(dir.path()).expect("open");
-            store.enqueue("me", "conv_a", "c1", "one", 1, &[]).expect("c1");
             store
-                .enqueue("me", "conv_a", "c2", "two", 2, &[(file.clone(), "image/png".into(), None)])
+                .enqueue("me", "conv_a", "c1", "one", 1, &[])
+                .expect("c1");
+            store
+                .enqueue(
+                    "me",
+                    "conv_a",
+                    "c2",
+                    "two",
+                    2,
+                    &[(file.clone(), "image/png".into(), None)],
+                )
                 .expect("c2");
-            store.enqueue("other", "conv_a", "x1", "not mine", 3, &[]).expect("x1");
-            store.enqueue("me", "conv_b", "c3", "three", 4, &[]).expect("c3");
+            store
+                .enqueue("other", "conv_a", "x1", "not mine", 3, &[])
+                .expect("x1");
+            store
+                .enqueue("me", "conv_b", "c3", "three", 4, &[])
+                .expect("c3");
             let mut pending = store.pending("me").expect("pending");
             let a = &mut pending[1].attachments[0];
             a.upload_id = Some("upl_1".into());
             a.put = Some(("https://s3/x".into(), "{}".into(), 99));
             store.save_attachment("c2", a).expect("progress");
-            store.set_failure("c3", Some(("blocked", false))).expect("failure");
+            store
+                .set_failure("c3", Some(("blocked", false)))
+                .expect("failure");
         }
         std::fs::remove_file(&file).expect("the app deletes its copy");
         let store = OutboxStore::open(dir.path()).expect("reopen");
         let pending = store.pending("me").expect("pending");
-        let ids: Vec<_> = pending.iter().map(|m| m.client_message_id.as_str()).collect();
+        let ids: Vec<_> = pending
+            .iter()
+            .map(|m| m.client_message_id.as_str())
+            .collect();
         assert_eq!(ids, ["c1", "c2", "c3"]);
         let a = &pending[1].attachments[0];
         assert_eq!((a.size, a.upload_id.as_deref()), (5, Some("upl_1")));
@@ -431,6 +525,16 @@ mod tests {
         assert!(!a.path.exists(), "the copy goes with the row");
         assert!(!store.contains("c2").expect("query"));
         assert!(store.set_text("c1", "edited").expect("edit"));
+        assert!(!store.attempted("c1").expect("attempted"));
+        store.mark_attempted("c1").expect("attempt");
+        assert!(store.attempted("c1").expect("attempted"));
+        assert!(store.discard("c1").expect("discard"));
+        assert_eq!(
+            store.current("c1").expect("current"),
+            Some(("edited".to_owned(), true))
+        );
+        assert_eq!(store.current("c2").expect("current"), None);
+        assert!(!store.discard("c2").expect("gone"));
         assert_eq!(store.pending("me").expect("pending")[0].text, "edited");
         assert_eq!(store.pending("other").expect("pending").len(), 1);
     }
@@ -439,7 +543,14 @@ mod tests {
     fn a_missing_attachment_is_refused_before_anything_is_queued() {
         let store = OutboxStore::in_memory().expect("store");
         let err = store
-            .enqueue("me", "conv_a", "c1", "", 1, &[("/nonexistent/x.png".into(), "image/png".into(), None)])
+            .enqueue(
+                "me",
+                "conv_a",
+                "c1",
+                "",
+                1,
+                &[("/nonexistent/x.png".into(), "image/png".into(), None)],
+            )
             .expect_err("no such file");
         assert!(err.message().contains("cannot be read"));
         assert!(store.pending("me").expect("pending").is_empty());

@@ -71,7 +71,7 @@ async fn catch_up_all(inner: &Arc<ChatInner>) {
 }
 
 /// `GET /chat/conversations`, every page.
-pub(super) async fn refresh_list(inner: &ChatInner) -> Result<(), UTDStreamError> {
+pub(super) async fn refresh_list(inner: &Arc<ChatInner>) -> Result<(), UTDStreamError> {
     let bearer = inner.bearer()?;
     let mut all = Vec::new();
     let mut cursor: Option<String> = None;
@@ -89,9 +89,87 @@ pub(super) async fn refresh_list(inner: &ChatInner) -> Result<(), UTDStreamError
             None => break,
         }
     }
+    // What the list brought to this device is delivered to it.
+    let behind: Vec<(String, u64)> = all
+        .iter()
+        .filter(|c| c.last_seq > c.last_delivered_seq)
+        .map(|c| (c.conversation_id.clone(), c.last_seq))
+        .collect();
     lock(&inner.list).replace(all, total);
     inner.publish_list();
+    for (conversation_id, seq) in behind {
+        report_delivered(inner, &conversation_id, seq);
+    }
     Ok(())
+}
+
+/// Tells the engine this device has the messages of a conversation up to
+/// `seq` (the members' `lastDeliveredSeq`). Reports are coalesced: one
+/// request at a time per conversation, carrying the highest `seq` asked
+/// for meanwhile; positions only move forward on the engine, so a late or
+/// repeated report changes nothing. A failure is left to the next list
+/// read (every (re)connect) to report again.
+pub(super) fn report_delivered(inner: &Arc<ChatInner>, conversation_id: &str, seq: u64) {
+    {
+        let mut delivered = lock(&inner.delivered);
+        let entry = delivered
+            .entry(conversation_id.to_owned())
+            .or_insert((0, false));
+        if seq <= entry.0 {
+            return;
+        }
+        entry.0 = seq;
+        if entry.1 {
+            return; // the running report picks the new seq up
+        }
+        entry.1 = true;
+    }
+    let inner = inner.clone();
+    let conversation_id = conversation_id.to_owned();
+    crate::runtime::handle().spawn(async move {
+        let mut reported = 0;
+        loop {
+            let target = {
+                let mut delivered = lock(&inner.delivered);
+                let Some(entry) = delivered.get_mut(&conversation_id) else {
+                    return;
+                };
+                if entry.0 <= reported {
+                    entry.1 = false;
+                    return;
+                }
+                entry.0
+            };
+            let result = match inner.bearer() {
+                Ok(bearer) => {
+                    inner
+                        .auth
+                        .api
+                        .mark_delivered(&bearer, &conversation_id, target)
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(reply) => {
+                    lock(&inner.list).on_own_positions(
+                        &conversation_id,
+                        reply.last_read_seq,
+                        reply.last_delivered_seq,
+                    );
+                    inner.publish_list();
+                    reported = target;
+                }
+                Err(e) => {
+                    tracing::info!(target: "utd_stream::chat", "delivery not reported: {}", e.message());
+                    let mut delivered = lock(&inner.delivered);
+                    // Forgotten, so the next list read reports it again.
+                    delivered.remove(&conversation_id);
+                    return;
+                }
+            }
+        }
+    });
 }
 
 fn apply(inner: &Arc<ChatInner>, push: ChatPush) {
@@ -106,6 +184,9 @@ fn apply(inner: &Arc<ChatInner>, push: ChatPush) {
                 fetch_conversation(inner, message.conversation_id.clone());
             }
             inner.publish_list();
+            if message.sender_identity != inner.me {
+                report_delivered(inner, &message.conversation_id, message.seq);
+            }
             merge_pushed(inner, message);
         }
         ChatPush::MessageUpdated(message) => {

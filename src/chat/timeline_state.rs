@@ -298,12 +298,22 @@ mod tests {
         let mut t = TimelineState::new("me");
         t.reset_to_latest(vec![msg(1, 1, "bob", "b1", "v1")], true, 1);
         assert!(t.merge_push(msg(2, 2, "bob", "b2", "x")));
-        assert!(!t.merge_push(msg(2, 2, "bob", "b2", "x")), "the same push twice");
+        assert!(
+            !t.merge_push(msg(2, 2, "bob", "b2", "x")),
+            "the same push twice"
+        );
         let mut edited = msg(1, 3, "bob", "b1", "v2");
         edited.edited_at_ms = Some(9);
         assert!(t.merge(edited));
-        assert!(!t.merge(msg(1, 1, "bob", "b1", "v1")), "an older version loses");
-        assert_eq!(t.applied_mod_seq(), 2, "the edit came outside the push order");
+        assert!(
+            !t.merge(msg(1, 1, "bob", "b1", "v1")),
+            "an older version loses"
+        );
+        assert_eq!(
+            t.applied_mod_seq(),
+            2,
+            "the edit came outside the push order"
+        );
         let s = t.snapshot(&[]);
         assert_eq!(s.items.len(), 2);
         assert_eq!(s.items[0].text, "v2");
@@ -318,7 +328,10 @@ mod tests {
         t.merge_push(msg(1, 1, "bob", "b1", "a"));
         t.merge_push(msg(3, 3, "bob", "b3", "c"));
         assert_eq!(t.applied_mod_seq(), 1, "mod 2 was missed");
-        t.merge_changes(vec![msg(2, 2, "bob", "b2", "b"), msg(3, 3, "bob", "b3", "c")], 3);
+        t.merge_changes(
+            vec![msg(2, 2, "bob", "b2", "b"), msg(3, 3, "bob", "b3", "c")],
+            3,
+        );
         assert_eq!(t.applied_mod_seq(), 3);
         let seqs: Vec<_> = t.snapshot(&[]).items.iter().filter_map(|i| i.seq).collect();
         assert_eq!(seqs, [1, 2, 3]);
@@ -327,12 +340,28 @@ mod tests {
     #[test]
     fn pagination_widens_the_window_and_old_edits_wait_for_it() {
         let mut t = TimelineState::new("me");
-        t.reset_to_latest(vec![msg(5, 5, "bob", "b5", "e"), msg(6, 6, "bob", "b6", "f")], true, 6);
-        assert!(!t.merge(msg(2, 7, "bob", "b2", "edited")), "outside the window");
-        t.merge_older_page(vec![msg(3, 3, "bob", "b3", "c"), msg(4, 4, "bob", "b4", "d")], true);
+        t.reset_to_latest(
+            vec![msg(5, 5, "bob", "b5", "e"), msg(6, 6, "bob", "b6", "f")],
+            true,
+            6,
+        );
+        assert!(
+            !t.merge(msg(2, 7, "bob", "b2", "edited")),
+            "outside the window"
+        );
+        t.merge_older_page(
+            vec![msg(3, 3, "bob", "b3", "c"), msg(4, 4, "bob", "b4", "d")],
+            true,
+        );
         assert_eq!(t.oldest_seq(), Some(3));
         assert!(!t.hit_start());
-        t.merge_older_page(vec![msg(1, 1, "bob", "b1", "a"), msg(2, 7, "bob", "b2", "edited")], false);
+        t.merge_older_page(
+            vec![
+                msg(1, 1, "bob", "b1", "a"),
+                msg(2, 7, "bob", "b2", "edited"),
+            ],
+            false,
+        );
         assert!(t.hit_start());
         let s = t.snapshot(&[]);
         assert_eq!(s.items.len(), 6);
@@ -343,7 +372,11 @@ mod tests {
     fn a_reset_keeps_pushes_newer_than_the_page_and_receipts_move_forward() {
         let mut t = TimelineState::new("me");
         t.merge_push(msg(9, 9, "bob", "b9", "pushed during load"));
-        t.reset_to_latest(vec![msg(7, 7, "bob", "b7", "x"), msg(8, 8, "bob", "b8", "y")], true, 8);
+        t.reset_to_latest(
+            vec![msg(7, 7, "bob", "b7", "x"), msg(8, 8, "bob", "b8", "y")],
+            true,
+            8,
+        );
         let seqs: Vec<_> = t.snapshot(&[]).items.iter().filter_map(|i| i.seq).collect();
         assert_eq!(seqs, [7, 8, 9]);
         assert!(t.set_receipt("bob", 8, 8));

@@ -19,9 +19,7 @@ impl UTDStreamClient {
     #[uniffi::method(default(store_directory = None))]
     pub fn chat(&self, store_directory: Option<String>) -> UTDResult<Arc<UTDChat>> {
         self.check_alive()?;
-        let identity = self
-            .identity()
-            .ok_or_else(crate::auth::not_authenticated)?;
+        let identity = self.identity().ok_or_else(crate::auth::not_authenticated)?;
         let mut slot = self.chat.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((existing, dir)) = &*slot {
             if existing.identity() == identity {

@@ -105,6 +105,8 @@ class StackEnv(
     val apnsUrl: String? = null,
     /** The FCM stand-in the engine sends data messages to (`fcm_url`); null from a stack without one. */
     val fcmUrl: String? = null,
+    /** The S3 store (versitygw) the engine keeps chat attachments in (`s3_endpoint`); null when uploads are off. */
+    val s3Endpoint: String? = null,
 ) {
     /** Stops the engine (the client sees its connection drop). */
     fun stopEngine() = control("/engine/stop")
@@ -169,6 +171,7 @@ class StackEnv(
                 values["ring_timeout_ms"]?.toLongOrNull(),
                 values["apns_url"],
                 values["fcm_url"],
+                values["s3_endpoint"],
             )
         }
     }

@@ -52,6 +52,7 @@ fun main(args: Array<String>) {
     registerRoomScenarioTests(suite)
     registerCallScenarioTests(suite)
     registerColdStartTests(suite)
+    registerChatScenarioTests(suite)
 
     val selected = if (args.isEmpty()) suite.tests else suite.tests.filter { t -> args.any { t.name.contains(it) } }
     if (selected.isEmpty()) {

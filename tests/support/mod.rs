@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod audio;
+pub mod chat;
 pub mod media;
 pub mod push;
 pub mod wire_tap;

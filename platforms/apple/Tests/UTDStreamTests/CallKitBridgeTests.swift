@@ -251,7 +251,7 @@ final class CallKitBridgeTests: XCTestCase {
         XCTAssertEqual(provider.endings(uuid), [], "the OS ended it itself: nothing reported back")
     }
 
-    func testAPushNamingNoCallIsReportedAndEndedAtOnceWithATypedError() throws {
+    func testAPushNamingNoCallIsReportedAndEndedAtOnceWithATypedError() async throws {
         let stack = try StackEnv.require()
         let phone = try UTDCallController(config: UTDCallsConfig(
             appId: "app_x", appKey: "pk_x", baseUrl: stack.engineUrl, userId: "alice"))
