@@ -265,16 +265,14 @@ final class CallKitBridgeTests: XCTestCase {
         guard case .reported(let uuid, _) = provider.entries.first else {
             return XCTFail("iOS demands a report for every VoIP push: \(provider.entries)")
         }
-        let deadline = Date().addingTimeInterval(5)
-        while !provider.entries.contains(.pushCompleted(insideReportOf: uuid)), Date() < deadline {
-            Thread.sleep(forTimeInterval: 0.02)
+        try await eventually("the PushKit completion", within: .seconds(5)) {
+            provider.entries.contains(.pushCompleted(insideReportOf: uuid))
         }
         XCTAssertEqual(
             provider.entries,
             [.reported(uuid, UTDSystemCallUpdate(displayName: "Call", handle: "unknown", hasVideo: false)),
              .reportAnswered(uuid, nil), .ended(uuid, .failed), .pushCompleted(insideReportOf: uuid)],
             "reported, ended at once, then the PushKit completion")
-        while events.pushRejections.isEmpty, Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
         await assertEventuallyEqual(events.pushRejections.first?.code(), .invalidArgument)
     }
 
