@@ -133,13 +133,23 @@ ensure_clang() {
 cargo_check_android() {
   ensure_rust_targets aarch64-linux-android || return 1
   ensure_clang
-  # Even `cargo check` runs build scripts, and ring's compiles its C and
-  # assembly for the target. Without an NDK, Debian's clang does that against
-  # its own freestanding headers (ring's RING_CORE_NOSTDLIBINC mode, made for
-  # cross builds): enough to check; nothing of it is linked or shipped.
+  # Even `cargo check` runs build scripts, which compile C for the target:
+  # ring's (freestanding: its RING_CORE_NOSTDLIBINC mode, made for cross
+  # builds) and SQLite's (the chat send queue; it needs a libc's headers).
+  # Without an NDK there is no bionic: Debian's clang compiles against the
+  # aarch64 musl headers zig bundles (the ziglang wheel of the iOS check),
+  # enough to check the Rust; nothing of it is linked or shipped.
+  local zig_include="$IOS_ZIG_DIR/python/ziglang/lib/libc/include"
+  if [ ! -d "$zig_include/aarch64-linux-musl" ]; then
+    "$REPO_ROOT/scripts/setup.sh" ios || return 1
+  fi
+  local headers=""
+  for dir in aarch64-linux-musl generic-musl aarch64-linux-any any-linux-any; do
+    headers="$headers -isystem $zig_include/$dir"
+  done
   CC_aarch64_linux_android="${CC_aarch64_linux_android:-clang}" \
     AR_aarch64_linux_android="${AR_aarch64_linux_android:-llvm-ar}" \
-    CFLAGS_aarch64_linux_android="${CFLAGS_aarch64_linux_android:---target=aarch64-linux-android$MIN_SDK -nostdlibinc -DRING_CORE_NOSTDLIBINC}" \
+    CFLAGS_aarch64_linux_android="${CFLAGS_aarch64_linux_android:---target=aarch64-linux-android$MIN_SDK -nostdlibinc -DRING_CORE_NOSTDLIBINC$headers}" \
     cargo check --lib --target aarch64-linux-android --quiet
 }
 
