@@ -9,6 +9,7 @@ pub(crate) mod chat;
 pub mod cli;
 pub mod config;
 pub(crate) mod db;
+pub(crate) mod grants;
 pub(crate) mod http;
 pub(crate) mod ids;
 pub(crate) mod livekit;
@@ -120,6 +121,7 @@ pub async fn start(config: EngineConfig) -> anyhow::Result<RunningEngine> {
         tracker: TaskTracker::new(),
         shutdown: CancellationToken::new(),
         push,
+        grants: grants::Grants::default(),
     });
     push::prepare(&state)
         .await

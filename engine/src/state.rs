@@ -27,6 +27,8 @@ pub(crate) struct Shared {
     pub shutdown: CancellationToken,
     /// APNs / FCM dispatch (engine-api.md §4).
     pub push: Push,
+    /// Seat and stage permissions on their way to LiveKit.
+    pub grants: crate::grants::Grants,
 }
 
 /// Handler state.

@@ -204,7 +204,7 @@ fn a_frozen_livekit_holds_up_no_call_reply() {
         let (mut alice_ws, _) = connected(&h, &alice).await;
         let rooms = RoomClient::with_api_key(&lk.http_url(), lk.api_key(), lk.api_secret());
 
-        signal(lk.pid(), "-STOP");
+        common::signal_process(lk.pid(), "-STOP");
         let started = std::time::Instant::now();
         let created = call(&h, &bob, "alice").await;
         let call_id = id(&created);
@@ -213,7 +213,7 @@ fn a_frozen_livekit_holds_up_no_call_reply() {
         let (s, accepted) = act(&h, &alice, &call_id, "accept").await;
         assert_eq!(s, 200, "{accepted}");
         let waited = started.elapsed();
-        signal(lk.pid(), "-CONT");
+        common::signal_process(lk.pid(), "-CONT");
         assert!(
             waited < Duration::from_secs(2),
             "create + invitation + accept took {waited:?} with LiveKit frozen"
@@ -235,15 +235,6 @@ fn a_frozen_livekit_holds_up_no_call_reply() {
         }
         h.engine.shutdown().await;
     });
-}
-
-/// Sends `signal` (`-STOP`, `-CONT`) to process `pid`.
-fn signal(pid: u32, signal: &str) {
-    let status = std::process::Command::new("kill")
-        .args([signal, &pid.to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success(), "kill {signal} {pid}");
 }
 
 /// The LiveKit room `lk_room` once it exists (10 s at most).

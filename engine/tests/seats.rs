@@ -618,3 +618,50 @@ async fn seats_and_stage_need_signaling() {
     assert_eq!((s, error_code(&b)), (404, "not_found".into()));
     h.engine.shutdown().await;
 }
+
+/// With livekit-server frozen (SIGSTOP) a seat change is answered at once
+/// (it used to wait out the 5 s RoomService timeout) and its permission is
+/// retried until LiveKit runs again and takes it.
+#[test]
+fn a_seat_taken_while_livekit_is_frozen_is_answered_at_once_and_granted_later() {
+    let lk = utd_testkit::LiveKitServer::start().expect("livekit-server");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let mut config = EngineConfig::for_tests();
+        config.livekit_url = lk.ws_url();
+        config.livekit_api_key = lk.api_key().to_owned();
+        config.livekit_api_secret = lk.api_secret().to_owned();
+        let h = Harness::with_config(config).await;
+        let app = h.app(Plan::Signaling).await;
+        room_with_host(&h, &app, "free").await;
+        let alice = h.token_for(&app, "alice").await;
+        let (s, b) = room_token(&h, &alice, "lobby", false).await;
+        assert_eq!(s, 200, "{b}");
+        let mut lk_ws = join_livekit(&lk.ws_url(), b["token"].as_str().unwrap()).await;
+        let drain = tokio::spawn(async move {
+            use futures_util::StreamExt as _;
+            while let Some(Ok(_)) = lk_ws.next().await {}
+        });
+        let rooms = RoomClient::with_api_key(&lk.http_url(), lk.api_key(), lk.api_secret());
+        let lk_room = format!("{}_lobby", app.app_id);
+        wait_permission(&rooms, &lk_room, "alice", |p| !p.can_publish).await;
+
+        common::signal_process(lk.pid(), "-STOP");
+        let started = std::time::Instant::now();
+        let (s, b) = h
+            .post("/api/v1/rooms/lobby/seats/4/take", &alice, json!({}))
+            .await;
+        let waited = started.elapsed();
+        // Long enough for the first attempt to time out and be retried.
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        common::signal_process(lk.pid(), "-CONT");
+        assert_eq!(s, 200, "{b}");
+        assert!(
+            waited < Duration::from_secs(2),
+            "the take waited {waited:?}"
+        );
+        wait_permission(&rooms, &lk_room, "alice", |p| p.can_publish).await;
+        drain.abort();
+        h.engine.shutdown().await;
+    });
+}

@@ -345,3 +345,52 @@ async fn stage_versions_increase_and_replies_match_pushes() {
     assert!(version(&now) > last, "{now}");
     h.engine.shutdown().await;
 }
+
+/// A stage invite needs LiveKit's answer (is the identity in the room?):
+/// with livekit-server frozen it fails within its bounded wait with a typed
+/// error and records nothing, instead of waiting out the 5 s RoomService
+/// timeout.
+#[test]
+fn a_stage_invite_to_a_frozen_livekit_fails_promptly_and_records_nothing() {
+    let lk = utd_testkit::LiveKitServer::start().expect("livekit-server");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let mut config = EngineConfig::for_tests();
+        config.livekit_url = lk.ws_url();
+        config.livekit_api_key = lk.api_key().to_owned();
+        config.livekit_api_secret = lk.api_secret().to_owned();
+        let h = Harness::with_config(config).await;
+        let app = h.app(Plan::Signaling).await;
+        let host = h.token_for(&app, "host1").await;
+        let v7 = h.token_for(&app, "v7").await;
+        let (s, b) = live_token(&h, &host, true).await;
+        assert_eq!(s, 200, "{b}");
+        let (s, _) = live_token(&h, &v7, false).await;
+        assert_eq!(s, 200);
+
+        common::signal_process(lk.pid(), "-STOP");
+        let started = std::time::Instant::now();
+        let (s, b) = h
+            .post(
+                "/api/v1/rooms/show/stage/invite",
+                &host,
+                json!({"identity": "v7"}),
+            )
+            .await;
+        let waited = started.elapsed();
+        common::signal_process(lk.pid(), "-CONT");
+        assert_eq!((s, error_code(&b)), (500, "internal".into()), "{b}");
+        assert!(
+            waited < Duration::from_secs(4),
+            "the invite waited {waited:?}"
+        );
+        let (s, stage) = h.get("/api/v1/rooms/show/stage", &host).await;
+        assert_eq!(s, 200, "{stage}");
+        assert_eq!(
+            stage["members"],
+            json!([{"identity": "host1", "name": null, "role": "host"}]),
+            "nothing recorded"
+        );
+        h.engine.shutdown().await;
+    });
+}

@@ -12,7 +12,6 @@ use super::room_caller::RoomCaller;
 use super::token::livekit_room;
 use crate::db::seats::{self, Outcome, Refusal, SeatsState, MAX_SEATS};
 use crate::db::DbError;
-use crate::livekit::{set_publish, Applied};
 use crate::signal::protocol::seats_message;
 use crate::state::AppState;
 
@@ -74,23 +73,10 @@ async fn changed(
 ) -> Result<Json<SeatsState>, ApiError> {
     let lk_room = livekit_room(&caller.app_id, &caller.room);
     for (identity, publish) in grants {
-        // A participant not in the LiveKit room yet gets the grant through
-        // the room token (`speaker`), so the seat stands either way.
-        let applied = set_publish(
-            &state.room_client,
-            &lk_room,
-            identity,
-            *publish,
-            SEAT_SOURCES,
-        )
-        .await;
-        if applied == Applied::Failed {
-            tracing::warn!(
-                identity,
-                publish,
-                "seat recorded; LiveKit permission not applied"
-            );
-        }
+        // Beside the reply, retried while LiveKit fails (crate::grants); a
+        // participant not in the LiveKit room yet gets the grant through the
+        // room token (`speaker`), so the seat stands either way.
+        crate::grants::apply(state, &lk_room, identity, *publish, SEAT_SOURCES);
     }
     if push {
         state

@@ -1,6 +1,8 @@
 //! Live stream stage (engine-api.md §7): the host invites co-hosts, who get
 //! camera + microphone through LiveKit `UpdateParticipant`.
 
+use std::time::Duration;
+
 use axum::extract::State;
 use axum::Json;
 use livekit_protocol::TrackSource;
@@ -15,6 +17,10 @@ use super::token::livekit_room;
 use crate::db::stage::{self, StageState};
 use crate::livekit::{set_publish, Applied};
 use crate::state::AppState;
+
+/// How long a stage invite waits for LiveKit to say whether the identity is
+/// in the room (the invite records nothing without that answer).
+const INVITE_WAIT: Duration = Duration::from_secs(2);
 
 /// Sources a stage member may publish.
 pub(crate) const STAGE_SOURCES: &[TrackSource] = &[TrackSource::Camera, TrackSource::Microphone];
@@ -101,29 +107,46 @@ pub async fn invite(
     }
     // The grant goes to LiveKit first: an identity not in the room is a 404
     // and nothing is recorded.
+    // Bounded: a frozen LiveKit gets a prompt error, not a stalled reply.
     let lk_room = livekit_room(&caller.app_id, &caller.room);
-    match set_publish(
-        &state.room_client,
-        &lk_room,
-        &body.identity,
-        true,
-        STAGE_SOURCES,
+    let granted = tokio::time::timeout(
+        INVITE_WAIT,
+        set_publish(
+            &state.room_client,
+            &lk_room,
+            &body.identity,
+            true,
+            STAGE_SOURCES,
+        ),
     )
-    .await
-    {
-        Applied::Updated => {}
-        Applied::NotInRoom => return Err(ApiError::not_found("that identity is not in the room")),
-        Applied::Failed => return Err(ApiError::internal("LiveKit did not take the permission")),
+    .await;
+    match granted {
+        Ok(Applied::Updated) => {}
+        Ok(Applied::NotInRoom) => {
+            return Err(ApiError::not_found("that identity is not in the room"))
+        }
+        Ok(Applied::Failed) => {
+            return Err(ApiError::internal("LiveKit did not take the permission"))
+        }
+        Err(_) => {
+            return Err(ApiError::internal(
+                "LiveKit did not answer in time; nothing was recorded",
+            ))
+        }
     }
+    // A revoke of an earlier removal may still be retrying: this grant is
+    // the newest.
+    crate::grants::supersede(&state, &lk_room, &body.identity, true, STAGE_SOURCES);
     let i = body.identity;
     let (_, current) = apply(&state, &caller, move |c, a, r| stage::add(c, a, r, &i)).await?;
     Ok(push(&state, &caller, current))
 }
 
-/// Revokes publishing from a former stage member (tolerating their absence).
-async fn revoke(state: &AppState, caller: &RoomCaller, identity: &str) {
+/// Revokes publishing from a former stage member (tolerating their
+/// absence), beside the reply and retried while LiveKit fails.
+fn revoke(state: &AppState, caller: &RoomCaller, identity: &str) {
     let lk_room = livekit_room(&caller.app_id, &caller.room);
-    let _ = set_publish(&state.room_client, &lk_room, identity, false, STAGE_SOURCES).await;
+    crate::grants::apply(state, &lk_room, identity, false, STAGE_SOURCES);
 }
 
 /// `POST /api/v1/rooms/{room}/stage/remove`.
@@ -146,7 +169,7 @@ pub async fn remove(
     if !was {
         return Err(ApiError::not_found("that identity is not on the stage"));
     }
-    revoke(&state, &caller, &body.identity).await;
+    revoke(&state, &caller, &body.identity);
     Ok(push(&state, &caller, current))
 }
 
@@ -194,6 +217,6 @@ pub async fn leave(
     if !was {
         return Ok(Json(current));
     }
-    revoke(&state, &caller, &caller.identity).await;
+    revoke(&state, &caller, &caller.identity);
     Ok(push(&state, &caller, current))
 }

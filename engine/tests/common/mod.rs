@@ -228,3 +228,13 @@ pub fn webhook_event(kind: &str, lk_room: &str, identity: &str) -> String {
     })
     .to_string()
 }
+
+/// Sends `signal` (`-STOP` freezes, `-CONT` resumes) to process `pid`: a
+/// frozen livekit-server accepts connections and never answers.
+pub fn signal_process(pid: u32, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success(), "kill {signal} {pid}");
+}
