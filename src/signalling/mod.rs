@@ -10,6 +10,7 @@
 //! channel ([`Signalling::room_pushes`]).
 
 pub mod backoff;
+mod chat_push;
 mod connection;
 pub mod protocol;
 
@@ -21,7 +22,6 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::api::calls::CallWire;
-use crate::api::chat::{ConversationWire, MessageWire};
 use crate::api::rooms::{validate_room_name, SeatsWire};
 use crate::api::stage::StageWire;
 use crate::auth::AuthState;
@@ -30,6 +30,7 @@ use crate::observe::Observable;
 use crate::runtime;
 use crate::types::{UTDConnectionState, UTDPresence};
 use backoff::Backoff;
+pub use chat_push::ChatPush;
 use protocol::{ClientMessage, ServerMessage};
 
 /// How long a caller waits for the engine to confirm a message.
@@ -92,105 +93,6 @@ impl CallPush {
         match self {
             Self::Invitation(call) | Self::Updated(call) => call,
         }
-    }
-}
-
-/// A chat event pushed by the engine to this user's connections
-/// (docs/chat-api.md, "WebSocket").
-#[derive(Debug, Clone, PartialEq)]
-pub enum ChatPush {
-    /// `chat.message`: a new message, with this user's counts after it.
-    Message {
-        /// The message.
-        message: MessageWire,
-        /// Unread in its conversation, for this user.
-        unread_count: Option<u64>,
-        /// Unread over every conversation, for this user.
-        total_unread: Option<u64>,
-    },
-    /// `chat.message.updated`: an edit or a tombstone.
-    MessageUpdated(MessageWire),
-    /// `chat.receipt`: a member's positions moved.
-    Receipt {
-        /// The conversation.
-        conversation_id: String,
-        /// Whose positions.
-        identity: String,
-        /// Their read position.
-        last_read_seq: u64,
-        /// Their delivered position.
-        last_delivered_seq: u64,
-    },
-    /// `chat.unread`: this user's own read position moved.
-    Unread {
-        /// The conversation.
-        conversation_id: String,
-        /// Unread in it.
-        unread_count: u64,
-        /// Unread over every conversation.
-        total_unread: u64,
-    },
-    /// `chat.conversation`: created, renamed, members changed.
-    Conversation(ConversationWire),
-    /// `chat.removed`: this user is no longer a member.
-    Removed {
-        /// The conversation.
-        conversation_id: String,
-    },
-    /// `typing`: the conversation's full typer list.
-    Typing {
-        /// The conversation.
-        conversation_id: String,
-        /// Who types now.
-        typers: Vec<String>,
-    },
-}
-
-impl ChatPush {
-    /// The chat push a server message carries, if it is one.
-    pub fn from_server(message: ServerMessage) -> Option<Self> {
-        Some(match message {
-            ServerMessage::ChatMessage {
-                message,
-                unread_count,
-                total_unread,
-            } => Self::Message {
-                message,
-                unread_count,
-                total_unread,
-            },
-            ServerMessage::ChatMessageUpdated { message } => Self::MessageUpdated(message),
-            ServerMessage::ChatReceipt {
-                conversation_id,
-                identity,
-                last_read_seq,
-                last_delivered_seq,
-            } => Self::Receipt {
-                conversation_id,
-                identity,
-                last_read_seq,
-                last_delivered_seq,
-            },
-            ServerMessage::ChatUnread {
-                conversation_id,
-                unread_count,
-                total_unread,
-            } => Self::Unread {
-                conversation_id,
-                unread_count,
-                total_unread,
-            },
-            ServerMessage::ChatConversation { conversation } => Self::Conversation(conversation),
-            ServerMessage::ChatRemoved { conversation_id } => Self::Removed { conversation_id },
-            ServerMessage::Typing {
-                conversation_id,
-                typers,
-            } => Self::Typing {
-                conversation_id,
-                typers,
-            },
-            _ => return None,
-        })
     }
 }
 
