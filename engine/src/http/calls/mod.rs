@@ -1,6 +1,6 @@
 //! 1:1 calls (engine-api.md §5): create, read, list (pending, as callee) and
-//! act on a call; the ring timeout; `call.invitation` / `call.updated` pushes;
-//! the LiveKit room of a call (at most two participants, deleted when over).
+//! act on a call, with `call.invitation` / `call.updated` pushes. The call's
+//! LiveKit room is in [`room`], the ring timeout in [`ring`].
 
 use std::time::Duration;
 
@@ -21,6 +21,13 @@ use crate::db::calls::{
 };
 use crate::ids::{now_ms, random_b64};
 use crate::state::AppState;
+
+mod ring;
+mod room;
+
+pub(crate) use ring::{resume_pending, schedule_ring_timeout};
+use room::{after, close_room, ensure_room, join_for};
+pub(crate) use room::{party_of_room, party_token, room_gone};
 
 /// Largest `metadata` object, serialized (compact JSON, as the engine stores it).
 pub const MAX_METADATA_BYTES: usize = 4096;
@@ -72,43 +79,6 @@ fn ring_timeout_ms(state: &AppState) -> u64 {
     state.config.ring_timeout.as_millis() as u64
 }
 
-/// LiveKit `empty_timeout` of a call room: long enough for an unanswered
-/// call's room to wait for its first join, short enough not to linger.
-fn empty_timeout_secs(state: &AppState) -> u32 {
-    u32::try_from(state.config.ring_timeout.as_secs().saturating_add(30)).unwrap_or(u32::MAX)
-}
-
-/// Creates (or re-asserts) the call's LiveKit room in the background, best
-/// effort (logged): no call route waits on LiveKit, so a frozen SFU cannot
-/// hold a reply while the ring clock runs. A party's join never finds the
-/// room missing its cap: the party tokens carry the same room configuration
-/// (`call_room_config`), which LiveKit applies when that join creates it.
-fn ensure_room(state: &AppState, call: &CallRecord) {
-    let state = state.clone();
-    let lk_room = livekit_room(&call.app_id, &call.call_id);
-    tokio::spawn(async move {
-        crate::livekit::create_call_room(&state.room_client, &lk_room, empty_timeout_secs(&state))
-            .await
-    });
-}
-
-/// Deletes the LiveKit room of a call that is over, in the background (best
-/// effort, logged), so nobody lingers in it.
-fn close_room(state: &AppState, call: &CallRecord) {
-    let state = state.clone();
-    let lk_room = livekit_room(&call.app_id, &call.call_id);
-    tokio::spawn(async move { crate::livekit::delete_room(&state.room_client, &lk_room).await });
-}
-
-/// After a committed action: deletes the room if the call ended.
-fn after(state: &AppState, acted: &Acted) {
-    if let Some(last) = acted.changes.last() {
-        if last.status.is_terminal() {
-            close_room(state, last);
-        }
-    }
-}
-
 /// Media room credentials of one party.
 #[derive(Debug, Serialize)]
 pub struct Join {
@@ -124,43 +94,6 @@ pub struct CallReply {
     call: CallRecord,
     #[serde(skip_serializing_if = "Option::is_none")]
     join: Option<Join>,
-}
-
-/// The LiveKit token of a call party (`caller` / `callee`: publish audio,
-/// plus camera for video calls).
-pub(crate) fn party_token(
-    state: &AppState,
-    call: &CallRecord,
-    identity: &str,
-    name: Option<&str>,
-    side: Side,
-) -> Result<String, ApiError> {
-    let kind = match call.call_type.as_str() {
-        "video_call" => StreamType::VideoCall,
-        _ => StreamType::AudioCall,
-    };
-    let role = match side {
-        Side::Caller => "caller",
-        Side::Callee => "callee",
-    };
-    let lk_room = livekit_room(&call.app_id, &call.call_id);
-    let grants = grants_for(&lk_room, kind, true);
-    let config = crate::livekit::call_room_config(&lk_room, empty_timeout_secs(state));
-    sign_room_token(state, identity, name, grants, role, Some(config))
-}
-
-fn join_for(
-    state: &AppState,
-    call: &CallRecord,
-    identity: &str,
-    name: Option<&str>,
-    side: Side,
-) -> Result<Join, ApiError> {
-    Ok(Join {
-        token: party_token(state, call, identity, name, side)?,
-        url: state.config.livekit_url.clone(),
-        room_name: call.call_id.clone(),
-    })
 }
 
 fn require_signaling(user: &User) -> Result<(), ApiError> {
@@ -505,210 +438,3 @@ action_route!(
     "`POST /api/v1/calls/{call_id}/cancel`."
 );
 action_route!(end, Action::End, "`POST /api/v1/calls/{call_id}/end`.");
-
-/// For `POST /api/v1/token` with a call stream type: the call whose room
-/// `room_name` is, checked for `identity` (from a device `device`). The
-/// caller may mint while the call is not over; the callee only while it is
-/// active, from the device that answered.
-pub(crate) async fn party_of_room(
-    state: &AppState,
-    app_id: &str,
-    room_name: &str,
-    stream_type: StreamType,
-    identity: &str,
-    device: Option<&str>,
-) -> Result<(CallRecord, Side), ApiError> {
-    if !is_call_id(room_name) {
-        return Err(ApiError::not_found("no such call room"));
-    }
-    let st = state.clone();
-    let (a, id, i) = (app_id.to_owned(), room_name.to_owned(), identity.to_owned());
-    let timeout = ring_timeout_ms(state);
-    let acted = state
-        .db
-        .call(move |c| {
-            let acted = calls::act(c, &a, &id, &i, None, None, timeout)?;
-            publish(&st, c, &acted.changes);
-            Ok(acted)
-        })
-        .await?;
-    after(state, &acted);
-    let (call, side) = match acted.result {
-        ActResult::NotFound => return Err(ApiError::not_found("no such call room")),
-        ActResult::Done(call, side) => (*call, side),
-        other => return Err(refusal(other)),
-    };
-    let kind = match stream_type {
-        StreamType::VideoCall => "video_call",
-        _ => "audio_call",
-    };
-    if call.call_type != kind {
-        return Err(ApiError::conflict(
-            "the call room is of another stream_type",
-        ));
-    }
-    match side {
-        Side::Caller if call.status.is_terminal() => {
-            Err(ApiError::invalid_state("the call is over"))
-        }
-        Side::Callee if call.status != Status::Active => Err(ApiError::invalid_state(
-            "the callee joins a call by accepting it",
-        )),
-        Side::Callee if call.answered_by_device.as_deref() != device => Err(ApiError::conflict(
-            "the call was answered on another device",
-        )),
-        _ => {
-            ensure_room(state, &call);
-            Ok((call, side))
-        }
-    }
-}
-
-/// For the LiveKit webhook: a party left the room of call `room_name` for
-/// good, or the room finished. An `active` call ends (as that party's `end`
-/// would, or with `room_closed`), pushed to both parties; the room is deleted
-/// when a party left (the other one should not linger). Anything else
-/// changes nothing (a pending call is left to the ring timeout / cancel).
-pub(crate) async fn room_gone(
-    state: &AppState,
-    app_id: &str,
-    room_name: &str,
-    left: Option<String>,
-) -> Result<(), ApiError> {
-    if !is_call_id(room_name) {
-        return Ok(());
-    }
-    let st = state.clone();
-    let (a, id) = (app_id.to_owned(), room_name.to_owned());
-    let finished = left.is_none();
-    let timeout = ring_timeout_ms(state);
-    let changes = state
-        .db
-        .call(move |c| {
-            let event = match &left {
-                Some(identity) => RoomEvent::Left(identity),
-                None => RoomEvent::Finished,
-            };
-            let changes = calls::room_gone(c, &a, &id, event, timeout)?;
-            publish(&st, c, &changes);
-            Ok(changes)
-        })
-        .await?;
-    if let Some(last) = changes.last() {
-        tracing::info!(
-            app_id = %last.app_id,
-            call_id = %last.call_id,
-            status = last.status.as_str(),
-            end_reason = last.end_reason.as_deref().unwrap_or(""),
-            "call over (livekit room)"
-        );
-        if last.status.is_terminal() && !finished {
-            close_room(state, last);
-        }
-    }
-    Ok(())
-}
-
-/// Schedules the ring timeout of a call created at `created_at_ms`: when it
-/// is due and the call still pending, the call becomes `missed`
-/// (`ring_timeout`), pushed to both parties. Stops at shutdown.
-pub(crate) fn schedule_ring_timeout(state: &AppState, call_id: String, created_at_ms: u64) {
-    let state = state.clone();
-    let deadline = created_at_ms.saturating_add(ring_timeout_ms(&state));
-    tokio::spawn(async move {
-        loop {
-            let wait = deadline.saturating_sub(now_ms());
-            tokio::select! {
-                _ = state.shutdown.cancelled() => return,
-                _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
-            }
-            let (st, id) = (state.clone(), call_id.clone());
-            let timeout = ring_timeout_ms(&state);
-            let expired = state
-                .db
-                .call(move |c| {
-                    let expired = calls::expire(c, &id, timeout)?;
-                    publish(&st, c, expired.as_slice());
-                    Ok(expired)
-                })
-                .await;
-            match expired {
-                Ok(Some(call)) => {
-                    tracing::info!(app_id = %call.app_id, call_id = %call.call_id, "call missed (ring timeout)");
-                    close_room(&state, &call);
-                    return;
-                }
-                // Not due yet by the wall clock (the sleep is monotonic):
-                // wait again. Otherwise the call was answered or ended.
-                Ok(None) if now_ms() < deadline => continue,
-                Ok(None) => return,
-                Err(e) => {
-                    tracing::error!(error = %e, call_id, "ring timeout failed");
-                    return;
-                }
-            }
-        }
-    });
-}
-
-/// On start: schedules the ring timeout of every call still pending in the
-/// database (those already due expire at once).
-pub(crate) async fn resume_pending(state: &AppState) -> Result<usize, crate::db::DbError> {
-    let pending = state.db.call(|c| calls::pending(c)).await?;
-    for (_, call_id, created_at_ms) in &pending {
-        schedule_ring_timeout(state, call_id.clone(), *created_at_ms);
-    }
-    if !pending.is_empty() {
-        tracing::info!(
-            count = pending.len(),
-            "ring timeouts of pending calls rescheduled"
-        );
-    }
-    Ok(pending.len())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn check(query: &str) -> Result<(), String> {
-        let uri: axum::http::Uri = format!("/api/v1/calls{query}").parse().unwrap();
-        check_list_query(Query::try_from_uri(&uri)).map_err(|e| format!("{e:?}"))
-    }
-
-    #[test]
-    fn the_list_query_accepts_only_the_pending_callee_listing() {
-        for ok in [
-            "",
-            "?",
-            "?role=callee",
-            "?status=pending",
-            "?role=callee&status=pending",
-            "?status=pending&role=callee",
-            "?role=callee&&status=pending&",
-            "?role=%63allee",
-        ] {
-            assert_eq!(check(ok), Ok(()), "{ok}");
-        }
-        for bad in [
-            "?role=caller",
-            "?role=",
-            "?role",
-            "?role=Callee",
-            "?status=ringing",
-            "?status=pending,ringing",
-            "?role=callee&role=callee",
-            "?status=pending&status=pending",
-            "?limit=10",
-            "?role=callee&status=pending&x=1",
-            "?=callee",
-            "?role%3Dcallee",
-        ] {
-            let e = check(bad).expect_err(bad);
-            assert!(
-                e.contains("InvalidArgument") || e.contains("invalid_argument"),
-                "{bad}: {e}"
-            );
-        }
-    }
-}
