@@ -35,13 +35,7 @@ async fn reading_on_one_device_clears_the_count_on_the_other() {
     let alice = stack.device("alice", "a1", dirs[0].path()).await;
     let phone = stack.device("bob", "bob-phone", dirs[1].path()).await;
     let tablet = stack.device("bob", "bob-tablet", dirs[2].path()).await;
-    let direct = alice
-        .chat
-        .clone()
-        .direct_conversation("bob".into())
-        .await
-        .expect("direct")
-        .conversation_id;
+    let direct = alice.direct_with("bob").await;
     let group = alice
         .chat
         .clone()

@@ -50,13 +50,7 @@ async fn a_member_away_for_500_messages_catches_up_after_a_reconnect_and_a_resta
     let (alice_dir, bob_dir) = (store_dir(), store_dir());
     let alice = stack.device("alice", "a1", alice_dir.path()).await;
     let bob = stack.device("bob", "b1", bob_dir.path()).await;
-    let id = alice
-        .chat
-        .clone()
-        .direct_conversation("bob".into())
-        .await
-        .expect("direct")
-        .conversation_id;
+    let id = alice.direct_with("bob").await;
     let a = alice.timeline(&id).await;
     let b = bob.timeline(&id).await;
     bob.lists
@@ -148,13 +142,7 @@ async fn messages_queued_while_the_engine_is_down_go_out_in_order_when_it_is_bac
     let (alice_dir, bob_dir) = (store_dir(), store_dir());
     let alice = stack.device("alice", "a1", alice_dir.path()).await;
     let bob = stack.device("bob", "b1", bob_dir.path()).await;
-    let id = alice
-        .chat
-        .clone()
-        .direct_conversation("bob".into())
-        .await
-        .expect("direct")
-        .conversation_id;
+    let id = alice.direct_with("bob").await;
     let a = alice.timeline(&id).await;
     let b = bob.timeline(&id).await;
     a.timeline
@@ -205,13 +193,7 @@ async fn a_member_away_for_more_than_the_catch_up_gap_reloads_and_pages_back() {
     let (alice_dir, bob_dir) = (store_dir(), store_dir());
     let alice = stack.device("alice", "a1", alice_dir.path()).await;
     let bob = stack.device("bob", "b1", bob_dir.path()).await;
-    let id = alice
-        .chat
-        .clone()
-        .direct_conversation("bob".into())
-        .await
-        .expect("direct")
-        .conversation_id;
+    let id = alice.direct_with("bob").await;
     let a = alice.timeline(&id).await;
     let b = bob.timeline(&id).await;
     bob.client.clone().disconnect().await;

@@ -36,13 +36,7 @@ async fn queued_messages_and_a_half_done_upload_go_out_in_order_after_a_restart(
     )
     .await;
     let bob = stack.device("bob", "b1", bob_dir.path()).await;
-    let id = alice
-        .chat
-        .clone()
-        .direct_conversation("bob".into())
-        .await
-        .expect("direct")
-        .conversation_id;
+    let id = alice.direct_with("bob").await;
     let b = bob.timeline(&id).await;
     let a = alice.timeline(&id).await;
 

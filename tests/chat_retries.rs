@@ -38,13 +38,7 @@ async fn five_lost_replies_and_a_restart_make_one_message() {
     )
     .await;
     let bob = stack.device("bob", "b1", bob_dir.path()).await;
-    let id = alice
-        .chat
-        .clone()
-        .direct_conversation("bob".into())
-        .await
-        .expect("direct")
-        .conversation_id;
+    let id = alice.direct_with("bob").await;
     let b = bob.timeline(&id).await;
     let a = alice.timeline(&id).await;
 
@@ -150,13 +144,7 @@ async fn a_refused_send_fails_for_good_until_the_app_retries_it() {
     let (alice_dir, bob_dir) = (store_dir(), store_dir());
     let alice = stack.device("alice", "a1", alice_dir.path()).await;
     let bob = stack.device("bob", "b1", bob_dir.path()).await;
-    let id = alice
-        .chat
-        .clone()
-        .direct_conversation("bob".into())
-        .await
-        .expect("direct")
-        .conversation_id;
+    let id = alice.direct_with("bob").await;
     let a = alice.timeline(&id).await;
     let b = bob.timeline(&id).await;
     // The app's backend would do this; here alice's own bearer does.
@@ -237,13 +225,7 @@ async fn an_edit_or_delete_after_a_lost_reply_reaches_the_engine() {
     )
     .await;
     let bob = stack.device("bob", "b1", bob_dir.path()).await;
-    let id = alice
-        .chat
-        .clone()
-        .direct_conversation("bob".into())
-        .await
-        .expect("direct")
-        .conversation_id;
+    let id = alice.direct_with("bob").await;
     let a = alice.timeline(&id).await;
     let b = bob.timeline(&id).await;
 

@@ -134,6 +134,16 @@ impl Device {
         }
     }
 
+    /// The id of this user's direct conversation with `peer`.
+    pub async fn direct_with(&self, peer: &str) -> String {
+        self.chat
+            .clone()
+            .direct_conversation(peer.into())
+            .await
+            .expect("direct")
+            .conversation_id
+    }
+
     /// The timeline of `conversation_id` with a recorder of its snapshots.
     pub async fn timeline(&self, conversation_id: &str) -> Watched {
         let timeline = self
