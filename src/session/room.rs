@@ -134,8 +134,8 @@ impl RoomCore {
 
     fn reset(&self) {
         self.connected.set(false);
-        self.can_publish.set(false);
         self.permission.set(None);
+        self.can_publish.set(false);
         self.remote_participants.set(Vec::new());
         self.published_sources.set(Vec::new());
         self.active_speakers.set(Vec::new());
@@ -143,8 +143,11 @@ impl RoomCore {
     }
 
     fn apply_permission(&self, permission: Permission) {
-        self.can_publish.set(permission.can_publish);
+        // The full permission first: whoever wakes on `can_publish` must
+        // read a `permission` that already agrees with it.
+        let can_publish = permission.can_publish;
         self.permission.set(Some(permission));
+        self.can_publish.set(can_publish);
     }
 
     fn refresh_published(&self) {
