@@ -12,9 +12,12 @@ as_root() {
 }
 
 # Debian packages: the JDK and JNA for the Kotlin tests, debootstrap for Swift,
-# clang + llvm for the Android check build's C code (scripts/package-android.sh).
+# clang + llvm for the Android check build's C code (scripts/package-android.sh),
+# Redis for the engine's multi-node tests (scripts/services.sh; PostgreSQL 15
+# comes with the image, else Debian's).
 setup_apt() {
-  local wanted=(default-jdk-headless libjna-java debootstrap clang llvm)
+  local wanted=(default-jdk-headless libjna-java debootstrap clang llvm redis-server)
+  [ -x /usr/lib/postgresql/15/bin/postgres ] || wanted+=(postgresql-15)
   local missing=()
   for pkg in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -319,7 +322,7 @@ main() {
   [ ${#parts[@]} -gt 0 ] || parts=(apt kotlin android swift livekit versitygw livekit-ffi ios)
   for part in "${parts[@]}"; do
     case "$part" in
-      apt) step "apt packages (JDK, JNA, debootstrap, clang, llvm)" setup_apt ;;
+      apt) step "apt packages (JDK, JNA, debootstrap, clang, llvm, redis)" setup_apt ;;
       kotlin) step "kotlin $KOTLIN_VERSION" setup_kotlin ;;
       android) step "android jars (Robolectric 4.17, android-all 15, Firebase, JNA 5.17, D8)" setup_android ;;
       swift) step "swift chroot ($SWIFT_SUITE swiftlang)" setup_swift ;;

@@ -7,7 +7,10 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 
-use crate::config::{ApnsConfig, DatabaseLocation, EngineConfig, FcmConfig, PushConfig, S3Config};
+use crate::config::{
+    ApnsConfig, ClusterConfig, ConnectionUrl, DatabaseLocation, EngineConfig, FcmConfig,
+    PushConfig, S3Config,
+};
 use crate::db::Db;
 use crate::plans::Plan;
 
@@ -44,7 +47,8 @@ pub struct ServeArgs {
         global = true
     )]
     pub bind: SocketAddr,
-    /// SQLite file, or `:memory:`.
+    /// SQLite file, `:memory:`, or a `postgres://` URL (shared by several
+    /// engine nodes).
     #[arg(
         long,
         env = "UTD_DATABASE",
@@ -160,6 +164,23 @@ pub struct ServeArgs {
         global = true
     )]
     pub uploads_sweep_secs: u64,
+    /// Redis of a multi-node cluster (`redis://[:password@]host:port`); needs
+    /// a `postgres://` `--database` shared by every node. Without it this
+    /// process is the only node.
+    #[arg(long, env = "UTD_REDIS_URL", hide_env_values = true, global = true)]
+    pub redis: Option<String>,
+    /// This node's id in the cluster (default: random).
+    #[arg(long, env = "UTD_NODE_ID", global = true)]
+    pub node_id: Option<String>,
+    /// Seconds a user stays online after their node stopped refreshing them
+    /// (a node killed without a goodbye).
+    #[arg(
+        long,
+        env = "UTD_PRESENCE_TTL_SECS",
+        default_value_t = 15,
+        global = true
+    )]
+    pub presence_ttl_secs: u64,
 }
 
 impl ServeArgs {
@@ -186,8 +207,30 @@ impl ServeArgs {
             push: self.push_config()?,
             s3: self.s3_config()?,
             uploads_sweep_interval: Duration::from_secs(self.uploads_sweep_secs.max(1)),
+            cluster: self.cluster_config()?,
             ..defaults
         })
+    }
+
+    /// The cluster membership: `--redis` with a PostgreSQL database, or none.
+    pub fn cluster_config(&self) -> anyhow::Result<Option<ClusterConfig>> {
+        let Some(redis) = self.redis.as_deref().filter(|r| !r.is_empty()) else {
+            return Ok(None);
+        };
+        if !matches!(
+            DatabaseLocation::parse(&self.database),
+            DatabaseLocation::Postgres(_)
+        ) {
+            anyhow::bail!(
+                "--redis [UTD_REDIS_URL] joins a cluster, whose nodes share a postgres:// --database"
+            );
+        }
+        let mut cluster = ClusterConfig::new(ConnectionUrl::new(redis));
+        if let Some(node_id) = self.node_id.as_deref().filter(|n| !n.is_empty()) {
+            cluster.node_id = node_id.to_owned();
+        }
+        cluster.presence_ttl = Duration::from_secs(self.presence_ttl_secs.max(1));
+        Ok(Some(cluster))
     }
 
     /// The push credentials: all four `--apns-*` credentials or none, and an
@@ -311,7 +354,7 @@ impl ServeArgs {
 }
 
 /// Admin subcommands (they print JSON on stdout).
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum AdminCommand {
     /// Create an app; prints app_id, app_key, server_secret.
     CreateApp {
@@ -379,72 +422,92 @@ fn need(found: bool, app_id: &str) -> anyhow::Result<()> {
 
 /// Runs an admin command against the database; returns the JSON to print.
 pub fn run_admin(database: &str, command: AdminCommand) -> anyhow::Result<serde_json::Value> {
+    // On a thread of its own: the PostgreSQL driver blocks on a runtime of
+    // its own, which cannot run on a thread that is already in one (the
+    // binary's `main` is async).
+    std::thread::scope(|s| {
+        s.spawn(move || admin_on_this_thread(database, command))
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the admin command panicked")))
+    })
+}
+
+fn admin_on_this_thread(
+    database: &str,
+    command: AdminCommand,
+) -> anyhow::Result<serde_json::Value> {
     let db = Db::open(&DatabaseLocation::parse(database))?;
     let defaults = EngineConfig::for_tests();
+    // One transaction. Storage errors leave the closure as `DbError` (so
+    // PostgreSQL can run it again after a serialization failure, which is
+    // why it works on a copy of the command); a refusal (unknown plan or
+    // app) is the inner error and writes nothing.
     let out = db.call_blocking(|c| {
-        Ok(match command {
-            AdminCommand::CreateApp { name, plan } => {
-                let plan =
-                    parse_plan(&plan).map_err(|e| crate::db::DbError::Task(e.to_string()))?;
-                let app = crate::db::apps::create_app(
-                    c,
-                    &name,
-                    plan,
-                    defaults.default_per_user_per_minute,
-                    defaults.default_per_app_per_minute,
-                )?;
-                Ok(json!({
-                    "app_id": app.record.app_id,
-                    "app_key": app.record.app_key,
-                    "server_secret": app.server_secret,
-                    "plan": plan,
-                }))
-            }
+        Ok(match command.clone() {
+            AdminCommand::CreateApp { name, plan } => match parse_plan(&plan) {
+                Err(e) => Err(e),
+                Ok(plan) => {
+                    let app = crate::db::apps::create_app(
+                        c,
+                        &name,
+                        plan,
+                        defaults.default_per_user_per_minute,
+                        defaults.default_per_app_per_minute,
+                    )?;
+                    Ok(json!({
+                        "app_id": app.record.app_id,
+                        "app_key": app.record.app_key,
+                        "server_secret": app.server_secret,
+                        "plan": plan,
+                    }))
+                }
+            },
             AdminCommand::SetPlan {
                 app_id,
                 plan,
                 no_report_capabilities,
-            } => parse_plan(&plan).and_then(|plan| {
-                let found = crate::db::apps::set_plan(
-                    c,
-                    &app_id,
-                    plan,
-                    !no_report_capabilities,
-                    None,
-                    None,
-                    &Default::default(),
-                )?;
-                need(found, &app_id)?;
-                Ok(json!({ "app_id": app_id, "plan": plan }))
-            }),
+            } => match parse_plan(&plan) {
+                Err(e) => Err(e),
+                Ok(plan) => {
+                    let found = crate::db::apps::set_plan(
+                        c,
+                        &app_id,
+                        plan,
+                        !no_report_capabilities,
+                        None,
+                        None,
+                        &Default::default(),
+                    )?;
+                    need(found, &app_id).map(|()| json!({ "app_id": app_id, "plan": plan }))
+                }
+            },
             AdminCommand::Ban {
                 app_id,
                 identity,
                 reason,
-            } => crate::db::apps::ban(c, &app_id, &identity, reason.as_deref())
-                .map_err(anyhow::Error::from)
-                .and_then(|found| need(found, &app_id))
-                .map(|_| json!({ "banned": identity })),
+            } => {
+                let found = crate::db::apps::ban(c, &app_id, &identity, reason.as_deref())?;
+                need(found, &app_id).map(|()| json!({ "banned": identity }))
+            }
             AdminCommand::Unban { app_id, identity } => {
-                crate::db::apps::unban(c, &app_id, &identity)
-                    .map_err(anyhow::Error::from)
-                    .and_then(|found| need(found, &app_id))
-                    .map(|_| json!({ "unbanned": identity }))
+                let found = crate::db::apps::unban(c, &app_id, &identity)?;
+                need(found, &app_id).map(|()| json!({ "unbanned": identity }))
             }
             AdminCommand::SetRateLimits {
                 app_id,
                 per_user,
                 per_app,
-            } => crate::db::apps::set_rate_limits(c, &app_id, per_user, per_app)
-                .map_err(anyhow::Error::from)
-                .and_then(|found| need(found, &app_id))
-                .map(|_| json!({ "per_user_per_minute": per_user, "per_app_per_minute": per_app })),
-            AdminCommand::ShowApp { app_id } => crate::db::apps::get_app(c, &app_id)
-                .map_err(anyhow::Error::from)
-                .and_then(|app| {
-                    let app = app.ok_or_else(|| anyhow::anyhow!("no such app {app_id}"))?;
-                    Ok(serde_json::to_value(crate::http::admin::app_view(&app))?)
-                }),
+            } => {
+                let found = crate::db::apps::set_rate_limits(c, &app_id, per_user, per_app)?;
+                need(found, &app_id).map(
+                    |()| json!({ "per_user_per_minute": per_user, "per_app_per_minute": per_app }),
+                )
+            }
+            AdminCommand::ShowApp { app_id } => match crate::db::apps::get_app(c, &app_id)? {
+                None => Err(anyhow::anyhow!("no such app {app_id}")),
+                Some(app) => serde_json::to_value(crate::http::admin::app_view(&app))
+                    .map_err(anyhow::Error::from),
+            },
         })
     })?;
     out

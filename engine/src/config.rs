@@ -8,22 +8,59 @@ pub use crate::push::config::{
     ApnsConfig, FcmConfig, PushConfig, APNS_PRODUCTION, APNS_SANDBOX, FCM_DEFAULT_ENDPOINT,
 };
 
-/// Where the engine keeps its SQLite database.
+/// Where the engine keeps its data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DatabaseLocation {
-    /// A private in-memory database: gone when the engine stops.
+    /// A private in-memory SQLite database: gone when the engine stops.
     Memory,
-    /// A database file (created if missing), opened in WAL mode.
+    /// A SQLite database file (created if missing), opened in WAL mode.
     File(PathBuf),
+    /// A PostgreSQL database, which several engine nodes may share.
+    Postgres(ConnectionUrl),
 }
 
 impl DatabaseLocation {
-    /// Parses the CLI form: `:memory:` or a file path.
+    /// Parses the CLI form: `:memory:`, a `postgres://` (or
+    /// `postgresql://`) URL, or a SQLite file path.
     pub fn parse(value: &str) -> Self {
         if value == ":memory:" {
             DatabaseLocation::Memory
+        } else if value.starts_with("postgres://") || value.starts_with("postgresql://") {
+            DatabaseLocation::Postgres(ConnectionUrl(value.to_owned()))
         } else {
             DatabaseLocation::File(PathBuf::from(value))
+        }
+    }
+}
+
+/// A PostgreSQL or Redis URL; its password never reaches `Debug` output or a
+/// log line.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ConnectionUrl(String);
+
+impl ConnectionUrl {
+    /// Wraps a `postgres://user:password@host:port/database` or
+    /// `redis://:password@host:port` URL.
+    pub fn new(url: impl Into<String>) -> Self {
+        ConnectionUrl(url.into())
+    }
+
+    /// The URL with its password, for the driver only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for ConnectionUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match url::Url::parse(&self.0) {
+            Ok(mut url) => {
+                if url.password().is_some() {
+                    let _ = url.set_password(Some("<redacted>"));
+                }
+                write!(f, "{url}")
+            }
+            Err(_) => f.write_str("<unparsable database URL>"),
         }
     }
 }
@@ -65,7 +102,7 @@ pub const DEFAULT_HTTP_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct EngineConfig {
     /// Address to listen on; port 0 picks a free port.
     pub bind: SocketAddr,
-    /// SQLite location.
+    /// Where data lives: SQLite (embedded) or PostgreSQL (multi-node).
     pub database: DatabaseLocation,
     /// LiveKit URL handed to clients in room tokens.
     pub livekit_url: String,
@@ -109,6 +146,35 @@ pub struct EngineConfig {
     /// How long a connection may take to send a request head; a silent
     /// connection is closed after it, so idle sockets cannot pile up.
     pub http_header_timeout: Duration,
+    /// Several engine nodes sharing one PostgreSQL database: what crosses
+    /// nodes goes through Redis. None: this process is the only node.
+    pub cluster: Option<ClusterConfig>,
+}
+
+/// Default of [`ClusterConfig::presence_ttl`].
+pub const DEFAULT_PRESENCE_TTL: Duration = Duration::from_secs(15);
+
+/// How this node joins the others (docs/architecture.md, "Several nodes").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterConfig {
+    /// The Redis every node of the cluster uses.
+    pub redis: ConnectionUrl,
+    /// This node's name, unique in the cluster (logs, metrics, presence).
+    pub node_id: String,
+    /// How long a user stays online after their node stopped refreshing them
+    /// (a node killed without a goodbye); refreshed every third of it.
+    pub presence_ttl: Duration,
+}
+
+impl ClusterConfig {
+    /// A node of the cluster on `redis`, with a random node id.
+    pub fn new(redis: ConnectionUrl) -> Self {
+        ClusterConfig {
+            redis,
+            node_id: format!("node-{:08x}", rand::random::<u32>()),
+            presence_ttl: DEFAULT_PRESENCE_TTL,
+        }
+    }
 }
 
 impl std::fmt::Debug for EngineConfig {
@@ -133,6 +199,7 @@ impl std::fmt::Debug for EngineConfig {
             .field("upload_pending_ttl", &self.upload_pending_ttl)
             .field("uploads_sweep_interval", &self.uploads_sweep_interval)
             .field("http_header_timeout", &self.http_header_timeout)
+            .field("cluster", &self.cluster)
             .finish()
     }
 }
@@ -163,6 +230,7 @@ impl EngineConfig {
             upload_pending_ttl: Duration::from_secs(3600),
             uploads_sweep_interval: Duration::from_secs(60),
             http_header_timeout: DEFAULT_HTTP_HEADER_TIMEOUT,
+            cluster: None,
         }
     }
 }

@@ -1,4 +1,5 @@
-//! The reference UTD-Stream Engine: REST + signal WebSocket over SQLite.
+//! The reference UTD-Stream Engine: REST + signal WebSocket over SQLite or
+//! PostgreSQL.
 //!
 //! The contract is `docs/engine-api.md` (and `docs/openapi.yaml`). Start it in
 //! process with [`start`] and stop it with [`RunningEngine::shutdown`], or run
@@ -7,6 +8,7 @@
 pub mod admin_client;
 pub(crate) mod chat;
 pub mod cli;
+pub(crate) mod cluster;
 pub mod config;
 pub(crate) mod db;
 pub(crate) mod grants;
@@ -14,6 +16,7 @@ pub(crate) mod http;
 pub(crate) mod ids;
 pub(crate) mod livekit;
 pub mod logging;
+pub mod metrics;
 pub mod plans;
 pub(crate) mod push;
 pub(crate) mod ratelimit;
@@ -32,7 +35,9 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use config::{ApnsConfig, DatabaseLocation, EngineConfig, FcmConfig, PushConfig};
+pub use config::{
+    ApnsConfig, ClusterConfig, ConnectionUrl, DatabaseLocation, EngineConfig, FcmConfig, PushConfig,
+};
 pub use plans::Plan;
 
 use state::{AppState, Shared};
@@ -111,6 +116,11 @@ pub async fn start(config: EngineConfig) -> anyhow::Result<RunningEngine> {
         &config.livekit_api_key,
         &config.livekit_api_secret,
     );
+    let metrics = Arc::new(metrics::Metrics::default());
+    let cluster = match &config.cluster {
+        Some(cluster) => Some(cluster::connect(cluster, metrics.clone()).await?),
+        None => None,
+    };
     let state: AppState = Arc::new(Shared {
         db,
         ws_url: ws_url_for(&config, local_addr),
@@ -122,7 +132,12 @@ pub async fn start(config: EngineConfig) -> anyhow::Result<RunningEngine> {
         shutdown: CancellationToken::new(),
         push,
         grants: grants::Grants::default(),
+        metrics,
     });
+    if let Some((link, receivers)) = cluster {
+        state.hub.join_cluster(link);
+        cluster::spawn(&state, receivers);
+    }
     push::prepare(&state)
         .await
         .context("cannot read the push outbox")?;

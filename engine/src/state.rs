@@ -29,6 +29,8 @@ pub(crate) struct Shared {
     pub push: Push,
     /// Seat and stage permissions on their way to LiveKit.
     pub grants: crate::grants::Grants,
+    /// Counters and latencies served on `/metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Handler state.

@@ -188,17 +188,16 @@ async fn pending_calls_never_include_an_expired_call() {
     // The first call's ring deadline passes (it was created 601 s ago, as
     // far as the database knows); its timer, due in ten minutes, is still
     // asleep.
-    let db = rusqlite::Connection::open(&path).unwrap();
-    db.busy_timeout(Duration::from_secs(5)).unwrap();
-    let n = db
-        .execute(
+    common::db_execute(
+        &path,
+        &format!(
             "UPDATE calls SET created_at_ms = created_at_ms - 601000,
-                 updated_at_ms = updated_at_ms - 601000 WHERE call_id = ?1",
-            [old.as_str()],
-        )
-        .unwrap();
-    assert_eq!(n, 1);
-    drop(db);
+                 updated_at_ms = updated_at_ms - 601000 WHERE call_id = '{old}'"
+        ),
+    )
+    .await;
+    let row = format!("SELECT COUNT(*) FROM calls WHERE call_id = '{old}'");
+    assert_eq!(common::db_i64(&path, &row).await, 1);
 
     let listed = pending(&h, &alice).await;
     assert_eq!(

@@ -24,7 +24,7 @@ fn file_config(dir: &Path) -> EngineConfig {
     config
 }
 
-fn age(db: &Path, conv: &str, seqs: std::ops::RangeInclusive<u64>, days: i64) {
+async fn age(db: &Path, conv: &str, seqs: std::ops::RangeInclusive<u64>, days: i64) {
     sql(
         db,
         &format!(
@@ -34,11 +34,12 @@ fn age(db: &Path, conv: &str, seqs: std::ops::RangeInclusive<u64>, days: i64) {
             seqs.start(),
             seqs.end()
         ),
-    );
+    )
+    .await;
 }
 
 /// A ready upload of `owner`, inserted as the uploads routes would leave it.
-fn ready_upload(db: &Path, app: &AppCredentials, owner: &str, id: &str, status: &str) {
+async fn ready_upload(db: &Path, app: &AppCredentials, owner: &str, id: &str, status: &str) {
     sql(
         db,
         &format!(
@@ -48,7 +49,8 @@ fn ready_upload(db: &Path, app: &AppCredentials, owner: &str, id: &str, status: 
                  '{status}', 0, 9999999999999, 1)",
             app = app.app_id
         ),
-    );
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -66,7 +68,7 @@ async fn history_older_than_history_days_is_not_returned_and_a_plan_change_appli
         sent.push(say(&h, &alice, &cid, &format!("m{n}"), &format!("message {n}")).await);
     }
     // Pro keeps 30 days: four messages are 31 days old.
-    age(&db, &cid, 1..=4, 31);
+    age(&db, &cid, 1..=4, 31).await;
     let p = page(&h, &bob, &cid, "").await;
     assert_eq!(seqs(&p), (5..=10).collect::<Vec<_>>());
     assert_eq!(p["has_more_before"], false, "nothing older to show");
@@ -97,7 +99,7 @@ async fn history_older_than_history_days_is_not_returned_and_a_plan_change_appli
     assert_eq!(s, 404);
 
     // A shorter retention applies to the very next read.
-    age(&db, &cid, 5..=7, 2);
+    age(&db, &cid, 5..=7, 2).await;
     set_plan(&h, &app, "pro", json!({"history_days": 1})).await;
     assert_eq!(seqs(&page(&h, &bob, &cid, "").await), [8, 9, 10]);
     assert_eq!(list(&h, &bob).await["total_unread"], 3);
@@ -130,10 +132,10 @@ async fn attachments_are_ready_uploads_of_the_sender_and_the_purge_deletes_them_
     let bob = h.token_for(&app, "bob").await;
     let cid = id(&direct(&h, &alice, "bob").await);
     let msgs = format!("{}/messages", conv_path(&cid));
-    ready_upload(&db, &app, "alice", "upl_AAAAAAAAAAAAAAAAAAAAAA", "ready");
-    ready_upload(&db, &app, "alice", "upl_BBBBBBBBBBBBBBBBBBBBBB", "ready");
-    ready_upload(&db, &app, "alice", "upl_PPPPPPPPPPPPPPPPPPPPPP", "pending");
-    ready_upload(&db, &app, "bob", "upl_CCCCCCCCCCCCCCCCCCCCCC", "ready");
+    ready_upload(&db, &app, "alice", "upl_AAAAAAAAAAAAAAAAAAAAAA", "ready").await;
+    ready_upload(&db, &app, "alice", "upl_BBBBBBBBBBBBBBBBBBBBBB", "ready").await;
+    ready_upload(&db, &app, "alice", "upl_PPPPPPPPPPPPPPPPPPPPPP", "pending").await;
+    ready_upload(&db, &app, "bob", "upl_CCCCCCCCCCCCCCCCCCCCCC", "ready").await;
 
     for (attachments, why) in [
         (json!(["upl_PPPPPPPPPPPPPPPPPPPPPP"]), "not completed"),
@@ -175,7 +177,8 @@ async fn attachments_are_ready_uploads_of_the_sender_and_the_purge_deletes_them_
         count(
             &db,
             &format!("SELECT COUNT(*) FROM uploads WHERE message_id = '{mid}'")
-        ),
+        )
+        .await,
         1
     );
     // Attached once: another message cannot take it.
@@ -200,27 +203,27 @@ async fn attachments_are_ready_uploads_of_the_sender_and_the_purge_deletes_them_
     .await;
     assert_eq!((s, tomb["attachments"].clone()), (200, json!([])));
     assert_eq!(
-        count(&db, "SELECT COUNT(*) FROM uploads WHERE upload_id = 'upl_BBBBBBBBBBBBBBBBBBBBBB' AND status <> 'purge'"),
+        count(&db, "SELECT COUNT(*) FROM uploads WHERE upload_id = 'upl_BBBBBBBBBBBBBBBBBBBBBB' AND status <> 'purge'").await,
         0
     );
     for n in 1..=3 {
         say(&h, &bob, &cid, &format!("b{n}"), "recent").await;
     }
     // The photo and the tombstone fall out of retention.
-    age(&db, &cid, 1..=2, 31);
+    age(&db, &cid, 1..=2, 31).await;
     h.engine.shutdown().await;
 
     // The purge runs when the engine starts (and then periodically).
     let h = Harness::with_config(config).await;
     let messages = "SELECT COUNT(*) FROM chat_messages";
-    wait_until("the purge", || async { count(&db, messages) == 3 }).await;
+    wait_until("the purge", || async { count(&db, messages).await == 3 }).await;
     assert_eq!(
-        count(&db, "SELECT COUNT(*) FROM uploads WHERE upload_id = 'upl_AAAAAAAAAAAAAAAAAAAAAA' AND status <> 'purge'"),
+        count(&db, "SELECT COUNT(*) FROM uploads WHERE upload_id = 'upl_AAAAAAAAAAAAAAAAAAAAAA' AND status <> 'purge'").await,
         0,
         "the photo's upload is handed to the uploads sweep (or already gone)"
     );
     assert_eq!(
-        count(&db, "SELECT COUNT(*) FROM uploads WHERE upload_id = 'upl_CCCCCCCCCCCCCCCCCCCCCC' AND status = 'ready'"),
+        count(&db, "SELECT COUNT(*) FROM uploads WHERE upload_id = 'upl_CCCCCCCCCCCCCCCCCCCCCC' AND status = 'ready'").await,
         1,
         "unattached uploads are not chat's"
     );

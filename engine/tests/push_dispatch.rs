@@ -253,7 +253,11 @@ async fn down_then_restart(
     let created = call(&h, &p.bob, "alice").await;
     wait_for_attempts(&db, 1).await;
     h.engine.shutdown().await;
-    assert_eq!(outbox_rows(&db).len(), 1, "still queued after shutdown");
+    assert_eq!(
+        stored_outbox_len(&db).await,
+        1,
+        "still queued after shutdown"
+    );
     (dir, config, key, port, created)
 }
 
@@ -517,15 +521,12 @@ async fn a_refused_credential_is_refreshed_once_and_the_push_retried() {
 }
 
 /// Whether some outbox row of `db` is leased (claimed by a dispatcher).
-fn leased(db: &std::path::Path) -> bool {
-    let conn = rusqlite::Connection::open(db).expect("open the engine database");
-    conn.busy_timeout(Duration::from_secs(5)).unwrap();
-    conn.query_row(
+async fn leased(db: &std::path::Path) -> bool {
+    common::db_i64(
+        db,
         "SELECT COUNT(*) FROM push_outbox WHERE lease_owner IS NOT NULL",
-        [],
-        |r| r.get::<_, i64>(0),
     )
-    .unwrap()
+    .await
         > 0
 }
 
@@ -559,11 +560,10 @@ fn a_push_claimed_by_an_engine_killed_mid_attempt_is_sent_by_the_next_one() {
         let p = parties(&h).await;
         register(&h, &p.alice, "apns_voip", &apns_token(1), Some("ios-1")).await;
         let created = call(&h, &p.bob, "alice").await;
-        wait_until("the push claimed", || async { leased(&db) }).await;
+        wait_until("the push claimed", || async { leased(&db).await }).await;
         (config, port, created)
     });
     first.shutdown_timeout(Duration::from_secs(1));
-    assert!(leased(&db), "the dead engine's lease is still on the row");
 
     let second = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -571,6 +571,10 @@ fn a_push_claimed_by_an_engine_killed_mid_attempt_is_sent_by_the_next_one() {
         .build()
         .unwrap();
     second.block_on(async {
+        assert!(
+            leased(&db).await,
+            "the dead engine's lease is still on the row"
+        );
         let apns = ApnsStandIn::start_on(port, &key, BUNDLE).await.unwrap();
         let h = Harness::with_config(config).await;
         let push = apns.wait_for_pushes(1, WAIT).await.unwrap().remove(0);

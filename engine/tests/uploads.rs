@@ -303,21 +303,20 @@ async fn the_sweep_deletes_expired_pending_and_purged_uploads_with_their_objects
         let (status, body) = complete(&h, &alice, upload_id).await;
         assert_eq!(status, 200, "{body}");
     }
-    let conn = rusqlite::Connection::open(&db_path).unwrap();
-    conn.busy_timeout(Duration::from_secs(5)).unwrap();
-    conn.execute(
-        "UPDATE uploads SET status = 'purge' WHERE upload_id = ?1",
-        [&ids[1]],
+    common::db_execute(
+        &db_path,
+        &format!(
+            "UPDATE uploads SET status = 'purge' WHERE upload_id = '{}'",
+            ids[1]
+        ),
     )
-    .unwrap();
+    .await;
     let path = |i: usize| s3.object_path(&format!("{}/{}", app.app_id, ids[i]));
 
     // The purge row goes at the next round; the pending one once expired.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let rows: i64 = conn
-            .query_row("SELECT COUNT(*) FROM uploads", [], |r| r.get(0))
-            .unwrap();
+        let rows = common::db_i64(&db_path, "SELECT COUNT(*) FROM uploads").await;
         if rows == 1 && !path(0).exists() && !path(1).exists() {
             break;
         }

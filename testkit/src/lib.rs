@@ -8,6 +8,7 @@
 //! # Ok::<(), anyhow::Error>(())
 //! ```
 
+pub mod database;
 pub mod livekit;
 pub mod ports;
 pub mod push;

@@ -13,14 +13,13 @@ pub(crate) mod pushes;
 mod routes;
 pub(crate) mod typing;
 
-use axum::Router;
-use rusqlite::Connection;
-
 use crate::db::apps::AppRecord;
-use crate::db::DbError;
+use crate::db::sql::Conn;
+use crate::db::{DbError, TxFailure};
 use crate::http::errors::{ApiError, Capability};
 use crate::ids::random_b64;
 use crate::state::AppState;
+use axum::Router;
 
 /// Prefix of conversation ids.
 pub const CONVERSATION_ID_PREFIX: &str = "conv_";
@@ -111,7 +110,7 @@ pub(crate) fn cutoff_for_days(days: i64, now_ms: u64) -> u64 {
 pub(crate) enum TxError {
     /// A refusal of the contract (4xx).
     Api(ApiError),
-    /// SQLite or the storage task failed.
+    /// The database or the storage task failed.
     Db(DbError),
 }
 
@@ -127,23 +126,28 @@ impl From<DbError> for TxError {
     }
 }
 
-impl From<rusqlite::Error> for TxError {
-    fn from(e: rusqlite::Error) -> Self {
-        TxError::Db(DbError::Sqlite(e))
+impl TxFailure for TxError {
+    fn as_db_error(&self) -> Option<&DbError> {
+        match self {
+            TxError::Api(_) => None,
+            TxError::Db(e) => Some(e),
+        }
     }
 }
 
 /// What chat transactions return.
 pub(crate) type TxResult<T> = Result<T, TxError>;
 
-/// Runs `f` with the connection (under the database lock, on a blocking
-/// thread); refusals come back as they are, storage failures as 500.
+/// Runs `f` as one transaction (on a blocking thread): committed when it
+/// returns `Ok`, rolled back on a refusal or a storage failure; refusals
+/// come back as they are, storage failures as 500. `f` may run more than
+/// once (PostgreSQL retries a transaction after a serialization failure).
 pub(crate) async fn run<F, R>(state: &AppState, f: F) -> Result<R, ApiError>
 where
-    F: FnOnce(&mut Connection) -> TxResult<R> + Send + 'static,
+    F: FnMut(&Conn<'_>) -> TxResult<R> + Send + 'static,
     R: Send + 'static,
 {
-    match state.db.call(move |c| Ok(f(c))).await? {
+    match state.db.transact(f).await {
         Ok(r) => Ok(r),
         Err(TxError::Api(e)) => Err(e),
         Err(TxError::Db(e)) => Err(e.into()),

@@ -8,10 +8,9 @@
 
 use std::time::Duration;
 
-use rusqlite::{params, Connection, TransactionBehavior};
-
 use super::cutoff_for_days;
 use crate::db::apps::{app_from_row, APP_COLUMNS};
+use crate::db::sql::{params, Conn};
 use crate::db::DbError;
 use crate::ids::now_ms;
 use crate::state::AppState;
@@ -34,11 +33,12 @@ pub struct Purged {
 }
 
 /// The apps and their retention cutoff at `now`.
-fn cutoffs(conn: &Connection, now: u64) -> Result<Vec<(String, u64)>, DbError> {
-    let mut stmt = conn.prepare(&format!("SELECT {APP_COLUMNS} FROM apps a"))?;
-    let apps = stmt
-        .query_map([], |r| app_from_row(r, 0))?
-        .collect::<Result<Vec<_>, _>>()?;
+fn cutoffs(conn: &Conn<'_>, now: u64) -> Result<Vec<(String, u64)>, DbError> {
+    let apps = conn.query_map(
+        &format!("SELECT {APP_COLUMNS} FROM apps a"),
+        params![],
+        |r| app_from_row(r, 0),
+    )?;
     Ok(apps
         .into_iter()
         .map(|a| {
@@ -49,45 +49,41 @@ fn cutoffs(conn: &Connection, now: u64) -> Result<Vec<(String, u64)>, DbError> {
 }
 
 /// Deletes up to [`BATCH`] messages of `app_id` older than `cutoff` (and
-/// marks their uploads), in one transaction. Returns (messages, uploads).
-fn purge_batch(
-    conn: &mut Connection,
-    app_id: &str,
-    cutoff: u64,
-) -> Result<(usize, usize), DbError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let ids: Vec<String> = tx
-        .prepare_cached(
-            "SELECT m.message_id FROM chat_messages m
-             JOIN chat_conversations c ON c.conversation_id = m.conversation_id
-             WHERE m.created_at_ms < ?2 AND c.app_id = ?1
-             ORDER BY m.created_at_ms LIMIT ?3",
-        )?
-        .query_map(params![app_id, cutoff as i64, BATCH], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
+/// marks their uploads); the caller runs it as one transaction (one
+/// [`crate::db::Db::call`] per batch). Returns (messages, uploads).
+fn purge_batch(conn: &Conn<'_>, app_id: &str, cutoff: u64) -> Result<(usize, usize), DbError> {
+    let cutoff = i64::try_from(cutoff).unwrap_or(i64::MAX);
+    let ids: Vec<String> = conn.query_map(
+        "SELECT m.message_id FROM chat_messages m
+         JOIN chat_conversations c ON c.conversation_id = m.conversation_id
+         WHERE m.created_at_ms < ?2 AND c.app_id = ?1
+         ORDER BY m.created_at_ms, m.message_id LIMIT ?3",
+        params![app_id, cutoff, BATCH],
+        |r| r.get(0),
+    )?;
     let mut uploads = 0;
     for id in &ids {
-        uploads += tx
-            .prepare_cached(
-                "UPDATE uploads SET status = 'purge' WHERE message_id = ?1 AND status <> 'purge'",
-            )?
-            .execute(params![id])?;
-        tx.prepare_cached("DELETE FROM chat_messages WHERE message_id = ?1")?
-            .execute(params![id])?;
+        uploads += conn.execute(
+            "UPDATE uploads SET status = 'purge' WHERE message_id = ?1 AND status <> 'purge'",
+            params![id],
+        )?;
+        conn.execute(
+            "DELETE FROM chat_messages WHERE message_id = ?1",
+            params![id],
+        )?;
     }
-    tx.commit()?;
     Ok((ids.len(), uploads))
 }
 
 /// Groups without members and without messages.
-fn purge_empty_groups(conn: &Connection) -> Result<usize, DbError> {
+fn purge_empty_groups(conn: &Conn<'_>) -> Result<usize, DbError> {
     Ok(conn.execute(
         "DELETE FROM chat_conversations WHERE kind = 'group'
            AND NOT EXISTS (SELECT 1 FROM chat_members m
                            WHERE m.conversation_id = chat_conversations.conversation_id)
            AND NOT EXISTS (SELECT 1 FROM chat_messages x
                            WHERE x.conversation_id = chat_conversations.conversation_id)",
-        [],
+        params![],
     )?)
 }
 

@@ -1,16 +1,17 @@
 //! What chat changes push.
 //!
 //! WebSocket messages go to every open connection of the members concerned,
-//! from inside the database closure right after the commit: the database
-//! is one connection behind a lock, so the pushes of one conversation leave
-//! in commit order and carry counts that match the committed state.
+//! from inside the change's transaction, after its writes and just before
+//! its commit: on SQLite the database is one connection behind a lock, so
+//! the pushes of one conversation leave in commit order and carry counts
+//! that match the committed state.
 //! Message notifications to members with no open connection are queued in
 //! the send transaction itself (the push outbox, engine-api.md §4).
 
-use rusqlite::Connection;
 use serde_json::json;
 
 use super::db::{self, ConvRow, Message, Moved};
+use crate::db::sql::Conn;
 use crate::db::DbError;
 use crate::state::AppState;
 
@@ -25,18 +26,18 @@ fn log_failure(what: &str, result: Result<(), DbError>) {
 /// were queued.
 pub(crate) fn queue_notifications(
     state: &AppState,
-    tx: &Connection,
+    conn: &Conn<'_>,
     conv: &ConvRow,
     message: &Message,
 ) -> Result<usize, DbError> {
     let mut queued = 0;
-    for identity in db::member_identities(tx, &conv.conversation_id)? {
+    for identity in db::member_identities(conn, &conv.conversation_id)? {
         if identity == message.sender_identity || state.hub.is_online(&conv.app_id, &identity) {
             continue;
         }
         queued += crate::push::chat_message_sent(
             &state.push,
-            tx,
+            conn,
             &conv.app_id,
             &message.message_id,
             &identity,
@@ -50,7 +51,7 @@ pub(crate) fn queue_notifications(
 /// with that member's unread count of the conversation and total unread.
 pub(crate) fn message_sent(
     state: &AppState,
-    conn: &Connection,
+    conn: &Conn<'_>,
     conv: &ConvRow,
     message: &Message,
     cutoff_ms: u64,
@@ -87,7 +88,7 @@ pub(crate) fn message_sent(
 /// `chat.unread` to one user's connections.
 pub(crate) fn unread_changed(
     state: &AppState,
-    conn: &Connection,
+    conn: &Conn<'_>,
     conv: &ConvRow,
     identity: &str,
     last_read_seq: u64,
@@ -117,7 +118,7 @@ pub(crate) fn unread_changed(
 /// pushes `chat.unread` to that member (its badge drops).
 pub(crate) fn message_updated(
     state: &AppState,
-    conn: &Connection,
+    conn: &Conn<'_>,
     conv: &ConvRow,
     message: &Message,
     newly_deleted: bool,
@@ -149,7 +150,7 @@ pub(crate) fn message_updated(
 /// count and total unread (the reply of the receipt routes).
 pub(crate) fn receipt_moved(
     state: &AppState,
-    conn: &Connection,
+    conn: &Conn<'_>,
     moved: &Moved,
     cutoff_ms: u64,
 ) -> Result<(u64, u64), DbError> {
@@ -187,7 +188,7 @@ pub(crate) fn receipt_moved(
 /// listed, or of every member when `only` is `None`.
 pub(crate) fn conversation_changed(
     state: &AppState,
-    conn: &Connection,
+    conn: &Conn<'_>,
     app_id: &str,
     conversation_id: &str,
     only: Option<&[String]>,

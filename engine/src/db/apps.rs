@@ -1,7 +1,6 @@
 //! Apps, plans, rate limits and bans.
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
-
+use super::sql::{params, Conn, OptionalExtension, Row};
 use super::DbError;
 use crate::ids::now_ms;
 use crate::plans::{LimitOverrides, Limits, Plan};
@@ -55,7 +54,7 @@ pub(crate) const APP_COLUMNS: &str = "a.app_id, a.name, a.app_key, a.plan, a.rep
      a.per_app_per_minute, a.created_at_ms";
 
 /// Reads an app from a row whose first columns are [`APP_COLUMNS`].
-pub(crate) fn app_from_row(row: &Row<'_>, offset: usize) -> rusqlite::Result<AppRecord> {
+pub(crate) fn app_from_row(row: &Row, offset: usize) -> Result<AppRecord, DbError> {
     let plan: String = row.get(offset + 3)?;
     let overrides: Option<String> = row.get(offset + 7)?;
     Ok(AppRecord {
@@ -86,7 +85,7 @@ pub struct NewApp {
 
 /// Creates an app with fresh credentials.
 pub fn create_app(
-    conn: &Connection,
+    conn: &Conn<'_>,
     name: &str,
     plan: Plan,
     per_user_per_minute: u32,
@@ -99,9 +98,10 @@ pub fn create_app(
     for _ in 0..8 {
         let app_id = crate::ids::new_app_id();
         let inserted = conn.execute(
-            "INSERT OR IGNORE INTO apps (app_id, name, app_key, server_secret_sha256, plan,
+            "INSERT INTO apps (app_id, name, app_key, server_secret_sha256, plan,
                  report_capabilities, per_user_per_minute, per_app_per_minute, created_at_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8)",
+             VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8)
+             ON CONFLICT DO NOTHING",
             params![
                 app_id,
                 name,
@@ -126,7 +126,7 @@ pub fn create_app(
 }
 
 /// Loads an app.
-pub fn get_app(conn: &Connection, app_id: &str) -> Result<Option<AppRecord>, DbError> {
+pub fn get_app(conn: &Conn<'_>, app_id: &str) -> Result<Option<AppRecord>, DbError> {
     Ok(conn
         .query_row(
             &format!("SELECT {APP_COLUMNS} FROM apps a WHERE a.app_id = ?1"),
@@ -138,7 +138,7 @@ pub fn get_app(conn: &Connection, app_id: &str) -> Result<Option<AppRecord>, DbE
 
 /// Changes an app's plan and overrides; returns false if the app is unknown.
 pub fn set_plan(
-    conn: &Connection,
+    conn: &Conn<'_>,
     app_id: &str,
     plan: Plan,
     report_capabilities: bool,
@@ -168,7 +168,7 @@ pub fn set_plan(
 
 /// Sets an app's rate limits; returns false if the app is unknown.
 pub fn set_rate_limits(
-    conn: &Connection,
+    conn: &Conn<'_>,
     app_id: &str,
     per_user_per_minute: u32,
     per_app_per_minute: u32,
@@ -183,13 +183,12 @@ pub fn set_rate_limits(
 /// Bans an identity and revokes its sessions, atomically. Returns false if the
 /// app is unknown.
 pub fn ban(
-    conn: &mut Connection,
+    conn: &Conn<'_>,
     app_id: &str,
     identity: &str,
     reason: Option<&str>,
 ) -> Result<bool, DbError> {
-    let tx = conn.transaction()?;
-    let exists: bool = tx
+    let exists: bool = conn
         .query_row(
             "SELECT 1 FROM apps WHERE app_id = ?1",
             params![app_id],
@@ -201,22 +200,21 @@ pub fn ban(
         return Ok(false);
     }
     let now = now_ms() as i64;
-    tx.execute(
+    conn.execute(
         "INSERT INTO bans (app_id, identity, reason, created_at_ms) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (app_id, identity) DO UPDATE SET reason = excluded.reason",
         params![app_id, identity, reason, now],
     )?;
-    tx.execute(
+    conn.execute(
         "UPDATE sessions SET revoked_at_ms = ?3, revoked_reason = 'banned'
          WHERE app_id = ?1 AND identity = ?2 AND revoked_at_ms IS NULL",
         params![app_id, identity, now],
     )?;
-    tx.commit()?;
     Ok(true)
 }
 
 /// Lifts a ban; returns false if the app is unknown.
-pub fn unban(conn: &Connection, app_id: &str, identity: &str) -> Result<bool, DbError> {
+pub fn unban(conn: &Conn<'_>, app_id: &str, identity: &str) -> Result<bool, DbError> {
     if get_app(conn, app_id)?.is_none() {
         return Ok(false);
     }
@@ -228,7 +226,7 @@ pub fn unban(conn: &Connection, app_id: &str, identity: &str) -> Result<bool, Db
 }
 
 /// Whether the identity is banned in the app.
-pub fn is_banned(conn: &Connection, app_id: &str, identity: &str) -> Result<bool, DbError> {
+pub fn is_banned(conn: &Conn<'_>, app_id: &str, identity: &str) -> Result<bool, DbError> {
     Ok(conn
         .query_row(
             "SELECT 1 FROM bans WHERE app_id = ?1 AND identity = ?2",

@@ -1,10 +1,10 @@
 //! 1:1 calls (engine-api.md §5): storage and the transition table.
 //!
-//! Every transition is one SQLite transaction whose `UPDATE` is conditional
+//! Every transition is one transaction whose `UPDATE` is conditional
 //! on the status it was decided from, so of two concurrent accepts exactly
 //! one moves the call (the other then sees `active` and gets a conflict).
 
-use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+use super::sql::{params, Conn, OptionalExtension, Row};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -261,20 +261,15 @@ const COLUMNS: &str = "call_id, app_id, call_type, status, caller_identity, call
     callee_identity, callee_name, metadata, created_at_ms, updated_at_ms, answered_at_ms,
     answered_by_device, end_reason";
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<CallRecord> {
+fn from_row(r: &Row) -> Result<CallRecord, DbError> {
     let status: String = r.get(3)?;
     let metadata: String = r.get(8)?;
     Ok(CallRecord {
         call_id: r.get(0)?,
         app_id: r.get(1)?,
         call_type: r.get(2)?,
-        status: Status::parse(&status).ok_or_else(|| {
-            rusqlite::Error::FromSqlConversionFailure(
-                3,
-                rusqlite::types::Type::Text,
-                format!("unknown call status {status:?}").into(),
-            )
-        })?,
+        status: Status::parse(&status)
+            .ok_or_else(|| DbError::Decode(format!("column 3: unknown call status {status:?}")))?,
         caller_identity: r.get(4)?,
         caller_name: r.get(5)?,
         callee_identity: r.get(6)?,
@@ -290,7 +285,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<CallRecord> {
 }
 
 /// The call `call_id` of `app_id`.
-pub fn get(conn: &Connection, app_id: &str, call_id: &str) -> Result<Option<CallRecord>, DbError> {
+pub fn get(conn: &Conn<'_>, app_id: &str, call_id: &str) -> Result<Option<CallRecord>, DbError> {
     Ok(conn
         .query_row(
             &format!("SELECT {COLUMNS} FROM calls WHERE call_id = ?1 AND app_id = ?2"),
@@ -303,19 +298,18 @@ pub fn get(conn: &Connection, app_id: &str, call_id: &str) -> Result<Option<Call
 /// Stores a new call and its media room record in one transaction. False
 /// (nothing written) when a room of that name already exists in the app.
 #[cfg(test)]
-pub fn insert(conn: &mut Connection, call: &CallRecord) -> Result<bool, DbError> {
+pub fn insert(conn: &Conn<'_>, call: &CallRecord) -> Result<bool, DbError> {
     insert_with(conn, call, |_| Ok(()))
 }
 
 /// [`insert`], running `also` in the same transaction after the rows are
 /// written (the push outbox); its error rolls everything back.
 pub fn insert_with(
-    conn: &mut Connection,
+    conn: &Conn<'_>,
     call: &CallRecord,
-    also: impl FnOnce(&Connection) -> Result<(), DbError>,
+    also: impl FnOnce(&Conn<'_>) -> Result<(), DbError>,
 ) -> Result<bool, DbError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let taken: bool = tx.query_row(
+    let taken: bool = conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM rooms WHERE app_id = ?1 AND room_name = ?2)
              OR EXISTS (SELECT 1 FROM calls WHERE call_id = ?2)",
         params![call.app_id, call.call_id],
@@ -324,7 +318,7 @@ pub fn insert_with(
     if taken {
         return Ok(false);
     }
-    tx.execute(
+    conn.execute(
         "INSERT INTO rooms (app_id, room_name, stream_type, owner_identity, created_at_ms)
          VALUES (?1, ?2, ?3, NULL, ?4)",
         params![
@@ -334,7 +328,7 @@ pub fn insert_with(
             call.created_at_ms as i64
         ],
     )?;
-    tx.execute(
+    conn.execute(
         &format!("INSERT INTO calls ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, NULL, NULL, NULL)"),
         params![
             call.call_id,
@@ -350,27 +344,24 @@ pub fn insert_with(
             call.updated_at_ms as i64,
         ],
     )?;
-    also(&tx)?;
-    tx.commit()?;
+    also(conn)?;
     Ok(true)
 }
 
 /// Calls still waiting for an answer: (app_id, call_id, created_at_ms).
-pub fn pending(conn: &Connection) -> Result<Vec<(String, String, u64)>, DbError> {
-    let mut stmt = conn.prepare(
+pub fn pending(conn: &Conn<'_>) -> Result<Vec<(String, String, u64)>, DbError> {
+    conn.query_map(
         "SELECT app_id, call_id, created_at_ms FROM calls
-         WHERE status IN ('initiating', 'ringing') ORDER BY created_at_ms",
-    )?;
-    let rows = stmt.query_map([], |r| {
-        Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64))
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+         WHERE status IN ('initiating', 'ringing') ORDER BY created_at_ms, call_id",
+        params![],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64)),
+    )
 }
 
 /// Writes a decided change, conditional on the status it was decided from.
 /// `None` when the call moved in between (nothing written).
 fn apply(
-    conn: &Connection,
+    conn: &Conn<'_>,
     call: &CallRecord,
     to: Status,
     end_reason: Option<&str>,
@@ -380,8 +371,9 @@ fn apply(
     let updated_at_ms = now.max(call.updated_at_ms);
     let n = conn.execute(
         "UPDATE calls SET status = ?3, end_reason = ?4, updated_at_ms = ?5,
-             answered_at_ms = CASE WHEN ?6 THEN ?5 ELSE answered_at_ms END,
-             answered_by_device = CASE WHEN ?6 THEN ?7 ELSE answered_by_device END
+             answered_at_ms = CASE WHEN CAST(?6 AS BIGINT) <> 0 THEN ?5 ELSE answered_at_ms END,
+             answered_by_device = CASE WHEN CAST(?6 AS BIGINT) <> 0 THEN ?7
+                 ELSE answered_by_device END
          WHERE call_id = ?1 AND status = ?2",
         params![
             call.call_id,
@@ -410,7 +402,7 @@ fn apply(
 /// Makes a pending call whose ring timeout has passed `missed`. Returns the
 /// call as it is afterwards and whether this changed it.
 fn expire_if_due(
-    conn: &Connection,
+    conn: &Conn<'_>,
     call: CallRecord,
     ring_timeout_ms: u64,
     now: u64,
@@ -451,7 +443,7 @@ pub struct Acted {
 /// one transaction. A ring timeout that is due is applied first (it is a
 /// transition of its own, also reported in `changes`).
 pub fn act(
-    conn: &mut Connection,
+    conn: &Conn<'_>,
     app_id: &str,
     call_id: &str,
     identity: &str,
@@ -459,18 +451,17 @@ pub fn act(
     device: Option<&str>,
     ring_timeout_ms: u64,
 ) -> Result<Acted, DbError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let now = crate::ids::now_ms();
     let mut changes = Vec::new();
     let mut result = ActResult::NotFound;
     // The conditional update cannot miss under this transaction; the loop
     // only makes the logic independent of that.
     for _ in 0..3 {
-        let Some(call) = get(&tx, app_id, call_id)? else {
+        let Some(call) = get(conn, app_id, call_id)? else {
             result = ActResult::NotFound;
             break;
         };
-        let (call, expired) = expire_if_due(&tx, call, ring_timeout_ms, now)?;
+        let (call, expired) = expire_if_due(conn, call, ring_timeout_ms, now)?;
         if expired {
             changes.push(call.clone());
         }
@@ -489,7 +480,7 @@ pub fn act(
                 answer,
             } => {
                 let answer = answer.then_some(device);
-                if let Some(next) = apply(&tx, &call, to, end_reason, answer, now)? {
+                if let Some(next) = apply(conn, &call, to, end_reason, answer, now)? {
                     changes.push(next.clone());
                     result = ActResult::Done(Box::new(next), side);
                     break;
@@ -505,18 +496,16 @@ pub fn act(
             }
         }
     }
-    tx.commit()?;
     Ok(Acted { result, changes })
 }
 
 /// The ring timeout: makes `call_id` missed if it is still pending and due.
 pub fn expire(
-    conn: &mut Connection,
+    conn: &Conn<'_>,
     call_id: &str,
     ring_timeout_ms: u64,
 ) -> Result<Option<CallRecord>, DbError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let call = tx
+    let call = conn
         .query_row(
             &format!("SELECT {COLUMNS} FROM calls WHERE call_id = ?1"),
             params![call_id],
@@ -525,12 +514,11 @@ pub fn expire(
         .optional()?;
     let out = match call {
         Some(call) => {
-            let (call, changed) = expire_if_due(&tx, call, ring_timeout_ms, crate::ids::now_ms())?;
+            let (call, changed) = expire_if_due(conn, call, ring_timeout_ms, crate::ids::now_ms())?;
             changed.then_some(call)
         }
         None => None,
     };
-    tx.commit()?;
     Ok(out)
 }
 
@@ -554,17 +542,16 @@ pub const ROOM_CLOSED: &str = "room_closed";
 /// call) changes nothing, except a due ring timeout, applied first. Returns
 /// the committed transitions, oldest first (each one a `call.updated` push).
 pub fn room_gone(
-    conn: &mut Connection,
+    conn: &Conn<'_>,
     app_id: &str,
     call_id: &str,
     event: RoomEvent<'_>,
     ring_timeout_ms: u64,
 ) -> Result<Vec<CallRecord>, DbError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let now = crate::ids::now_ms();
     let mut changes = Vec::new();
-    if let Some(call) = get(&tx, app_id, call_id)? {
-        let (call, expired) = expire_if_due(&tx, call, ring_timeout_ms, now)?;
+    if let Some(call) = get(conn, app_id, call_id)? {
+        let (call, expired) = expire_if_due(conn, call, ring_timeout_ms, now)?;
         if expired {
             changes.push(call.clone());
         }
@@ -578,13 +565,12 @@ pub fn room_gone(
                 RoomEvent::Finished => Some(ROOM_CLOSED),
             };
             if let Some(reason) = end_reason {
-                if let Some(next) = apply(&tx, &call, Status::Ended, Some(reason), None, now)? {
+                if let Some(next) = apply(conn, &call, Status::Ended, Some(reason), None, now)? {
                     changes.push(next);
                 }
             }
         }
     }
-    tx.commit()?;
     Ok(changes)
 }
 
@@ -610,7 +596,7 @@ pub struct Listed {
 /// for an answer (`initiating` / `ringing`), in one transaction. The ring
 /// timeouts that are due are applied first, so no listed call is expired.
 pub fn pending_for_callee(
-    conn: &mut Connection,
+    conn: &Conn<'_>,
     app_id: &str,
     identity: &str,
     ring_timeout_ms: u64,
@@ -625,13 +611,12 @@ pub fn pending_for_callee(
 }
 
 fn pending_for_callee_at(
-    conn: &mut Connection,
+    conn: &Conn<'_>,
     app_id: &str,
     identity: &str,
     ring_timeout_ms: u64,
     now: u64,
 ) -> Result<Listed, DbError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     // A call is due when now >= created_at_ms + ring_timeout, i.e. when
     // created_at_ms <= cutoff; before the epoch reaches the timeout nothing is.
     let cutoff: i64 = now
@@ -645,22 +630,23 @@ fn pending_for_callee_at(
              ORDER BY created_at_ms, call_id LIMIT {limit}"
         )
     };
-    let due: Vec<CallRecord> = tx
-        .prepare(&select("created_at_ms <= ?3", MAX_EXPIRED_PER_LISTING))?
-        .query_map(params![app_id, identity, cutoff], from_row)?
-        .collect::<Result<_, _>>()?;
+    let due: Vec<CallRecord> = conn.query_map(
+        &select("created_at_ms <= ?3", MAX_EXPIRED_PER_LISTING),
+        params![app_id, identity, cutoff],
+        from_row,
+    )?;
     let mut expired = Vec::new();
     for call in due {
-        let (call, changed) = expire_if_due(&tx, call, ring_timeout_ms, now)?;
+        let (call, changed) = expire_if_due(conn, call, ring_timeout_ms, now)?;
         if changed {
             expired.push(call);
         }
     }
-    let calls: Vec<CallRecord> = tx
-        .prepare(&select("created_at_ms > ?3", MAX_LISTED))?
-        .query_map(params![app_id, identity, cutoff], from_row)?
-        .collect::<Result<_, _>>()?;
-    tx.commit()?;
+    let calls: Vec<CallRecord> = conn.query_map(
+        &select("created_at_ms > ?3", MAX_LISTED),
+        params![app_id, identity, cutoff],
+        from_row,
+    )?;
     Ok(Listed { calls, expired })
 }
 

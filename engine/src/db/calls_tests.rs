@@ -112,15 +112,16 @@ fn the_transition_table() {
     assert_eq!(decide(Accept, Callee, &no_device, None), Decision::NoChange);
 }
 
-/// A migrated in-memory database without foreign keys (no app rows needed).
-fn test_db() -> Connection {
-    let mut conn = Connection::open_in_memory().unwrap();
-    crate::db::migrate(&mut conn).unwrap();
+/// A migrated in-memory SQLite database without foreign keys (no app rows
+/// needed), used in autocommit mode: every statement commits on its own.
+fn test_db() -> rusqlite::Connection {
+    let conn = rusqlite::Connection::open_in_memory().unwrap();
+    crate::db::migrate(&Conn::sqlite(&conn), crate::db::SQLITE_MIGRATIONS).unwrap();
     conn.pragma_update(None, "foreign_keys", "OFF").unwrap();
     conn
 }
 
-fn stored(conn: &mut Connection, id: &str, app: &str, caller: &str, callee: &str, at: u64) {
+fn stored(conn: &Conn<'_>, id: &str, app: &str, caller: &str, callee: &str, at: u64) {
     let mut c = call(Status::Initiating, None);
     c.call_id = id.into();
     c.app_id = app.into();
@@ -132,7 +133,7 @@ fn stored(conn: &mut Connection, id: &str, app: &str, caller: &str, callee: &str
     assert!(insert(conn, &c).unwrap());
 }
 
-fn set_status(conn: &Connection, id: &str, status: Status) {
+fn set_status(conn: &Conn<'_>, id: &str, status: Status) {
     conn.execute(
         "UPDATE calls SET status = ?2 WHERE call_id = ?1",
         params![id, status.as_str()],
@@ -148,45 +149,32 @@ fn ids(calls: &[CallRecord]) -> Vec<&str> {
 /// first (ties by id), due ones expired first and never listed.
 #[test]
 fn pending_for_callee_lists_live_pending_calls_oldest_first() {
-    let mut conn = test_db();
+    let db = test_db();
+    let conn = Conn::sqlite(&db);
     let timeout = 30_000;
     let now = 1_000_000;
     // Listed: pending, alice the callee, not due (created after now - timeout).
-    stored(&mut conn, "call_b", "1", "bob", "alice", now - 10);
-    stored(&mut conn, "call_a", "1", "bob", "alice", now - 10);
-    stored(&mut conn, "call_c", "1", "carol", "alice", now - 20);
+    stored(&conn, "call_b", "1", "bob", "alice", now - 10);
+    stored(&conn, "call_a", "1", "bob", "alice", now - 10);
+    stored(&conn, "call_c", "1", "carol", "alice", now - 20);
     set_status(&conn, "call_c", Status::Ringing);
     // Not listed: alice is the caller; another callee; another app; terminal;
     // answered.
-    stored(&mut conn, "call_caller", "1", "alice", "bob", now - 5);
-    stored(&mut conn, "call_other", "1", "bob", "carol", now - 5);
-    stored(&mut conn, "call_app2", "2", "bob", "alice", now - 5);
-    stored(&mut conn, "call_done", "1", "bob", "alice", now - 5);
+    stored(&conn, "call_caller", "1", "alice", "bob", now - 5);
+    stored(&conn, "call_other", "1", "bob", "carol", now - 5);
+    stored(&conn, "call_app2", "2", "bob", "alice", now - 5);
+    stored(&conn, "call_done", "1", "bob", "alice", now - 5);
     set_status(&conn, "call_done", Status::Rejected);
-    stored(&mut conn, "call_live", "1", "bob", "alice", now - 5);
+    stored(&conn, "call_live", "1", "bob", "alice", now - 5);
     set_status(&conn, "call_live", Status::Active);
     // Due: exactly at the deadline and past it (expired by the listing).
-    stored(&mut conn, "call_due1", "1", "bob", "alice", now - timeout);
-    stored(
-        &mut conn,
-        "call_due2",
-        "1",
-        "bob",
-        "alice",
-        now - timeout - 1,
-    );
+    stored(&conn, "call_due1", "1", "bob", "alice", now - timeout);
+    stored(&conn, "call_due2", "1", "bob", "alice", now - timeout - 1);
     set_status(&conn, "call_due2", Status::Ringing);
     // Due but of another callee: left to its timer.
-    stored(
-        &mut conn,
-        "call_due3",
-        "1",
-        "bob",
-        "carol",
-        now - timeout - 1,
-    );
+    stored(&conn, "call_due3", "1", "bob", "carol", now - timeout - 1);
 
-    let listed = pending_for_callee_at(&mut conn, "1", "alice", timeout, now).unwrap();
+    let listed = pending_for_callee_at(&conn, "1", "alice", timeout, now).unwrap();
     assert_eq!(ids(&listed.calls), ["call_c", "call_a", "call_b"]);
     assert_eq!(listed.calls[0].status, Status::Ringing);
     assert_eq!(ids(&listed.expired), ["call_due2", "call_due1"]);
@@ -201,25 +189,26 @@ fn pending_for_callee_lists_live_pending_calls_oldest_first() {
         Status::Initiating
     );
     // Again: nothing more to expire, the same list.
-    let again = pending_for_callee_at(&mut conn, "1", "alice", timeout, now).unwrap();
+    let again = pending_for_callee_at(&conn, "1", "alice", timeout, now).unwrap();
     assert_eq!(again.calls, listed.calls);
     assert!(again.expired.is_empty());
     // Nothing pending for bob as callee in app 1 (call_caller is alice's call to bob).
-    let bob = pending_for_callee_at(&mut conn, "1", "bob", timeout, now).unwrap();
+    let bob = pending_for_callee_at(&conn, "1", "bob", timeout, now).unwrap();
     assert_eq!(ids(&bob.calls), ["call_caller"]);
     // Early on the clock (now < timeout) nothing is due.
-    let early = pending_for_callee_at(&mut conn, "1", "alice", u64::MAX, now).unwrap();
+    let early = pending_for_callee_at(&conn, "1", "alice", u64::MAX, now).unwrap();
     assert_eq!(ids(&early.calls), ["call_c", "call_a", "call_b"]);
 }
 
 #[test]
 fn pending_for_callee_returns_at_most_fifty() {
-    let mut conn = test_db();
+    let db = test_db();
+    let conn = Conn::sqlite(&db);
     for i in 0..(MAX_LISTED + 5) {
         let id = format!("call_{i:03}");
-        stored(&mut conn, &id, "1", "bob", "alice", 1_000 + i as u64);
+        stored(&conn, &id, "1", "bob", "alice", 1_000 + i as u64);
     }
-    let listed = pending_for_callee_at(&mut conn, "1", "alice", 30_000, 2_000).unwrap();
+    let listed = pending_for_callee_at(&conn, "1", "alice", 30_000, 2_000).unwrap();
     assert_eq!(listed.calls.len(), MAX_LISTED);
     assert_eq!(listed.calls[0].call_id, "call_000");
     assert_eq!(listed.calls[MAX_LISTED - 1].call_id, "call_049");

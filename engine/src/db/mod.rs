@@ -1,128 +1,346 @@
-//! SQLite storage: one connection behind a mutex, used from blocking threads.
+//! Storage: SQLite in one process (the embedded default) or PostgreSQL
+//! shared by several engine nodes, behind one SQL surface ([`sql::Conn`]).
 //!
-//! One connection is enough for this engine's load and makes every claim
-//! (room ownership, later seats) trivially atomic; the work is moved off the
-//! async runtime with `spawn_blocking` so a slow disk never stalls sockets.
+//! Every [`Db::call`] is one transaction run on a blocking thread, so a slow
+//! disk or database never stalls sockets. SQLite has one connection behind a
+//! mutex, which makes every call trivially atomic; PostgreSQL runs each call
+//! `SERIALIZABLE` and retries it on a serialization failure, which keeps the
+//! same promise across nodes (see [`postgres`]).
 
 pub mod apps;
 pub mod calls;
+pub mod postgres;
 pub mod presence;
 pub mod push;
 pub mod rooms;
 pub mod seats;
 pub mod sessions;
+pub mod sql;
 pub mod stage;
 pub mod versions;
 
 use std::sync::{Arc, Mutex};
-
-use rusqlite::Connection;
+use std::time::Duration;
 
 use crate::config::DatabaseLocation;
+pub use sql::Conn;
 
-/// Migrations, applied in order; the number is recorded in `schema_version`.
-const MIGRATIONS: &[(i64, &str)] = &[
-    (1, include_str!("../../migrations/0001_init.sql")),
-    (2, include_str!("../../migrations/0002_seats_stage.sql")),
-    (3, include_str!("../../migrations/0003_state_versions.sql")),
-    (4, include_str!("../../migrations/0004_calls.sql")),
-    (5, include_str!("../../migrations/0005_push_outbox.sql")),
-    (6, include_str!("../../migrations/0006_uploads.sql")),
-    (7, include_str!("../../migrations/0007_chat.sql")),
+/// SQLite migrations, applied in order; the number is recorded in
+/// `schema_version`.
+const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/sqlite/0001_init.sql")),
+    (
+        2,
+        include_str!("../../migrations/sqlite/0002_seats_stage.sql"),
+    ),
+    (
+        3,
+        include_str!("../../migrations/sqlite/0003_state_versions.sql"),
+    ),
+    (4, include_str!("../../migrations/sqlite/0004_calls.sql")),
+    (
+        5,
+        include_str!("../../migrations/sqlite/0005_push_outbox.sql"),
+    ),
+    (6, include_str!("../../migrations/sqlite/0006_uploads.sql")),
+    (7, include_str!("../../migrations/sqlite/0007_chat.sql")),
 ];
 
-/// Storage failures. Never carries secrets (queries bind them as parameters).
+/// The same schema for PostgreSQL (same numbers, same tables and columns;
+/// integers are `BIGINT`, bytes `BYTEA`).
+const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/postgres/0001_init.sql")),
+    (
+        2,
+        include_str!("../../migrations/postgres/0002_seats_stage.sql"),
+    ),
+    (
+        3,
+        include_str!("../../migrations/postgres/0003_state_versions.sql"),
+    ),
+    (4, include_str!("../../migrations/postgres/0004_calls.sql")),
+    (
+        5,
+        include_str!("../../migrations/postgres/0005_push_outbox.sql"),
+    ),
+    (
+        6,
+        include_str!("../../migrations/postgres/0006_uploads.sql"),
+    ),
+    (7, include_str!("../../migrations/postgres/0007_chat.sql")),
+];
+
+/// How often a PostgreSQL transaction is run again after a serialization
+/// failure before the error is returned: under a burst of writers on one row
+/// (20 members added to one group at once) each round lets at least one
+/// commit, so this outlasts any burst a client can make within its limits.
+const MAX_ATTEMPTS: u32 = 60;
+/// The longest pause between two attempts (the pause grows from 1 ms).
+const MAX_BACKOFF_MS: u64 = 64;
+
+/// Storage failures. Never carries secrets (queries bind them as parameters;
+/// connection URLs are never part of a message).
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     /// SQLite said no.
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL said no (or its connection failed).
+    #[error("postgres: {0}")]
+    Postgres(#[from] ::postgres::Error),
+    /// A single-row read found no row.
+    #[error("no row")]
+    NoRows,
+    /// A column did not hold what the storage code expected.
+    #[error("unexpected column value: {0}")]
+    Decode(String),
     /// The blocking task died (panic) or the lock was poisoned by one.
     #[error("storage task failed: {0}")]
     Task(String),
 }
 
+impl DbError {
+    /// Whether the whole transaction should simply be run again.
+    fn is_retryable(&self) -> bool {
+        matches!(self, DbError::Postgres(e) if postgres::is_retryable(e))
+    }
+}
+
+/// An error type a transaction may end with: a storage failure, or a
+/// refusal of the caller's own (which rolls the transaction back too).
+pub trait TxFailure: From<DbError> {
+    /// The storage failure inside, if that is what this is.
+    fn as_db_error(&self) -> Option<&DbError>;
+}
+
+impl TxFailure for DbError {
+    fn as_db_error(&self) -> Option<&DbError> {
+        Some(self)
+    }
+}
+
+enum Backend {
+    Sqlite(Mutex<rusqlite::Connection>),
+    Postgres {
+        pool: Arc<postgres::PgPool>,
+        // Bounds the clients in use (the pool opens one per permit at most).
+        permits: Arc<tokio::sync::Semaphore>,
+    },
+}
+
 /// Handle to the database; cheap to clone.
 #[derive(Clone)]
 pub struct Db {
-    conn: Arc<Mutex<Connection>>,
+    backend: Arc<Backend>,
 }
 
 impl Db {
-    /// Opens (creating if needed) and migrates the database.
+    /// Opens (creating if needed) and migrates the database. Blocking.
     pub fn open(location: &DatabaseLocation) -> Result<Db, DbError> {
-        let conn = match location {
-            DatabaseLocation::Memory => Connection::open_in_memory()?,
-            DatabaseLocation::File(path) => {
-                let conn = Connection::open(path)?;
-                // WAL lets the CLI and tests read while the engine writes.
-                conn.pragma_update(None, "journal_mode", "WAL")?;
-                conn.pragma_update(None, "synchronous", "NORMAL")?;
-                conn
+        let backend = match location {
+            DatabaseLocation::Memory => Backend::Sqlite(Mutex::new(open_sqlite(None)?)),
+            DatabaseLocation::File(path) => Backend::Sqlite(Mutex::new(open_sqlite(Some(path))?)),
+            DatabaseLocation::Postgres(url) => {
+                let pool = postgres::PgPool::open(url.expose())?;
+                let mut session = pool.take()?;
+                migrate_postgres(&mut session)?;
+                pool.give_back(session);
+                Backend::Postgres {
+                    pool,
+                    permits: Arc::new(tokio::sync::Semaphore::new(postgres::DEFAULT_POOL_SIZE)),
+                }
             }
         };
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        let mut conn = conn;
-        migrate(&mut conn)?;
         Ok(Db {
-            conn: Arc::new(Mutex::new(conn)),
+            backend: Arc::new(backend),
         })
     }
 
-    /// Runs `f` with the connection on a blocking thread.
+    /// Runs `f` as one transaction on a blocking thread: committed when it
+    /// returns `Ok`, rolled back otherwise. `f` may run more than once on
+    /// PostgreSQL (after a serialization failure), so it must only act
+    /// through the connection.
     pub async fn call<F, R>(&self, f: F) -> Result<R, DbError>
     where
-        F: FnOnce(&mut Connection) -> Result<R, DbError> + Send + 'static,
+        F: FnMut(&Conn<'_>) -> Result<R, DbError> + Send + 'static,
         R: Send + 'static,
     {
-        let conn = self.conn.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut guard = conn
-                .lock()
-                .map_err(|_| DbError::Task("database lock poisoned".into()))?;
-            f(&mut guard)
-        })
-        .await
-        .map_err(|e| DbError::Task(e.to_string()))?
+        self.transact(f).await
     }
 
-    /// Runs `f` on the current thread (CLI use, no runtime needed).
+    /// [`Db::call`] for transactions that may also end with a refusal of
+    /// their own (`E`), which rolls back like a storage error.
+    pub async fn transact<F, R, E>(&self, f: F) -> Result<R, E>
+    where
+        F: FnMut(&Conn<'_>) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: TxFailure + Send + 'static,
+    {
+        // Waiting for a PostgreSQL client happens here, on the runtime, not
+        // on a blocking thread.
+        let permit = match &*self.backend {
+            Backend::Postgres { permits, .. } => Some(
+                permits
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| E::from(DbError::Task("the database pool closed".into())))?,
+            ),
+            Backend::Sqlite(_) => None,
+        };
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let result = db.transact_blocking(f);
+            drop(permit);
+            result
+        })
+        .await
+        .map_err(|e| E::from(DbError::Task(e.to_string())))?
+    }
+
+    /// [`Db::call`] on the current thread (CLI use, no runtime needed).
     pub fn call_blocking<F, R>(&self, f: F) -> Result<R, DbError>
     where
-        F: FnOnce(&mut Connection) -> Result<R, DbError>,
+        F: FnMut(&Conn<'_>) -> Result<R, DbError>,
     {
-        let mut guard = self
-            .conn
-            .lock()
-            .map_err(|_| DbError::Task("database lock poisoned".into()))?;
-        f(&mut guard)
+        self.transact_blocking(f)
+    }
+
+    fn transact_blocking<F, R, E>(&self, mut f: F) -> Result<R, E>
+    where
+        F: FnMut(&Conn<'_>) -> Result<R, E>,
+        E: TxFailure,
+    {
+        match &*self.backend {
+            Backend::Sqlite(conn) => {
+                let conn = conn
+                    .lock()
+                    .map_err(|_| E::from(DbError::Task("database lock poisoned".into())))?;
+                sqlite_transaction(&conn, &mut f)
+            }
+            Backend::Postgres { pool, .. } => {
+                let mut session = pool.take()?;
+                let result = postgres_transaction(&mut session, &mut f);
+                pool.give_back(session);
+                result
+            }
+        }
     }
 }
 
-fn migrate(conn: &mut Connection) -> Result<(), DbError> {
+fn open_sqlite(path: Option<&std::path::Path>) -> Result<rusqlite::Connection, DbError> {
+    let conn = match path {
+        None => rusqlite::Connection::open_in_memory()?,
+        Some(path) => {
+            let conn = rusqlite::Connection::open(path)?;
+            // WAL lets the CLI and tests read while the engine writes.
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            conn.pragma_update(None, "synchronous", "NORMAL")?;
+            conn
+        }
+    };
+    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    migrate(&Conn::sqlite(&conn), SQLITE_MIGRATIONS)?;
+    Ok(conn)
+}
+
+fn sqlite_transaction<F, R, E>(conn: &rusqlite::Connection, f: &mut F) -> Result<R, E>
+where
+    F: FnMut(&Conn<'_>) -> Result<R, E>,
+    E: TxFailure,
+{
+    // IMMEDIATE: the write lock up front, so a CLI writing the same file
+    // never makes this transaction fail half-way.
+    conn.execute_batch("BEGIN IMMEDIATE")
+        .map_err(DbError::from)?;
+    match f(&Conn::sqlite(conn)) {
+        Ok(value) => {
+            if let Err(e) = conn.execute_batch("COMMIT") {
+                let _ = conn.execute_batch("ROLLBACK");
+                return Err(E::from(DbError::from(e)));
+            }
+            Ok(value)
+        }
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+fn postgres_transaction<F, R, E>(session: &mut postgres::PgSession, f: &mut F) -> Result<R, E>
+where
+    F: FnMut(&Conn<'_>) -> Result<R, E>,
+    E: TxFailure,
+{
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        session.begin()?;
+        let outcome = f(&Conn::postgres(session));
+        let failure = match outcome {
+            Ok(value) => match session.execute_batch("COMMIT") {
+                Ok(()) => return Ok(value),
+                // A failed COMMIT has already rolled back.
+                Err(e) => E::from(e),
+            },
+            Err(e) => {
+                let _ = session.execute_batch("ROLLBACK");
+                e
+            }
+        };
+        let retry =
+            session.conflicted() || failure.as_db_error().is_some_and(DbError::is_retryable);
+        if !retry || attempt >= MAX_ATTEMPTS {
+            return Err(failure);
+        }
+        // Exponential backoff with full jitter, so writers colliding on a row
+        // spread out instead of colliding again.
+        let ceiling = (1u64 << attempt.min(6)).min(MAX_BACKOFF_MS);
+        std::thread::sleep(Duration::from_millis(rand::random_range(0..=ceiling)));
+    }
+}
+
+fn migrate_postgres(session: &mut postgres::PgSession) -> Result<(), DbError> {
+    // Nodes starting together: one migrates, the others wait on the lock and
+    // then find nothing to do.
+    session.execute_batch("SELECT pg_advisory_lock(7207001)")?;
+    let result = migrate(&Conn::postgres(session), POSTGRES_MIGRATIONS);
+    session.execute_batch("SELECT pg_advisory_unlock(7207001)")?;
+    result
+}
+
+fn migrate(conn: &Conn<'_>, migrations: &[(i64, &str)]) -> Result<(), DbError> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_version (
-             version INTEGER PRIMARY KEY,
-             applied_at_ms INTEGER NOT NULL
+             version BIGINT PRIMARY KEY,
+             applied_at_ms BIGINT NOT NULL
          );",
     )?;
     let current: i64 = conn.query_row(
         "SELECT COALESCE(MAX(version), 0) FROM schema_version",
-        [],
+        sql::params![],
         |r| r.get(0),
     )?;
-    for (version, sql) in MIGRATIONS {
+    for (version, sql) in migrations {
         if *version <= current {
             continue;
         }
-        let tx = conn.transaction()?;
-        tx.execute_batch(sql)?;
-        tx.execute(
-            "INSERT INTO schema_version (version, applied_at_ms) VALUES (?1, ?2)",
-            rusqlite::params![version, crate::ids::now_ms() as i64],
-        )?;
-        tx.commit()?;
+        conn.execute_batch("BEGIN")?;
+        let applied = conn.execute_batch(sql).and_then(|()| {
+            conn.execute(
+                "INSERT INTO schema_version (version, applied_at_ms) VALUES (?1, ?2)",
+                sql::params![*version, crate::ids::now_ms() as i64],
+            )
+        });
+        match applied {
+            Ok(_) => conn.execute_batch("COMMIT")?,
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                return Err(e);
+            }
+        }
         tracing::info!(version, "applied database migration");
     }
     Ok(())
@@ -130,7 +348,7 @@ fn migrate(conn: &mut Connection) -> Result<(), DbError> {
 
 /// Row counts of every engine table (used by tests to prove that refused
 /// requests wrote nothing).
-pub fn row_counts(conn: &Connection) -> Result<std::collections::BTreeMap<String, i64>, DbError> {
+pub fn row_counts(conn: &Conn<'_>) -> Result<std::collections::BTreeMap<String, i64>, DbError> {
     let mut out = std::collections::BTreeMap::new();
     for table in [
         "apps",
@@ -149,7 +367,11 @@ pub fn row_counts(conn: &Connection) -> Result<std::collections::BTreeMap<String
         "push_outbox",
         "push_deliveries",
     ] {
-        let n: i64 = conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))?;
+        let n: i64 = conn.query_row(
+            &format!("SELECT COUNT(*) FROM {table}"),
+            sql::params![],
+            |r| r.get(0),
+        )?;
         out.insert(table.to_owned(), n);
     }
     Ok(out)

@@ -1,12 +1,12 @@
 //! Persisted "last seen" times, so presence survives engine restarts.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use super::sql::{params, Conn, OptionalExtension};
 
 use super::DbError;
 
 /// Records when a user's last connection closed.
 pub fn set_last_seen(
-    conn: &Connection,
+    conn: &Conn<'_>,
     app_id: &str,
     identity: &str,
     at_ms: u64,
@@ -21,16 +21,18 @@ pub fn set_last_seen(
 
 /// Last-seen times of the given identities (absent: never seen).
 pub fn last_seen(
-    conn: &Connection,
+    conn: &Conn<'_>,
     app_id: &str,
     identities: &[String],
 ) -> Result<Vec<(String, Option<u64>)>, DbError> {
-    let mut stmt = conn
-        .prepare_cached("SELECT last_seen_ms FROM presence WHERE app_id = ?1 AND identity = ?2")?;
     let mut out = Vec::with_capacity(identities.len());
     for identity in identities {
-        let at: Option<i64> = stmt
-            .query_row(params![app_id, identity], |r| r.get(0))
+        let at: Option<i64> = conn
+            .query_row(
+                "SELECT last_seen_ms FROM presence WHERE app_id = ?1 AND identity = ?2",
+                params![app_id, identity],
+                |r| r.get(0),
+            )
             .optional()?;
         out.push((identity.clone(), at.map(|v| v as u64)));
     }

@@ -1,7 +1,7 @@
 //! Push tokens of users' devices (dispatch: `crate::push`, gated on the
 //! APNs / FCM credentials).
 
-use rusqlite::{params, Connection, TransactionBehavior};
+use super::sql::{params, Conn};
 
 use super::DbError;
 use crate::ids::now_ms;
@@ -10,23 +10,22 @@ use crate::ids::now_ms;
 /// device id replaces the user's other tokens of that platform and device
 /// (an app that got a new token no longer rings through the old one).
 pub fn register(
-    conn: &mut Connection,
+    conn: &Conn<'_>,
     app_id: &str,
     identity: &str,
     platform: &str,
     token: &str,
     device_id: Option<&str>,
 ) -> Result<(), DbError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     if let Some(device) = device_id {
-        tx.execute(
+        conn.execute(
             "DELETE FROM push_tokens
              WHERE app_id = ?1 AND identity = ?2 AND platform = ?3 AND device_id = ?4
                AND token <> ?5",
             params![app_id, identity, platform, device, token],
         )?;
     }
-    tx.execute(
+    conn.execute(
         "INSERT INTO push_tokens (app_id, token, identity, platform, device_id, updated_at_ms)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT (app_id, token) DO UPDATE SET identity = excluded.identity,
@@ -41,13 +40,12 @@ pub fn register(
             now_ms() as i64
         ],
     )?;
-    tx.commit()?;
     Ok(())
 }
 
 /// Removes a token if it belongs to this user.
 pub fn unregister(
-    conn: &Connection,
+    conn: &Conn<'_>,
     app_id: &str,
     identity: &str,
     token: &str,
@@ -65,14 +63,13 @@ mod tests {
     use crate::config::DatabaseLocation;
     use crate::db::Db;
 
-    fn tokens(c: &Connection) -> Vec<(String, String, String, Option<String>)> {
-        let mut stmt = c
-            .prepare("SELECT identity, platform, token, device_id FROM push_tokens ORDER BY token")
-            .unwrap();
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap()
+    fn tokens(c: &Conn<'_>) -> Vec<(String, String, String, Option<String>)> {
+        c.query_map(
+            "SELECT identity, platform, token, device_id FROM push_tokens ORDER BY token",
+            params![],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .unwrap()
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Media rooms: type and ownership (the first host claims the room).
 
-use rusqlite::{params, Connection, OptionalExtension};
+use super::sql::{params, Conn, OptionalExtension};
 
 use super::versions::{self, Counter};
 use super::DbError;
@@ -23,15 +23,14 @@ pub enum RoomClaim {
 /// A refusal writes nothing. A new owner is a change of the room's stage
 /// state (the host member), so it increments the stage version.
 pub fn claim(
-    conn: &mut Connection,
+    conn: &Conn<'_>,
     app_id: &str,
     room_name: &str,
     stream_type: &str,
     identity: &str,
     as_host: bool,
 ) -> Result<RoomClaim, DbError> {
-    let tx = conn.transaction()?;
-    let existing: Option<(String, Option<String>)> = tx
+    let existing: Option<(String, Option<String>)> = conn
         .query_row(
             "SELECT stream_type, owner_identity FROM rooms WHERE app_id = ?1 AND room_name = ?2",
             params![app_id, room_name],
@@ -41,13 +40,13 @@ pub fn claim(
     let outcome = match existing {
         None => {
             let owner = as_host.then_some(identity);
-            tx.execute(
+            conn.execute(
                 "INSERT INTO rooms (app_id, room_name, stream_type, owner_identity, created_at_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![app_id, room_name, stream_type, owner, now_ms() as i64],
             )?;
             if as_host {
-                versions::bump(&tx, app_id, room_name, Counter::Stage)?;
+                versions::bump(conn, app_id, room_name, Counter::Stage)?;
                 RoomClaim::Host
             } else {
                 RoomClaim::Audience
@@ -58,14 +57,13 @@ pub fn claim(
         Some((_, Some(owner))) if owner == identity => RoomClaim::Host,
         Some((_, Some(_))) => RoomClaim::OwnedByOther,
         Some((_, None)) => {
-            tx.execute(
+            conn.execute(
                 "UPDATE rooms SET owner_identity = ?3 WHERE app_id = ?1 AND room_name = ?2",
                 params![app_id, room_name, identity],
             )?;
-            versions::bump(&tx, app_id, room_name, Counter::Stage)?;
+            versions::bump(conn, app_id, room_name, Counter::Stage)?;
             RoomClaim::Host
         }
     };
-    tx.commit()?;
     Ok(outcome)
 }

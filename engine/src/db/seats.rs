@@ -1,10 +1,10 @@
 //! Audio room seats: layout, occupants and requests.
 //!
-//! Every operation runs in one transaction on the single connection, so of
-//! many concurrent takers of one seat exactly one wins. Every change also
+//! Every operation runs in the caller's transaction ([`super::Db::call`]), so
+//! of many concurrent takers of one seat exactly one wins. Every change also
 //! increments the room's seats version in that transaction.
 
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use super::sql::{params, Conn, OptionalExtension};
 use serde::Serialize;
 
 use super::versions::{self, Counter};
@@ -74,8 +74,8 @@ pub enum Refusal {
 /// permission changed (`true` = now seated).
 pub type Outcome<T> = Result<T, Refusal>;
 
-fn layout(tx: &Connection, app_id: &str, room: &str) -> Result<(i64, String), DbError> {
-    Ok(tx
+fn layout(conn: &Conn<'_>, app_id: &str, room: &str) -> Result<(i64, String), DbError> {
+    Ok(conn
         .query_row(
             "SELECT seat_count, seat_mode FROM seat_layouts WHERE app_id = ?1 AND room_name = ?2",
             params![app_id, room],
@@ -86,7 +86,7 @@ fn layout(tx: &Connection, app_id: &str, room: &str) -> Result<(i64, String), Db
 }
 
 /// Reads the room's state.
-pub fn state(conn: &Connection, app_id: &str, room: &str) -> Result<SeatsState, DbError> {
+pub fn state(conn: &Conn<'_>, app_id: &str, room: &str) -> Result<SeatsState, DbError> {
     let (seat_count, seat_mode) = layout(conn, app_id, room)?;
     let mut seats: Vec<Seat> = (0..seat_count)
         .map(|index| Seat {
@@ -96,38 +96,37 @@ pub fn state(conn: &Connection, app_id: &str, room: &str) -> Result<SeatsState, 
             muted: false,
         })
         .collect();
-    let mut stmt = conn.prepare(
+    let rows = conn.query_map(
         "SELECT seat_index, identity, name, muted FROM seats WHERE app_id = ?1 AND room_name = ?2",
+        params![app_id, room],
+        |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, bool>(3)?,
+            ))
+        },
     )?;
-    let rows = stmt.query_map(params![app_id, room], |r| {
-        Ok((
-            r.get::<_, i64>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, Option<String>>(2)?,
-            r.get::<_, bool>(3)?,
-        ))
-    })?;
-    for row in rows {
-        let (index, identity, name, muted) = row?;
+    for (index, identity, name, muted) in rows {
         if let Some(seat) = usize::try_from(index).ok().and_then(|i| seats.get_mut(i)) {
             seat.identity = Some(identity);
             seat.name = name;
             seat.muted = muted;
         }
     }
-    let mut stmt = conn.prepare(
+    let requests = conn.query_map(
         "SELECT request_id, identity, created_at_ms FROM seat_requests
          WHERE app_id = ?1 AND room_name = ?2 ORDER BY request_id",
-    )?;
-    let requests = stmt
-        .query_map(params![app_id, room], |r| {
+        params![app_id, room],
+        |r| {
             Ok(SeatRequest {
                 request_id: r.get(0)?,
                 identity: r.get(1)?,
                 created_at_ms: r.get(2)?,
             })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
+        },
+    )?;
     Ok(SeatsState {
         room_name: room.to_owned(),
         version: versions::current(conn, app_id, room, Counter::Seats)?,
@@ -139,11 +138,11 @@ pub fn state(conn: &Connection, app_id: &str, room: &str) -> Result<SeatsState, 
 }
 
 pub(crate) fn display_name(
-    tx: &Connection,
+    conn: &Conn<'_>,
     app_id: &str,
     identity: &str,
 ) -> Result<Option<String>, DbError> {
-    Ok(tx
+    Ok(conn
         .query_row(
             "SELECT name FROM sessions WHERE app_id = ?1 AND identity = ?2 AND name IS NOT NULL
              ORDER BY created_at_ms DESC LIMIT 1",
@@ -154,12 +153,12 @@ pub(crate) fn display_name(
 }
 
 fn seat_of(
-    tx: &Connection,
+    conn: &Conn<'_>,
     app_id: &str,
     room: &str,
     identity: &str,
 ) -> Result<Option<i64>, DbError> {
-    Ok(tx
+    Ok(conn
         .query_row(
             "SELECT seat_index FROM seats WHERE app_id = ?1 AND room_name = ?2 AND identity = ?3",
             params![app_id, room, identity],
@@ -170,7 +169,7 @@ fn seat_of(
 
 /// Whether the identity currently holds a seat.
 pub fn is_seated(
-    conn: &Connection,
+    conn: &Conn<'_>,
     app_id: &str,
     room: &str,
     identity: &str,
@@ -178,16 +177,17 @@ pub fn is_seated(
     Ok(seat_of(conn, app_id, room, identity)?.is_some())
 }
 
-/// Seats `identity` at `index` (or the lowest free seat) inside `tx`.
+/// Seats `identity` at `index` (or the lowest free seat). A refusal is
+/// decided before anything is written.
 fn seat(
-    tx: &Transaction<'_>,
+    conn: &Conn<'_>,
     app_id: &str,
     room: &str,
     identity: &str,
     index: Option<i64>,
 ) -> Result<Outcome<bool>, DbError> {
-    let (count, _) = layout(tx, app_id, room)?;
-    let current = seat_of(tx, app_id, room, identity)?;
+    let (count, _) = layout(conn, app_id, room)?;
+    let current = seat_of(conn, app_id, room, identity)?;
     let index = match index {
         Some(i) if i < 0 || i >= count => {
             return Ok(Err(Refusal::InvalidArgument("seat index out of range")))
@@ -197,10 +197,11 @@ fn seat(
             if current.is_some() {
                 return Ok(Err(Refusal::Conflict("already on another seat")));
             }
-            let taken: Vec<i64> = tx
-                .prepare("SELECT seat_index FROM seats WHERE app_id = ?1 AND room_name = ?2")?
-                .query_map(params![app_id, room], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
+            let taken: Vec<i64> = conn.query_map(
+                "SELECT seat_index FROM seats WHERE app_id = ?1 AND room_name = ?2",
+                params![app_id, room],
+                |r| r.get(0),
+            )?;
             match (0..count).find(|i| !taken.contains(i)) {
                 Some(i) => i,
                 None => return Ok(Err(Refusal::Conflict("no free seat"))),
@@ -212,72 +213,70 @@ fn seat(
         Some(_) => return Ok(Err(Refusal::Conflict("already on another seat"))),
         None => {}
     }
-    let name = display_name(tx, app_id, identity)?;
+    let name = display_name(conn, app_id, identity)?;
     // The primary key refuses a second occupant: the conditional insert is
     // the claim.
-    let inserted = tx.execute(
-        "INSERT OR IGNORE INTO seats (app_id, room_name, seat_index, identity, name)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
+    let inserted = conn.execute(
+        "INSERT INTO seats (app_id, room_name, seat_index, identity, name)
+         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
         params![app_id, room, index, identity, name],
     )?;
     if inserted == 0 {
         return Ok(Err(Refusal::Conflict("seat already taken")));
     }
-    tx.execute(
+    conn.execute(
         "DELETE FROM seat_requests WHERE app_id = ?1 AND room_name = ?2 AND identity = ?3",
         params![app_id, room, identity],
     )?;
-    versions::bump(tx, app_id, room, Counter::Seats)?;
+    versions::bump(conn, app_id, room, Counter::Seats)?;
     Ok(Ok(true))
 }
 
 /// `PUT seats` (always a change: it is always pushed): returns the identities
 /// unseated by shrinking.
 pub fn setup(
-    conn: &mut Connection,
+    conn: &Conn<'_>,
     app_id: &str,
     room: &str,
     seat_count: i64,
     seat_mode: &str,
 ) -> Result<Vec<String>, DbError> {
-    let tx = conn.transaction()?;
-    tx.execute(
+    conn.execute(
         "INSERT INTO seat_layouts (app_id, room_name, seat_count, seat_mode) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (app_id, room_name) DO UPDATE SET seat_count = ?3, seat_mode = ?4",
+         ON CONFLICT (app_id, room_name) DO UPDATE SET seat_count = excluded.seat_count,
+             seat_mode = excluded.seat_mode",
         params![app_id, room, seat_count, seat_mode],
     )?;
-    let removed: Vec<String> = tx
-        .prepare(
-            "SELECT identity FROM seats WHERE app_id = ?1 AND room_name = ?2 AND seat_index >= ?3",
-        )?
-        .query_map(params![app_id, room, seat_count], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
-    tx.execute(
+    let removed: Vec<String> = conn.query_map(
+        "SELECT identity FROM seats WHERE app_id = ?1 AND room_name = ?2 AND seat_index >= ?3
+         ORDER BY seat_index",
+        params![app_id, room, seat_count],
+        |r| r.get(0),
+    )?;
+    conn.execute(
         "DELETE FROM seats WHERE app_id = ?1 AND room_name = ?2 AND seat_index >= ?3",
         params![app_id, room, seat_count],
     )?;
     if seat_mode == "free" {
-        tx.execute(
+        conn.execute(
             "DELETE FROM seat_requests WHERE app_id = ?1 AND room_name = ?2",
             params![app_id, room],
         )?;
     }
-    versions::bump(&tx, app_id, room, Counter::Seats)?;
-    tx.commit()?;
+    versions::bump(conn, app_id, room, Counter::Seats)?;
     Ok(removed)
 }
 
 /// `take`: returns whether the caller was newly seated.
 pub fn take(
-    conn: &mut Connection,
+    conn: &Conn<'_>,
     app_id: &str,
     room: &str,
     index: i64,
     identity: &str,
     host: bool,
 ) -> Result<Outcome<bool>, DbError> {
-    let tx = conn.transaction()?;
-    let (count, mode) = layout(&tx, app_id, room)?;
+    let (count, mode) = layout(conn, app_id, room)?;
     if index < 0 || index >= count {
         return Ok(Err(Refusal::InvalidArgument("seat index out of range")));
     }
@@ -286,11 +285,8 @@ pub fn take(
             "seats are taken by request in this room",
         )));
     }
-    let out = seat(&tx, app_id, room, identity, Some(index))?;
-    if out.is_ok() {
-        tx.commit()?;
-    }
-    Ok(out)
+    // A refusal wrote nothing (`seat` refuses before any write).
+    seat(conn, app_id, room, identity, Some(index))
 }
 
 /// What `leave` did.
@@ -304,26 +300,19 @@ pub struct Left {
 
 /// `leave` (also used when LiveKit reports the participant gone): frees the
 /// identity's seat and drops their pending request.
-pub fn leave(
-    conn: &mut Connection,
-    app_id: &str,
-    room: &str,
-    identity: &str,
-) -> Result<Left, DbError> {
-    let tx = conn.transaction()?;
-    let seats = tx.execute(
+pub fn leave(conn: &Conn<'_>, app_id: &str, room: &str, identity: &str) -> Result<Left, DbError> {
+    let seats = conn.execute(
         "DELETE FROM seats WHERE app_id = ?1 AND room_name = ?2 AND identity = ?3",
         params![app_id, room, identity],
     )?;
-    let requests = tx.execute(
+    let requests = conn.execute(
         "DELETE FROM seat_requests WHERE app_id = ?1 AND room_name = ?2 AND identity = ?3",
         params![app_id, room, identity],
     )?;
     let changed = seats + requests > 0;
     if changed {
-        versions::bump(&tx, app_id, room, Counter::Seats)?;
+        versions::bump(conn, app_id, room, Counter::Seats)?;
     }
-    tx.commit()?;
     Ok(Left {
         was_seated: seats > 0,
         changed,
@@ -332,47 +321,44 @@ pub fn leave(
 
 /// `requests`: returns the (existing or new) request id.
 pub fn request(
-    conn: &mut Connection,
+    conn: &Conn<'_>,
     app_id: &str,
     room: &str,
     identity: &str,
 ) -> Result<Outcome<i64>, DbError> {
-    let tx = conn.transaction()?;
-    let (_, mode) = layout(&tx, app_id, room)?;
+    let (_, mode) = layout(conn, app_id, room)?;
     if mode != "request" {
         return Ok(Err(Refusal::InvalidState(
             "this room's seats are free to take",
         )));
     }
-    if seat_of(&tx, app_id, room, identity)?.is_some() {
+    if seat_of(conn, app_id, room, identity)?.is_some() {
         return Ok(Err(Refusal::Conflict("already seated")));
     }
-    let inserted = tx.execute(
-        "INSERT OR IGNORE INTO seat_requests (app_id, room_name, identity, created_at_ms)
-         VALUES (?1, ?2, ?3, ?4)",
+    let inserted = conn.execute(
+        "INSERT INTO seat_requests (app_id, room_name, identity, created_at_ms)
+         VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
         params![app_id, room, identity, now_ms() as i64],
     )?;
     if inserted > 0 {
-        versions::bump(&tx, app_id, room, Counter::Seats)?;
+        versions::bump(conn, app_id, room, Counter::Seats)?;
     }
-    let id: i64 = tx.query_row(
+    let id: i64 = conn.query_row(
         "SELECT request_id FROM seat_requests WHERE app_id = ?1 AND room_name = ?2 AND identity = ?3",
         params![app_id, room, identity],
         |r| r.get(0),
     )?;
-    tx.commit()?;
     Ok(Ok(id))
 }
 
 /// `approve`: seats the requester in the lowest free seat; returns them.
 pub fn approve(
-    conn: &mut Connection,
+    conn: &Conn<'_>,
     app_id: &str,
     room: &str,
     request_id: i64,
 ) -> Result<Outcome<String>, DbError> {
-    let tx = conn.transaction()?;
-    let identity: Option<String> = tx
+    let identity: Option<String> = conn
         .query_row(
             "SELECT identity FROM seat_requests WHERE app_id = ?1 AND room_name = ?2 AND request_id = ?3",
             params![app_id, room, request_id],
@@ -382,48 +368,35 @@ pub fn approve(
     let Some(identity) = identity else {
         return Ok(Err(Refusal::NotFound("no such seat request")));
     };
-    match seat(&tx, app_id, room, &identity, None)? {
-        Ok(_) => {
-            tx.commit()?;
-            Ok(Ok(identity))
-        }
-        Err(r) => Ok(Err(r)),
-    }
+    Ok(seat(conn, app_id, room, &identity, None)?.map(|_| identity))
 }
 
 /// `invite`: seats `identity` at once; returns whether it was newly seated.
 pub fn invite(
-    conn: &mut Connection,
+    conn: &Conn<'_>,
     app_id: &str,
     room: &str,
     identity: &str,
     index: Option<i64>,
 ) -> Result<Outcome<bool>, DbError> {
-    let tx = conn.transaction()?;
-    let out = seat(&tx, app_id, room, identity, index)?;
-    if out.is_ok() {
-        tx.commit()?;
-    }
-    Ok(out)
+    seat(conn, app_id, room, identity, index)
 }
 
 /// Sets the `muted` flag of a seated identity; returns whether a seat changed.
 pub fn set_muted(
-    conn: &mut Connection,
+    conn: &Conn<'_>,
     app_id: &str,
     room: &str,
     identity: &str,
     muted: bool,
 ) -> Result<bool, DbError> {
-    let tx = conn.transaction()?;
-    let changed = tx.execute(
+    let changed = conn.execute(
         "UPDATE seats SET muted = ?4 WHERE app_id = ?1 AND room_name = ?2 AND identity = ?3 AND muted <> ?4",
         params![app_id, room, identity, muted],
     )? > 0;
     if changed {
-        versions::bump(&tx, app_id, room, Counter::Seats)?;
+        versions::bump(conn, app_id, room, Counter::Seats)?;
     }
-    tx.commit()?;
     Ok(changed)
 }
 
@@ -439,12 +412,11 @@ pub struct Cleared {
 
 /// `room_finished`: clears seats, requests and the owner of the room. The
 /// seat layout and the room's versions are kept (the versions go up).
-pub fn clear_room(conn: &mut Connection, app_id: &str, room: &str) -> Result<Cleared, DbError> {
-    let tx = conn.transaction()?;
+pub fn clear_room(conn: &Conn<'_>, app_id: &str, room: &str) -> Result<Cleared, DbError> {
     let count = |sqls: &[&str]| -> Result<usize, DbError> {
         let mut n = 0;
         for sql in sqls {
-            n += tx.execute(sql, params![app_id, room])?;
+            n += conn.execute(sql, params![app_id, room])?;
         }
         Ok(n)
     };
@@ -459,18 +431,17 @@ pub fn clear_room(conn: &mut Connection, app_id: &str, room: &str) -> Result<Cle
          WHERE app_id = ?1 AND room_name = ?2 AND owner_identity IS NOT NULL",
     ])? > 0;
     if seats {
-        versions::bump(&tx, app_id, room, Counter::Seats)?;
+        versions::bump(conn, app_id, room, Counter::Seats)?;
     }
     if stage {
-        versions::bump(&tx, app_id, room, Counter::Stage)?;
+        versions::bump(conn, app_id, room, Counter::Stage)?;
     }
-    tx.commit()?;
     Ok(Cleared { seats, stage })
 }
 
 /// The stored type and owner of a room.
 pub fn room(
-    conn: &Connection,
+    conn: &Conn<'_>,
     app_id: &str,
     room: &str,
 ) -> Result<Option<(String, Option<String>)>, DbError> {

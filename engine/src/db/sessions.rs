@@ -1,6 +1,6 @@
 //! User sessions (bearer tokens, stored as SHA-256 only).
 
-use rusqlite::{params, Connection, OptionalExtension};
+use super::sql::{params, Conn, OptionalExtension};
 
 use super::apps::{app_from_row, AppRecord, APP_COLUMNS};
 use super::DbError;
@@ -38,7 +38,7 @@ pub struct SessionLookup {
 
 /// Stores a new session for `token` (the caller generated it).
 pub fn insert_session(
-    conn: &Connection,
+    conn: &Conn<'_>,
     token: &str,
     app_id: &str,
     identity: &str,
@@ -58,10 +58,9 @@ pub fn insert_session(
     };
     // The host's display name (the latest one given) is part of the stage
     // state of the rooms they own: a new one is a change of those stages.
-    let tx = conn.unchecked_transaction()?;
     let renamed =
-        record.name.is_some() && super::seats::display_name(&tx, app_id, identity)? != record.name;
-    tx.execute(
+        record.name.is_some() && super::seats::display_name(conn, app_id, identity)? != record.name;
+    conn.execute(
         "INSERT INTO sessions (token_sha256, app_id, identity, name, device_id, created_at_ms,
              expires_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
@@ -75,14 +74,13 @@ pub fn insert_session(
         ],
     )?;
     if renamed {
-        super::versions::bump_stage_of_owner(&tx, app_id, identity)?;
+        super::versions::bump_stage_of_owner(conn, app_id, identity)?;
     }
-    tx.commit()?;
     Ok(record)
 }
 
 /// Finds the session of a bearer hash, with its app and ban state.
-pub fn lookup(conn: &Connection, token_sha256: &[u8]) -> Result<Option<SessionLookup>, DbError> {
+pub fn lookup(conn: &Conn<'_>, token_sha256: &[u8]) -> Result<Option<SessionLookup>, DbError> {
     let sql = format!(
         "SELECT {APP_COLUMNS}, s.token_sha256, s.app_id, s.identity, s.name, s.device_id,
                 s.expires_at_ms, s.revoked_at_ms,
@@ -112,7 +110,7 @@ pub fn lookup(conn: &Connection, token_sha256: &[u8]) -> Result<Option<SessionLo
 }
 
 /// Revokes one session (logout).
-pub fn revoke(conn: &Connection, token_sha256: &[u8]) -> Result<(), DbError> {
+pub fn revoke(conn: &Conn<'_>, token_sha256: &[u8]) -> Result<(), DbError> {
     conn.execute(
         "UPDATE sessions SET revoked_at_ms = ?2, revoked_reason = 'logout'
          WHERE token_sha256 = ?1 AND revoked_at_ms IS NULL",

@@ -2,7 +2,7 @@
 //!
 //! Every change increments the room's stage version in its transaction.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use super::sql::{params, Conn, OptionalExtension};
 use serde::Serialize;
 
 use super::seats::display_name;
@@ -46,7 +46,7 @@ pub struct StageState {
 }
 
 /// Reads the stage of a room whose owner is `owner`.
-pub fn state(conn: &Connection, app_id: &str, room: &str) -> Result<StageState, DbError> {
+pub fn state(conn: &Conn<'_>, app_id: &str, room: &str) -> Result<StageState, DbError> {
     let owner: Option<String> = conn
         .query_row(
             "SELECT owner_identity FROM rooms WHERE app_id = ?1 AND room_name = ?2",
@@ -63,12 +63,13 @@ pub fn state(conn: &Connection, app_id: &str, room: &str) -> Result<StageState, 
             role: "host",
         });
     }
-    let mut stmt = conn.prepare(
+    let co_hosts: Vec<(String, Option<String>)> = conn.query_map(
         "SELECT identity, name FROM stage_members WHERE app_id = ?1 AND room_name = ?2
          ORDER BY created_at_ms, identity",
+        params![app_id, room],
+        |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
-    for row in stmt.query_map(params![app_id, room], |r| Ok((r.get(0)?, r.get(1)?)))? {
-        let (identity, name): (String, Option<String>) = row?;
+    for (identity, name) in co_hosts {
         if members.iter().any(|m| m.identity == identity) {
             continue;
         }
@@ -78,19 +79,18 @@ pub fn state(conn: &Connection, app_id: &str, room: &str) -> Result<StageState, 
             role: "co_host",
         });
     }
-    let mut stmt = conn.prepare(
+    let requests = conn.query_map(
         "SELECT identity, name, created_at_ms FROM stage_requests WHERE app_id = ?1 AND room_name = ?2
          ORDER BY created_at_ms, identity",
-    )?;
-    let requests = stmt
-        .query_map(params![app_id, room], |r| {
+        params![app_id, room],
+        |r| {
             Ok(StageRequest {
                 identity: r.get(0)?,
                 name: r.get(1)?,
                 created_at_ms: r.get(2)?,
             })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
+        },
+    )?;
     Ok(StageState {
         room_name: room.to_owned(),
         version: versions::current(conn, app_id, room, Counter::Stage)?,
@@ -101,7 +101,7 @@ pub fn state(conn: &Connection, app_id: &str, room: &str) -> Result<StageState, 
 
 /// Whether the identity is a co-host on the stage.
 pub fn is_member(
-    conn: &Connection,
+    conn: &Conn<'_>,
     app_id: &str,
     room: &str,
     identity: &str,
@@ -118,41 +118,28 @@ pub fn is_member(
 
 /// Adds a co-host (idempotent) and drops their request; returns whether the
 /// stage changed.
-pub fn add(
-    conn: &mut Connection,
-    app_id: &str,
-    room: &str,
-    identity: &str,
-) -> Result<bool, DbError> {
-    let tx = conn.transaction()?;
-    let name = display_name(&tx, app_id, identity)?;
-    let added = tx.execute(
-        "INSERT OR IGNORE INTO stage_members (app_id, room_name, identity, name, created_at_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
+pub fn add(conn: &Conn<'_>, app_id: &str, room: &str, identity: &str) -> Result<bool, DbError> {
+    let name = display_name(conn, app_id, identity)?;
+    let added = conn.execute(
+        "INSERT INTO stage_members (app_id, room_name, identity, name, created_at_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
         params![app_id, room, identity, name, now_ms() as i64],
     )?;
-    let dropped = tx.execute(
+    let dropped = conn.execute(
         "DELETE FROM stage_requests WHERE app_id = ?1 AND room_name = ?2 AND identity = ?3",
         params![app_id, room, identity],
     )?;
     let changed = added + dropped > 0;
     if changed {
-        versions::bump(&tx, app_id, room, Counter::Stage)?;
+        versions::bump(conn, app_id, room, Counter::Stage)?;
     }
-    tx.commit()?;
     Ok(changed)
 }
 
 /// Removes a co-host and any request of theirs; returns whether they were on
 /// stage. Nothing is written when they were not.
-pub fn remove(
-    conn: &mut Connection,
-    app_id: &str,
-    room: &str,
-    identity: &str,
-) -> Result<bool, DbError> {
-    let tx = conn.transaction()?;
-    let n = tx.execute(
+pub fn remove(conn: &Conn<'_>, app_id: &str, room: &str, identity: &str) -> Result<bool, DbError> {
+    let n = conn.execute(
         "DELETE FROM stage_members WHERE app_id = ?1 AND room_name = ?2 AND identity = ?3",
         params![app_id, room, identity],
     )?;
@@ -160,38 +147,35 @@ pub fn remove(
         // The route answers 404: nothing is recorded.
         return Ok(false);
     }
-    tx.execute(
+    conn.execute(
         "DELETE FROM stage_requests WHERE app_id = ?1 AND room_name = ?2 AND identity = ?3",
         params![app_id, room, identity],
     )?;
-    versions::bump(&tx, app_id, room, Counter::Stage)?;
-    tx.commit()?;
+    versions::bump(conn, app_id, room, Counter::Stage)?;
     Ok(true)
 }
 
 /// Records a request; returns it when new (`None` for a duplicate or a
 /// co-host already on stage).
 pub fn request(
-    conn: &mut Connection,
+    conn: &Conn<'_>,
     app_id: &str,
     room: &str,
     identity: &str,
 ) -> Result<Option<StageRequest>, DbError> {
-    let tx = conn.transaction()?;
-    if is_member(&tx, app_id, room, identity)? {
+    if is_member(conn, app_id, room, identity)? {
         return Ok(None);
     }
-    let name = display_name(&tx, app_id, identity)?;
+    let name = display_name(conn, app_id, identity)?;
     let at = now_ms() as i64;
-    let n = tx.execute(
-        "INSERT OR IGNORE INTO stage_requests (app_id, room_name, identity, name, created_at_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
+    let n = conn.execute(
+        "INSERT INTO stage_requests (app_id, room_name, identity, name, created_at_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
         params![app_id, room, identity, name, at],
     )?;
     if n > 0 {
-        versions::bump(&tx, app_id, room, Counter::Stage)?;
+        versions::bump(conn, app_id, room, Counter::Stage)?;
     }
-    tx.commit()?;
     Ok((n > 0).then(|| StageRequest {
         identity: identity.to_owned(),
         name,
@@ -201,23 +185,16 @@ pub fn request(
 
 /// Drops a participant who left LiveKit from stage and requests; returns
 /// whether anything changed.
-pub fn forget(
-    conn: &mut Connection,
-    app_id: &str,
-    room: &str,
-    identity: &str,
-) -> Result<bool, DbError> {
-    let tx = conn.transaction()?;
+pub fn forget(conn: &Conn<'_>, app_id: &str, room: &str, identity: &str) -> Result<bool, DbError> {
     let mut n = 0;
     for sql in [
         "DELETE FROM stage_members WHERE app_id = ?1 AND room_name = ?2 AND identity = ?3",
         "DELETE FROM stage_requests WHERE app_id = ?1 AND room_name = ?2 AND identity = ?3",
     ] {
-        n += tx.execute(sql, params![app_id, room, identity])?;
+        n += conn.execute(sql, params![app_id, room, identity])?;
     }
     if n > 0 {
-        versions::bump(&tx, app_id, room, Counter::Stage)?;
+        versions::bump(conn, app_id, room, Counter::Stage)?;
     }
-    tx.commit()?;
     Ok(n > 0)
 }

@@ -76,20 +76,32 @@ pub(crate) async fn authenticate_bearer(state: &AppState, token: &str) -> Result
 }
 
 /// Applies both token buckets for one request.
-pub(crate) fn rate_limit(
+/// On a cluster node the buckets are shared by every node (in Redis); if
+/// Redis cannot answer, the request is admitted (as a restarted engine
+/// would, with full buckets) rather than the API going down with it.
+pub(crate) async fn rate_limit(
     state: &AppState,
     app: &AppRecord,
     identity: &str,
 ) -> Result<(), ApiError> {
-    state
-        .limiter
-        .check(
-            &app.app_id,
-            identity,
-            app.per_user_per_minute,
-            app.per_app_per_minute,
-        )
-        .map_err(|l| ApiError::rate_limited(l.retry_after.as_millis().max(1) as u64))
+    let (user_rate, app_rate) = (app.per_user_per_minute, app.per_app_per_minute);
+    let verdict = match state.hub.cluster() {
+        Some(link) => match link
+            .limiter
+            .check(&app.app_id, identity, user_rate, app_rate)
+            .await
+        {
+            Ok(verdict) => verdict,
+            Err(e) => {
+                tracing::warn!(error = %e, "shared rate limit unavailable; admitted");
+                Ok(())
+            }
+        },
+        None => state
+            .limiter
+            .check(&app.app_id, identity, user_rate, app_rate),
+    };
+    verdict.map_err(|l| ApiError::rate_limited(l.retry_after.as_millis().max(1) as u64))
 }
 
 /// App headers sent next to a bearer must name the bearer's app (so a bearer
@@ -116,7 +128,7 @@ impl FromRequestParts<AppState> for User {
             bearer(&parts.headers).ok_or_else(|| ApiError::unauthenticated("missing bearer"))?;
         let user = authenticate_bearer(state, &token).await?;
         check_app_headers(&parts.headers, &user.app)?;
-        rate_limit(state, &user.app, &user.session.identity)?;
+        rate_limit(state, &user.app, &user.session.identity).await?;
         Ok(user)
     }
 }

@@ -11,7 +11,8 @@ use super::extract::{ApiPath, JsonBody};
 use super::room_caller::RoomCaller;
 use super::token::livekit_room;
 use crate::db::seats::{self, Outcome, Refusal, SeatsState, MAX_SEATS};
-use crate::db::DbError;
+use crate::db::sql::Conn;
+use crate::db::{DbError, TxFailure};
 use crate::signal::protocol::seats_message;
 use crate::state::AppState;
 
@@ -35,31 +36,54 @@ async fn read_state(state: &AppState, app_id: &str, room: &str) -> Result<SeatsS
     Ok(state.db.call(move |c| seats::state(c, &a, &r)).await?)
 }
 
-/// Runs a seat operation and, when it was not refused, reads the state under
-/// the same lock: the state (and its `version`) is exactly the one the
-/// operation produced, even with other changes racing.
+/// How the transaction of a seat operation ends other than stored: a
+/// storage failure, or a refusal (rolled back like one).
+enum SeatTx {
+    Db(DbError),
+    Refused(Refusal),
+}
+
+impl From<DbError> for SeatTx {
+    fn from(e: DbError) -> Self {
+        SeatTx::Db(e)
+    }
+}
+
+impl TxFailure for SeatTx {
+    fn as_db_error(&self) -> Option<&DbError> {
+        match self {
+            SeatTx::Db(e) => Some(e),
+            SeatTx::Refused(_) => None,
+        }
+    }
+}
+
+/// Runs a seat operation and, when it was not refused, reads the state in
+/// the same transaction: the state (and its `version`) is exactly the one
+/// the operation produced, even with other changes racing. A refusal rolls
+/// the transaction back.
 async fn apply<T, F>(
     state: &AppState,
     caller: &RoomCaller,
-    op: F,
+    mut op: F,
 ) -> Result<(T, SeatsState), ApiError>
 where
     T: Send + 'static,
-    F: FnOnce(&mut rusqlite::Connection, &str, &str) -> Result<Outcome<T>, DbError>
-        + Send
-        + 'static,
+    F: FnMut(&Conn<'_>, &str, &str) -> Result<Outcome<T>, DbError> + Send + 'static,
 {
     let (a, r) = (caller.app_id.clone(), caller.room.clone());
     let out = state
         .db
-        .call(move |c| {
-            Ok(match op(c, &a, &r)? {
-                Ok(v) => Ok((v, seats::state(c, &a, &r)?)),
-                Err(refusal) => Err(refusal),
-            })
+        .transact(move |c| match op(c, &a, &r)? {
+            Ok(v) => Ok((v, seats::state(c, &a, &r)?)),
+            Err(refusal) => Err(SeatTx::Refused(refusal)),
         })
-        .await??;
-    Ok(out)
+        .await;
+    match out {
+        Ok(out) => Ok(out),
+        Err(SeatTx::Refused(refusal)) => Err(refusal.into()),
+        Err(SeatTx::Db(e)) => Err(e.into()),
+    }
 }
 
 /// Applies publish changes in LiveKit, then pushes `current` (when `push`)

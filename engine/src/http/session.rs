@@ -135,7 +135,7 @@ pub(crate) async fn admit_identity(
     if banned {
         return Err(ApiError::banned());
     }
-    rate_limit(state, app, identity)
+    rate_limit(state, app, identity).await
 }
 
 /// Stores a new session and returns its bearer.
@@ -198,9 +198,13 @@ pub async fn revoke(State(state): State<AppState>, user: User) -> Result<StatusC
         .db
         .call(move |c| crate::db::sessions::revoke(c, &hash))
         .await?;
-    state
-        .hub
-        .close_session(&user.session.token_sha256, 4401, "unauthenticated");
+    state.hub.close_session(
+        &user.app.app_id,
+        &user.session.identity,
+        &user.session.token_sha256,
+        4401,
+        "unauthenticated",
+    );
     Ok(StatusCode::NO_CONTENT)
 }
 

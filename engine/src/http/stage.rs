@@ -14,6 +14,7 @@ use super::errors::ApiError;
 use super::extract::{ApiPath, JsonBody};
 use super::room_caller::RoomCaller;
 use super::token::livekit_room;
+use crate::db::sql::Conn;
 use crate::db::stage::{self, StageState};
 use crate::livekit::{set_publish, Applied};
 use crate::state::AppState;
@@ -35,18 +36,16 @@ async fn read(state: &AppState, caller: &RoomCaller) -> Result<StageState, ApiEr
     Ok(state.db.call(move |c| stage::state(c, &a, &r)).await?)
 }
 
-/// Runs a stage change and reads the stage under the same lock, so the state
-/// (and its `version`) is exactly the one the change produced.
+/// Runs a stage change and reads the stage in the same transaction, so the
+/// state (and its `version`) is exactly the one the change produced.
 async fn apply<T, F>(
     state: &AppState,
     caller: &RoomCaller,
-    op: F,
+    mut op: F,
 ) -> Result<(T, StageState), ApiError>
 where
     T: Send + 'static,
-    F: FnOnce(&mut rusqlite::Connection, &str, &str) -> Result<T, crate::db::DbError>
-        + Send
-        + 'static,
+    F: FnMut(&Conn<'_>, &str, &str) -> Result<T, crate::db::DbError> + Send + 'static,
 {
     let (a, r) = (caller.app_id.clone(), caller.room.clone());
     Ok(state
@@ -68,7 +67,7 @@ fn push(state: &AppState, caller: &RoomCaller, current: StageState) -> Json<Stag
 
 /// The `stage.updated` a new subscriber of a live stream room gets first.
 pub(crate) fn initial(
-    conn: &rusqlite::Connection,
+    conn: &Conn<'_>,
     app_id: &str,
     room: &str,
 ) -> Result<String, crate::db::DbError> {

@@ -1,13 +1,15 @@
 //! Push dispatch (engine-api.md §4): a call rings the callee's devices
 //! through APNs (VoIP) and FCM, and a chat message notifies offline members
 //! (APNs alert, FCM notification; chat-api.md), via a durable outbox in
-//! SQLite.
+//! the database.
 //!
 //! The hooks here run inside the database closures of the call routes: the
 //! call pushes are queued in the transaction that inserts the call, and a
 //! transition out of ringing drops the unsent ones and queues `call_ended`
-//! for the FCM devices that were rung. The [`dispatcher`] does the sending,
-//! off the request path.
+//! for the FCM devices that were rung. They only write rows (a closure may
+//! run again on PostgreSQL); the caller wakes the dispatcher ([`wake`]) once
+//! the transaction committed. The [`dispatcher`] does the sending, off the
+//! request path.
 
 mod apns;
 pub mod config;
@@ -17,13 +19,13 @@ pub(crate) mod jwt;
 pub(crate) mod outbox;
 mod payload;
 
-use rusqlite::Connection;
 use tokio::sync::Notify;
 
 use self::config::PushConfig;
 use self::outbox::{NewPush, APNS, APNS_VOIP, FCM, KIND_CALL};
 use self::payload::{is_apns_token, CALL_ENDED_TTL_MS, CHAT_MESSAGE_TTL_MS};
 use crate::db::calls::CallRecord;
+use crate::db::sql::Conn;
 use crate::db::DbError;
 use crate::ids::{now_ms, random_b64};
 use crate::state::AppState;
@@ -92,10 +94,11 @@ impl Push {
 
 /// In the transaction that inserts `call`: queues a call push to every
 /// `apns_voip` / `fcm` token of the callee whose service is configured, due
-/// now and dropped at the ring deadline.
+/// now and dropped at the ring deadline. The caller [`wake`]s the dispatcher
+/// after the commit.
 pub(crate) fn call_created(
     push: &Push,
-    conn: &Connection,
+    conn: &Conn<'_>,
     call: &CallRecord,
     ring_timeout_ms: u64,
 ) -> Result<(), DbError> {
@@ -131,7 +134,6 @@ pub(crate) fn call_created(
     }
     if queued > 0 {
         tracing::info!(call_id = %call.call_id, pushes = queued, "call pushes queued");
-        push.wake.notify_one();
     }
     Ok(())
 }
@@ -142,7 +144,7 @@ pub(crate) fn call_created(
 /// were queued.
 pub(crate) fn chat_message_sent(
     push: &Push,
-    conn: &Connection,
+    conn: &Conn<'_>,
     app_id: &str,
     message_id: &str,
     recipient: &str,
@@ -177,47 +179,53 @@ pub(crate) fn chat_message_sent(
     Ok(queued)
 }
 
-/// Wakes the dispatcher after a transaction queued chat notifications.
+/// Wakes the dispatcher after a transaction queued pushes (call pushes,
+/// `call_ended`, chat notifications): only once it committed, so the
+/// dispatcher's next claim sees the rows.
 pub(crate) fn wake(push: &Push) {
     push.wake.notify_one();
 }
 
-/// After committed transitions of calls (same database closure): for each
-/// one out of ringing, unsent call pushes are dropped and `call_ended` is
-/// queued to the FCM devices that were rung. Failures are logged (the
-/// transition stands).
-pub(crate) fn calls_changed(push: &Push, conn: &Connection, changes: &[CallRecord]) {
+/// With transitions of calls, in their transaction: for each one out of
+/// ringing, unsent call pushes are dropped and `call_ended` is queued to the
+/// FCM devices that were rung. Returns whether any `call_ended` was queued
+/// (the caller then [`wake`]s the dispatcher after the commit). A failure
+/// fails the transaction, transition included: on PostgreSQL a failed
+/// statement aborts the whole transaction anyway, and a serialization
+/// failure must reach [`crate::db::Db::call`] to be retried.
+pub(crate) fn calls_changed(
+    push: &Push,
+    conn: &Conn<'_>,
+    changes: &[CallRecord],
+) -> Result<bool, DbError> {
     if !push.enabled() {
-        return;
+        return Ok(false);
     }
     let now = now_ms();
+    let mut queued = false;
     for call in changes {
         let Some((reason, answered_by)) = payload::ending(call) else {
             continue;
         };
-        match outbox::call_over(
+        let over = outbox::call_over(
             conn,
             &call.call_id,
             reason,
             answered_by.as_deref(),
             now,
             CALL_ENDED_TTL_MS,
-        ) {
-            Ok(over) => {
-                if over.dropped > 0 {
-                    tracing::info!(call_id = %call.call_id, dropped = over.dropped,
-                        "unsent call pushes dropped: the call stopped ringing");
-                }
-                if over.queued > 0 {
-                    tracing::info!(call_id = %call.call_id, pushes = over.queued, reason,
-                        "call_ended pushes queued");
-                    push.wake.notify_one();
-                }
-            }
-            Err(e) => tracing::error!(error = %e, call_id = %call.call_id,
-                "push outbox update failed"),
+        )?;
+        if over.dropped > 0 {
+            tracing::info!(call_id = %call.call_id, dropped = over.dropped,
+                "unsent call pushes dropped: the call stopped ringing");
+        }
+        if over.queued > 0 {
+            tracing::info!(call_id = %call.call_id, pushes = over.queued, reason,
+                "call_ended pushes queued");
+            queued = true;
         }
     }
+    Ok(queued)
 }
 
 /// On start, before pending calls are resumed: drops queued pushes of

@@ -1,7 +1,7 @@
-//! The push outbox in SQLite (`push_outbox`, `push_deliveries`): queueing,
+//! The push outbox (`push_outbox`, `push_deliveries`): queueing,
 //! claiming by lease, and what each outcome does to the rows.
 
-use rusqlite::{params, Connection, Row, TransactionBehavior};
+use crate::db::sql::{params, Conn, Row};
 
 use crate::chat::db::PushContext;
 use crate::db::calls::{self, CallRecord};
@@ -35,11 +35,12 @@ pub struct NewPush<'a> {
 
 /// Queues a push, due now. False when the same (call, kind, token) is
 /// already queued.
-pub fn enqueue(conn: &Connection, push: &NewPush<'_>, now: u64) -> Result<bool, DbError> {
+pub fn enqueue(conn: &Conn<'_>, push: &NewPush<'_>, now: u64) -> Result<bool, DbError> {
     let n = conn.execute(
-        "INSERT OR IGNORE INTO push_outbox (app_id, call_id, kind, platform, token, device_id,
+        "INSERT INTO push_outbox (app_id, call_id, kind, platform, token, device_id,
              reason, created_at_ms, expires_at_ms, next_attempt_at_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?8)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?8)
+         ON CONFLICT DO NOTHING",
         params![
             push.app_id,
             push.call_id,
@@ -60,7 +61,7 @@ pub fn enqueue(conn: &Connection, push: &NewPush<'_>, now: u64) -> Result<bool, 
 /// when it is queued already.
 #[allow(clippy::too_many_arguments)]
 pub fn enqueue_chat(
-    conn: &Connection,
+    conn: &Conn<'_>,
     app_id: &str,
     message_id: &str,
     platform: &str,
@@ -70,13 +71,12 @@ pub fn enqueue_chat(
     expires_at_ms: u64,
     now: u64,
 ) -> Result<bool, DbError> {
-    let n = conn
-        .prepare_cached(
-            "INSERT OR IGNORE INTO push_outbox (app_id, call_id, kind, platform, token, device_id,
-                 recipient_identity, created_at_ms, expires_at_ms, next_attempt_at_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?8)",
-        )?
-        .execute(params![
+    let n = conn.execute(
+        "INSERT INTO push_outbox (app_id, call_id, kind, platform, token, device_id,
+             recipient_identity, created_at_ms, expires_at_ms, next_attempt_at_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?8)
+         ON CONFLICT DO NOTHING",
+        params![
             app_id,
             message_id,
             KIND_CHAT_MESSAGE,
@@ -86,7 +86,8 @@ pub fn enqueue_chat(
             recipient,
             now as i64,
             expires_at_ms as i64,
-        ])?;
+        ],
+    )?;
     Ok(n > 0)
 }
 
@@ -95,26 +96,21 @@ pub type TokenRow = (String, String, Option<String>);
 
 /// The tokens of `identity` on the given platforms, oldest registration first.
 pub fn tokens_of(
-    conn: &Connection,
+    conn: &Conn<'_>,
     app_id: &str,
     identity: &str,
     platforms: &[&str],
 ) -> Result<Vec<TokenRow>, DbError> {
-    let mut stmt = conn.prepare_cached(
+    let rows: Vec<TokenRow> = conn.query_map(
         "SELECT platform, token, device_id FROM push_tokens
          WHERE app_id = ?1 AND identity = ?2 ORDER BY updated_at_ms, token",
+        params![app_id, identity],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
     )?;
-    let rows = stmt.query_map(params![app_id, identity], |r| {
-        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-    })?;
-    let mut out = Vec::new();
-    for row in rows {
-        let row: TokenRow = row?;
-        if platforms.contains(&row.0.as_str()) {
-            out.push(row);
-        }
-    }
-    Ok(out)
+    Ok(rows
+        .into_iter()
+        .filter(|row| platforms.contains(&row.0.as_str()))
+        .collect())
 }
 
 /// A claimed row, with what its payload needs.
@@ -175,7 +171,7 @@ struct Candidate {
     recipient: Option<String>,
 }
 
-fn candidate(r: &Row<'_>) -> rusqlite::Result<Candidate> {
+fn candidate(r: &Row) -> Result<Candidate, DbError> {
     Ok(Candidate {
         push_id: r.get(0)?,
         app_id: r.get(1)?,
@@ -191,38 +187,36 @@ fn candidate(r: &Row<'_>) -> rusqlite::Result<Candidate> {
     })
 }
 
-/// In one transaction: takes up to `limit` due rows whose lease is free,
+/// In the caller's transaction: takes up to `limit` due rows whose lease is free,
 /// leasing each to `owner` until `now + lease_ms` by a conditional update
 /// (another engine sharing the table cannot take it meanwhile). Due rows past
 /// their deadline, and call pushes of a call that is no longer ringing, are
 /// deleted instead.
 pub fn claim_due(
-    conn: &mut Connection,
+    conn: &Conn<'_>,
     owner: &str,
     now: u64,
     lease_ms: u64,
     limit: usize,
 ) -> Result<Batch, DbError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut batch = Batch::default();
-    let candidates: Vec<Candidate> = tx
-        .prepare_cached(
-            "SELECT push_id, app_id, call_id, kind, platform, token, device_id, reason,
-                    expires_at_ms, attempts, recipient_identity
-             FROM push_outbox
-             WHERE next_attempt_at_ms <= ?1 AND (lease_until_ms IS NULL OR lease_until_ms <= ?1)
-             ORDER BY next_attempt_at_ms, push_id LIMIT ?2",
-        )?
-        .query_map(params![now as i64, limit as i64], candidate)?
-        .collect::<Result<_, _>>()?;
+    let candidates: Vec<Candidate> = conn.query_map(
+        "SELECT push_id, app_id, call_id, kind, platform, token, device_id, reason,
+                expires_at_ms, attempts, recipient_identity
+         FROM push_outbox
+         WHERE next_attempt_at_ms <= ?1 AND (lease_until_ms IS NULL OR lease_until_ms <= ?1)
+         ORDER BY next_attempt_at_ms, push_id LIMIT ?2",
+        params![now as i64, limit as i64],
+        candidate,
+    )?;
     for c in candidates {
         let (mut call, mut chat) = (None, None);
         if c.kind == KIND_CHAT_MESSAGE {
             if let Some(recipient) = &c.recipient {
-                chat = crate::chat::db::push_context(&tx, &c.app_id, &c.call_id, recipient)?;
+                chat = crate::chat::db::push_context(conn, &c.app_id, &c.call_id, recipient)?;
             }
         } else {
-            call = calls::get(&tx, &c.app_id, &c.call_id)?;
+            call = calls::get(conn, &c.app_id, &c.call_id)?;
         }
         let why = if now >= c.expires_at_ms {
             Some("expired")
@@ -234,7 +228,7 @@ pub fn claim_due(
             None
         };
         if let Some(why) = why {
-            tx.execute(
+            conn.execute(
                 "DELETE FROM push_outbox WHERE push_id = ?1",
                 params![c.push_id],
             )?;
@@ -248,7 +242,7 @@ pub fn claim_due(
             });
             continue;
         }
-        let n = tx.execute(
+        let n = conn.execute(
             "UPDATE push_outbox SET lease_owner = ?2, lease_until_ms = ?3, attempts = attempts + 1
              WHERE push_id = ?1 AND (lease_until_ms IS NULL OR lease_until_ms <= ?4)",
             params![
@@ -275,21 +269,22 @@ pub fn claim_due(
             });
         }
     }
-    batch.next_due_ms = tx
+    batch.next_due_ms = conn
         .query_row(
-            "SELECT MIN(MAX(next_attempt_at_ms, COALESCE(lease_until_ms, 0))) FROM push_outbox",
-            [],
+            "SELECT MIN(CASE WHEN next_attempt_at_ms >= COALESCE(lease_until_ms, 0)
+                             THEN next_attempt_at_ms ELSE lease_until_ms END)
+             FROM push_outbox",
+            params![],
             |r| r.get::<_, Option<i64>>(0),
         )?
         .map(|v| v.max(0) as u64);
-    tx.commit()?;
     Ok(batch)
 }
 
 /// After a failed attempt: due again at `at_ms`, lease released. False when
 /// the row is gone (the call ended meanwhile) or leased by someone else.
 pub fn reschedule(
-    conn: &Connection,
+    conn: &Conn<'_>,
     push_id: i64,
     owner: &str,
     at_ms: u64,
@@ -305,7 +300,7 @@ pub fn reschedule(
 }
 
 /// Deletes a row (done with, one way or another).
-pub fn remove(conn: &Connection, push_id: i64) -> Result<bool, DbError> {
+pub fn remove(conn: &Conn<'_>, push_id: i64) -> Result<bool, DbError> {
     Ok(conn.execute(
         "DELETE FROM push_outbox WHERE push_id = ?1",
         params![push_id],
@@ -321,26 +316,29 @@ pub type Ending = Option<(&'static str, Option<String>)>;
 /// stopped ringing while the push was in flight, queues that `call_ended`
 /// right away. Returns whether a `call_ended` was queued.
 pub fn delivered(
-    conn: &mut Connection,
+    conn: &Conn<'_>,
     row: &Claimed,
     now: u64,
     ending: impl Fn(&CallRecord) -> Ending,
     ended_ttl_ms: u64,
 ) -> Result<bool, DbError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    tx.execute(
+    conn.execute(
         "DELETE FROM push_outbox WHERE push_id = ?1",
         params![row.push_id],
     )?;
     let mut queued = false;
     if row.kind == KIND_CALL && row.platform == FCM {
-        if let Some(call) = calls::get(&tx, &row.app_id, &row.call_id)? {
+        if let Some(call) = calls::get(conn, &row.app_id, &row.call_id)? {
             match ending(&call) {
                 None => {
-                    tx.execute(
-                        "INSERT OR REPLACE INTO push_deliveries
+                    conn.execute(
+                        "INSERT INTO push_deliveries
                              (call_id, token, app_id, platform, device_id, delivered_at_ms)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                         ON CONFLICT (call_id, token) DO UPDATE SET
+                             app_id = excluded.app_id, platform = excluded.platform,
+                             device_id = excluded.device_id,
+                             delivered_at_ms = excluded.delivered_at_ms",
                         params![
                             row.call_id,
                             row.token,
@@ -354,7 +352,7 @@ pub fn delivered(
                 Some((reason, skip)) => {
                     if skip.is_none() || skip != row.device_id {
                         queued = enqueue(
-                            &tx,
+                            conn,
                             &NewPush {
                                 app_id: &row.app_id,
                                 call_id: &row.call_id,
@@ -372,27 +370,24 @@ pub fn delivered(
             }
         }
     }
-    tx.commit()?;
     Ok(queued)
 }
 
 /// The provider says `token` is dead: forgets it (registration, queued rows,
 /// deliveries). Returns whether a registration was deleted.
-pub fn forget_token(conn: &mut Connection, app_id: &str, token: &str) -> Result<bool, DbError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let n = tx.execute(
+pub fn forget_token(conn: &Conn<'_>, app_id: &str, token: &str) -> Result<bool, DbError> {
+    let n = conn.execute(
         "DELETE FROM push_tokens WHERE app_id = ?1 AND token = ?2",
         params![app_id, token],
     )?;
-    tx.execute(
+    conn.execute(
         "DELETE FROM push_outbox WHERE app_id = ?1 AND token = ?2",
         params![app_id, token],
     )?;
-    tx.execute(
+    conn.execute(
         "DELETE FROM push_deliveries WHERE app_id = ?1 AND token = ?2",
         params![app_id, token],
     )?;
-    tx.commit()?;
     Ok(n > 0)
 }
 
@@ -409,7 +404,7 @@ pub struct Over {
 /// `call_ended` (`reason`) to every device its call push was delivered to,
 /// except `skip_device`; those deliveries are consumed.
 pub fn call_over(
-    conn: &Connection,
+    conn: &Conn<'_>,
     call_id: &str,
     reason: &str,
     skip_device: Option<&str>,
@@ -420,15 +415,12 @@ pub fn call_over(
         "DELETE FROM push_outbox WHERE call_id = ?1 AND kind = ?2",
         params![call_id, KIND_CALL],
     )?;
-    let delivered: Vec<(String, String, String, Option<String>)> = conn
-        .prepare_cached(
-            "SELECT app_id, platform, token, device_id FROM push_deliveries
-             WHERE call_id = ?1 ORDER BY delivered_at_ms, token",
-        )?
-        .query_map(params![call_id], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-        })?
-        .collect::<Result<_, _>>()?;
+    let delivered: Vec<(String, String, String, Option<String>)> = conn.query_map(
+        "SELECT app_id, platform, token, device_id FROM push_deliveries
+         WHERE call_id = ?1 ORDER BY delivered_at_ms, token",
+        params![call_id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+    )?;
     let mut queued = 0;
     for (app_id, platform, token, device_id) in &delivered {
         if skip_device.is_some() && skip_device == device_id.as_deref() {
@@ -457,7 +449,7 @@ pub fn call_over(
 
 /// Gives back every lease `owner` holds (a clean shutdown), so the rows are
 /// due again at once for whoever runs next.
-pub fn release_leases(conn: &Connection, owner: &str) -> Result<usize, DbError> {
+pub fn release_leases(conn: &Conn<'_>, owner: &str) -> Result<usize, DbError> {
     Ok(conn.execute(
         "UPDATE push_outbox SET lease_owner = NULL, lease_until_ms = NULL WHERE lease_owner = ?1",
         params![owner],
@@ -466,13 +458,14 @@ pub fn release_leases(conn: &Connection, owner: &str) -> Result<usize, DbError> 
 
 /// On start: deletes rows and deliveries of platforms this engine has no
 /// credentials for (they could never be sent).
-pub fn prune_platforms(conn: &Connection, enabled: &[&str]) -> Result<usize, DbError> {
+pub fn prune_platforms(conn: &Conn<'_>, enabled: &[&str]) -> Result<usize, DbError> {
     let mut deleted = 0;
     for table in ["push_outbox", "push_deliveries"] {
-        let mut stmt = conn.prepare(&format!("SELECT DISTINCT platform FROM {table}"))?;
-        let platforms: Vec<String> = stmt
-            .query_map([], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
+        let platforms: Vec<String> = conn.query_map(
+            &format!("SELECT DISTINCT platform FROM {table}"),
+            params![],
+            |r| r.get(0),
+        )?;
         for p in platforms {
             if !enabled.contains(&p.as_str()) {
                 deleted += conn.execute(

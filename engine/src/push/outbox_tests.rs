@@ -39,7 +39,7 @@ fn record(status: Status) -> CallRecord {
     }
 }
 
-fn set_status(c: &Connection, status: &str, device: Option<&str>) {
+fn set_status(c: &Conn<'_>, status: &str, device: Option<&str>) {
     c.execute(
         "UPDATE calls SET status = ?1, answered_by_device = ?2,
              answered_at_ms = CASE WHEN ?1 = 'active' THEN 1 ELSE answered_at_ms END",
@@ -66,13 +66,13 @@ fn push<'a>(
     }
 }
 
-fn rows(c: &Connection) -> Vec<(String, String, Option<String>)> {
-    c.prepare("SELECT kind, token, reason FROM push_outbox ORDER BY push_id")
-        .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
+fn rows(c: &Conn<'_>) -> Vec<(String, String, Option<String>)> {
+    c.query_map(
+        "SELECT kind, token, reason FROM push_outbox ORDER BY push_id",
+        params![],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )
+    .unwrap()
 }
 
 #[test]

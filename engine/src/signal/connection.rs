@@ -64,7 +64,7 @@ pub async fn run(state: AppState, socket: WebSocket, token: Option<String>) {
     if !user.app.signaling_enabled() {
         return close_now(socket, 4403, "feature_disabled:signaling".into()).await;
     }
-    if let Err(e) = rate_limit(&state, &user.app, &user.session.identity) {
+    if let Err(e) = rate_limit(&state, &user.app, &user.session.identity).await {
         let wait = e.retry_after_ms().unwrap_or(1000);
         return close_now(socket, 4429, format!("rate_limited:{wait}")).await;
     }
@@ -74,9 +74,14 @@ pub async fn run(state: AppState, socket: WebSocket, token: Option<String>) {
     let view = session_view(&user.app, &user.session);
     let app_id = user.app.app_id.clone();
     let identity = user.session.identity.clone();
-    let reg = state
+    let mut reg = state
         .hub
         .register(&app_id, &identity, &user.session.token_sha256, tx.clone());
+    // On a cluster node: `hello` only once this node hears the user's
+    // channel, so whatever the client fetches after `hello` and whatever is
+    // published after that both reach it.
+    let subscribed = std::mem::take(&mut reg.subscribed);
+    subscribed.wait().await;
     // `hello` goes through the queue first; register() only fans out to
     // *other* connections, so nothing can precede it on this one.
     let hello = protocol::hello_message(&view, heartbeat.as_millis() as u64, reg.id);
@@ -295,14 +300,16 @@ async fn handle_text(
         }
         ClientMessage::RoomUnsubscribe(room) => state.hub.unsubscribe_room(id, &room),
         ClientMessage::RoomSubscribe(room) => {
-            if !state.hub.subscribe_room(id, &room) {
+            let Some(subscribed) = state.hub.subscribe_room(id, &room) else {
                 let msg = protocol::error_message(
                     "invalid_argument",
                     "too many room subscriptions on this connection",
                     reference.as_ref(),
                 );
                 return reply(state, id, replies, msg).await;
-            }
+            };
+            // Heard before the state is read: no change falls in between.
+            subscribed.wait().await;
             // The current state first (rooms of other types or not yet
             // known get no initial message).
             if let Some(text) =
@@ -312,7 +319,7 @@ async fn handle_text(
             }
         }
         ClientMessage::Watch(identities) => {
-            let states = match state.hub.watch(id, &identities) {
+            let (mut states, subscribed) = match state.hub.watch(id, &identities) {
                 Ok(s) => s,
                 Err(message) => {
                     let msg =
@@ -320,6 +327,21 @@ async fn handle_text(
                     return reply(state, id, replies, msg).await;
                 }
             };
+            // Heard before presence is read: no change falls in between.
+            subscribed.wait().await;
+            if state.hub.cluster().is_some() {
+                let away: Vec<String> = states
+                    .iter()
+                    .filter(|(_, online, _)| !online)
+                    .map(|(i, _, _)| i.clone())
+                    .collect();
+                let elsewhere = crate::cluster::online_flags(state, app_id, &away).await;
+                for (identity, online) in away.iter().zip(elsewhere) {
+                    if let Some(s) = states.iter_mut().find(|s| &s.0 == identity) {
+                        s.1 = online;
+                    }
+                }
+            }
             let offline: Vec<String> = states
                 .iter()
                 .filter(|(_, online, cached)| !online && cached.is_none())

@@ -2,15 +2,22 @@
 //! bounded outbound queues and targeted closes (ban, logout, plan change).
 //!
 //! Everything here is synchronous under one mutex and never awaits, so it can
-//! be called from handlers and socket tasks alike.
+//! be called from handlers and socket tasks alike. On a node of a cluster
+//! (crate::cluster) every delivery also goes to the other nodes, and the hub
+//! subscribes this node to the channels of the users, rooms and watched
+//! identities it holds sockets for; what other nodes publish comes back in
+//! through [`Hub::deliver`].
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::protocol::presence_message;
+use crate::cluster::bus::{presence_channel, room_channel, user_channel, Event};
+use crate::cluster::presence::Change;
+use crate::cluster::ClusterLink;
 
 /// Why and how a connection is to be closed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +64,8 @@ pub struct Hub {
     next_id: AtomicU64,
     /// Chat typing state (in memory only; chat-api.md).
     pub(crate) typing: crate::chat::typing::Registry,
+    /// Set once at start on a node of a cluster.
+    cluster: std::sync::OnceLock<ClusterLink>,
 }
 
 /// Handle a socket task keeps for its own connection.
@@ -65,6 +74,24 @@ pub struct Registration {
     pub id: u64,
     /// Close requests for this connection.
     pub kill_rx: watch::Receiver<Option<CloseReason>>,
+    /// On a cluster node: completes once this node hears the user's channel
+    /// (nothing published after that can miss this connection).
+    pub subscribed: Subscribed,
+}
+
+/// Completes when this node's pending channel subscriptions are confirmed
+/// (at once on a single node).
+#[derive(Default)]
+pub struct Subscribed(Vec<oneshot::Receiver<()>>);
+
+impl Subscribed {
+    /// Waits for the confirmations (a lost one, when Redis is gone, counts
+    /// as done: the socket is closed with 1012 then anyway).
+    pub async fn wait(self) {
+        for ack in self.0 {
+            let _ = ack.await;
+        }
+    }
 }
 
 impl Inner {
@@ -138,10 +165,28 @@ impl Hub {
         );
         let set = inner.by_user.entry(user.clone()).or_default();
         set.insert(id);
-        if set.len() == 1 {
-            inner.fan_out_presence(&user, true, None);
+        let first_here = set.len() == 1;
+        let mut subscribed = Subscribed::default();
+        match self.cluster() {
+            Some(link) if first_here => {
+                subscribed
+                    .0
+                    .push(link.bus.subscribe(user_channel(app_id, identity)));
+                // Online is announced once Redis says no node had the user.
+                link.presence.change(Change::Up {
+                    app: app_id.to_owned(),
+                    identity: identity.to_owned(),
+                });
+            }
+            Some(_) => {}
+            None if first_here => inner.fan_out_presence(&user, true, None),
+            None => {}
         }
-        Registration { id, kill_rx }
+        Registration {
+            id,
+            kill_rx,
+            subscribed,
+        }
     }
 
     /// Removes a connection. Returns the time the user went offline if this
@@ -155,6 +200,7 @@ impl Hub {
                 set.remove(&id);
                 if set.is_empty() {
                     inner.watchers.remove(&key);
+                    self.leave_channel(presence_channel(&key.0, &key.1));
                 }
             }
         }
@@ -164,6 +210,7 @@ impl Hub {
                 set.remove(&id);
                 if set.is_empty() {
                     inner.room_subs.remove(&key);
+                    self.leave_channel(room_channel(&key.0, &key.1));
                 }
             }
         }
@@ -180,7 +227,19 @@ impl Hub {
         inner.by_user.remove(&conn.user);
         let at = crate::ids::now_ms();
         inner.last_seen.insert(conn.user.clone(), at);
-        inner.fan_out_presence(&conn.user, false, Some(at));
+        match self.cluster() {
+            Some(link) => {
+                link.bus
+                    .unsubscribe(user_channel(&conn.user.0, &conn.user.1));
+                // Offline is announced once Redis says no node has the user.
+                link.presence.change(Change::Down {
+                    app: conn.user.0.clone(),
+                    identity: conn.user.1.clone(),
+                    at_ms: at,
+                });
+            }
+            None => inner.fan_out_presence(&conn.user, false, Some(at)),
+        }
         Some(at)
     }
 
@@ -191,14 +250,18 @@ impl Hub {
 
     /// Adds watched identities; returns for each whether it is online now and
     /// its in-memory last-seen time, or an error if the cap would be exceeded.
+    /// On a cluster node, `online` is whether the identity has a socket on
+    /// *this* node, and the returned [`Subscribed`] completes once this node
+    /// hears the identities' presence channels.
     pub fn watch(
         &self,
         id: u64,
         identities: &[String],
-    ) -> Result<Vec<(String, bool, Option<u64>)>, String> {
+    ) -> Result<(Vec<(String, bool, Option<u64>)>, Subscribed), String> {
         let mut inner = self.lock();
+        let mut subscribed = Subscribed::default();
         let Some(conn) = inner.conns.get_mut(&id) else {
-            return Ok(vec![]);
+            return Ok((vec![], subscribed));
         };
         let new: HashSet<&String> = identities
             .iter()
@@ -214,11 +277,19 @@ impl Hub {
         let mut out = Vec::with_capacity(identities.len());
         for i in identities {
             let key = (app_id.clone(), i.clone());
-            inner.watchers.entry(key.clone()).or_default().insert(id);
+            let watchers = inner.watchers.entry(key.clone()).or_default();
+            if watchers.is_empty() {
+                if let Some(link) = self.cluster() {
+                    subscribed
+                        .0
+                        .push(link.bus.subscribe(presence_channel(&app_id, i)));
+                }
+            }
+            watchers.insert(id);
             let online = inner.by_user.contains_key(&key);
             out.push((i.clone(), online, inner.last_seen.get(&key).copied()));
         }
-        Ok(out)
+        Ok((out, subscribed))
     }
 
     /// Removes watched identities.
@@ -237,24 +308,35 @@ impl Hub {
                 set.remove(&id);
                 if set.is_empty() {
                     inner.watchers.remove(&key);
+                    self.leave_channel(presence_channel(&app_id, i));
                 }
             }
         }
     }
 
-    /// Subscribes a connection to a room's events; false at the cap.
-    pub fn subscribe_room(&self, id: u64, room: &str) -> bool {
+    /// Subscribes a connection to a room's events; None at the cap. The
+    /// [`Subscribed`] completes once this node hears the room's channel.
+    pub fn subscribe_room(&self, id: u64, room: &str) -> Option<Subscribed> {
         let mut inner = self.lock();
+        let mut subscribed = Subscribed::default();
         let Some(conn) = inner.conns.get_mut(&id) else {
-            return true;
+            return Some(subscribed);
         };
         if !conn.rooms.contains(room) && conn.rooms.len() >= MAX_ROOMS {
-            return false;
+            return None;
         }
         conn.rooms.insert(room.to_owned());
         let key = (conn.user.0.clone(), room.to_owned());
-        inner.room_subs.entry(key).or_default().insert(id);
-        true
+        let subscribers = inner.room_subs.entry(key.clone()).or_default();
+        if subscribers.is_empty() {
+            if let Some(link) = self.cluster() {
+                subscribed
+                    .0
+                    .push(link.bus.subscribe(room_channel(&key.0, room)));
+            }
+        }
+        subscribers.insert(id);
+        Some(subscribed)
     }
 
     /// Ends a room subscription.
@@ -269,12 +351,22 @@ impl Hub {
             set.remove(&id);
             if set.is_empty() {
                 inner.room_subs.remove(&key);
+                self.leave_channel(room_channel(&key.0, room));
             }
         }
     }
 
-    /// Sends a message to every subscriber of a room.
+    /// Sends a message to every subscriber of a room (on every node).
     pub fn send_room(&self, app_id: &str, room: &str, text: &str) {
+        self.local_send_room(app_id, room, text);
+        self.publish(|| Event::Room {
+            app: app_id.to_owned(),
+            room: room.to_owned(),
+            text: text.to_owned(),
+        });
+    }
+
+    fn local_send_room(&self, app_id: &str, room: &str, text: &str) {
         let inner = self.lock();
         if let Some(ids) = inner.room_subs.get(&(app_id.to_owned(), room.to_owned())) {
             for id in ids {
@@ -283,8 +375,17 @@ impl Hub {
         }
     }
 
-    /// Sends a message to every connection of a user.
+    /// Sends a message to every connection of a user (on every node).
     pub fn send_user(&self, app_id: &str, identity: &str, text: &str) {
+        self.local_send_user(app_id, identity, text);
+        self.publish(|| Event::User {
+            app: app_id.to_owned(),
+            identity: identity.to_owned(),
+            text: text.to_owned(),
+        });
+    }
+
+    fn local_send_user(&self, app_id: &str, identity: &str, text: &str) {
         let inner = self.lock();
         if let Some(ids) = inner.by_user.get(&(app_id.to_owned(), identity.to_owned())) {
             for id in ids {
@@ -293,7 +394,8 @@ impl Hub {
         }
     }
 
-    /// Whether a user has at least one open connection.
+    /// Whether a user has at least one open connection on this node
+    /// (`crate::cluster::is_online` answers for every node).
     pub fn is_online(&self, app_id: &str, identity: &str) -> bool {
         self.lock()
             .by_user
@@ -305,8 +407,18 @@ impl Hub {
         self.lock().kill(id, code, reason);
     }
 
-    /// Closes every connection of a user.
+    /// Closes every connection of a user (on every node).
     pub fn close_user(&self, app_id: &str, identity: &str, code: u16, reason: &str) {
+        self.local_close_user(app_id, identity, code, reason);
+        self.publish(|| Event::CloseUser {
+            app: app_id.to_owned(),
+            identity: identity.to_owned(),
+            code,
+            reason: reason.to_owned(),
+        });
+    }
+
+    fn local_close_user(&self, app_id: &str, identity: &str, code: u16, reason: &str) {
         let inner = self.lock();
         let key = (app_id.to_owned(), identity.to_owned());
         if let Some(ids) = inner.by_user.get(&key) {
@@ -316,8 +428,27 @@ impl Hub {
         }
     }
 
-    /// Closes every connection opened with one session.
-    pub fn close_session(&self, session_sha256: &[u8], code: u16, reason: &str) {
+    /// Closes every connection opened with one session of `identity` (on
+    /// every node).
+    pub fn close_session(
+        &self,
+        app_id: &str,
+        identity: &str,
+        session_sha256: &[u8],
+        code: u16,
+        reason: &str,
+    ) {
+        self.local_close_session(session_sha256, code, reason);
+        self.publish(|| Event::CloseSession {
+            app: app_id.to_owned(),
+            identity: identity.to_owned(),
+            session_sha256_hex: hex(session_sha256),
+            code,
+            reason: reason.to_owned(),
+        });
+    }
+
+    fn local_close_session(&self, session_sha256: &[u8], code: u16, reason: &str) {
         let inner = self.lock();
         for (id, conn) in &inner.conns {
             if conn.session_sha256 == session_sha256 {
@@ -326,8 +457,17 @@ impl Hub {
         }
     }
 
-    /// Closes every connection of an app.
+    /// Closes every connection of an app (on every node).
     pub fn close_app(&self, app_id: &str, code: u16, reason: &str) {
+        self.local_close_app(app_id, code, reason);
+        self.publish(|| Event::CloseApp {
+            app: app_id.to_owned(),
+            code,
+            reason: reason.to_owned(),
+        });
+    }
+
+    fn local_close_app(&self, app_id: &str, code: u16, reason: &str) {
         let inner = self.lock();
         for (id, conn) in &inner.conns {
             if conn.user.0 == app_id {
@@ -348,4 +488,99 @@ impl Hub {
     pub fn connection_count(&self) -> usize {
         self.lock().conns.len()
     }
+
+    /// Makes this hub a cluster node's (once, at start).
+    pub(crate) fn join_cluster(&self, link: ClusterLink) {
+        if self.cluster.set(link).is_err() {
+            tracing::error!("the hub joined a cluster twice; kept the first");
+        }
+    }
+
+    /// The cluster link, on a cluster node.
+    pub(crate) fn cluster(&self) -> Option<&ClusterLink> {
+        self.cluster.get()
+    }
+
+    /// The users with a connection on this node.
+    pub(crate) fn local_users(&self) -> Vec<(String, String)> {
+        self.lock().by_user.keys().cloned().collect()
+    }
+
+    /// Tells this node's watchers of a user that they went on- or offline
+    /// (the cluster's presence decided it).
+    pub(crate) fn deliver_presence(
+        &self,
+        app_id: &str,
+        identity: &str,
+        online: bool,
+        last_seen_ms: Option<u64>,
+    ) {
+        let mut inner = self.lock();
+        let key = (app_id.to_owned(), identity.to_owned());
+        if let Some(at) = last_seen_ms {
+            inner.last_seen.insert(key.clone(), at);
+        }
+        inner.fan_out_presence(&key, online, last_seen_ms);
+    }
+
+    /// Applies what another node published, to this node's sockets only.
+    pub(crate) fn deliver(&self, event: Event) {
+        match event {
+            Event::User {
+                app,
+                identity,
+                text,
+            } => self.local_send_user(&app, &identity, &text),
+            Event::Room { app, room, text } => self.local_send_room(&app, &room, &text),
+            Event::Presence {
+                app,
+                identity,
+                online,
+                last_seen_ms,
+            } => self.deliver_presence(&app, &identity, online, last_seen_ms),
+            Event::CloseUser {
+                app,
+                identity,
+                code,
+                reason,
+            } => self.local_close_user(&app, &identity, code, &reason),
+            Event::CloseSession {
+                session_sha256_hex,
+                code,
+                reason,
+                ..
+            } => {
+                if let Some(sha) = unhex(&session_sha256_hex) {
+                    self.local_close_session(&sha, code, &reason);
+                }
+            }
+            Event::CloseApp { app, code, reason } => self.local_close_app(&app, code, &reason),
+        }
+    }
+
+    fn publish(&self, event: impl FnOnce() -> Event) {
+        if let Some(link) = self.cluster() {
+            link.bus.publish(event());
+        }
+    }
+
+    fn leave_channel(&self, channel: String) {
+        if let Some(link) = self.cluster() {
+            link.bus.unsubscribe(channel);
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
 }

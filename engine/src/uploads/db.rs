@@ -1,8 +1,8 @@
 //! The `uploads` table (migration 0006) and the membership check of reads.
 
-use rusqlite::{params, Connection, OptionalExtension as _, Row};
 use serde::Serialize;
 
+use crate::db::sql::{params, Conn, OptionalExtension as _, Row};
 use crate::db::DbError;
 
 /// One upload as stored (the wire `Upload` plus what only the engine needs).
@@ -38,7 +38,7 @@ pub(crate) struct UploadRow {
 const COLUMNS: &str = "upload_id, app_id, owner_identity, content_type, size, file_name, \
                        object_key, status, created_at_ms, expires_at_ms, completed_at_ms";
 
-fn from_row(row: &Row<'_>) -> rusqlite::Result<UploadRow> {
+fn from_row(row: &Row) -> Result<UploadRow, DbError> {
     Ok(UploadRow {
         upload_id: row.get(0)?,
         app_id: row.get(1)?,
@@ -54,8 +54,13 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<UploadRow> {
     })
 }
 
+/// A `u64` as the signed integer both databases store (saturating).
+fn int(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
 /// Stores a new pending upload.
-pub(crate) fn insert(conn: &Connection, upload: &UploadRow) -> Result<(), DbError> {
+pub(crate) fn insert(conn: &Conn<'_>, upload: &UploadRow) -> Result<(), DbError> {
     conn.execute(
         "INSERT INTO uploads (upload_id, app_id, owner_identity, content_type, size, file_name, \
          object_key, status, created_at_ms, expires_at_ms, completed_at_ms) \
@@ -65,13 +70,13 @@ pub(crate) fn insert(conn: &Connection, upload: &UploadRow) -> Result<(), DbErro
             upload.app_id,
             upload.owner_identity,
             upload.content_type,
-            upload.size,
+            int(upload.size),
             upload.file_name,
             upload.object_key,
             upload.status,
-            upload.created_at_ms,
-            upload.expires_at_ms,
-            upload.completed_at_ms,
+            int(upload.created_at_ms),
+            int(upload.expires_at_ms),
+            upload.completed_at_ms.map(int),
         ],
     )?;
     Ok(())
@@ -79,7 +84,7 @@ pub(crate) fn insert(conn: &Connection, upload: &UploadRow) -> Result<(), DbErro
 
 /// An upload of the app that is not marked for purge.
 pub(crate) fn get(
-    conn: &Connection,
+    conn: &Conn<'_>,
     app_id: &str,
     upload_id: &str,
 ) -> Result<Option<UploadRow>, DbError> {
@@ -96,11 +101,11 @@ pub(crate) fn get(
 }
 
 /// Marks a pending upload ready; returns the row as it is now.
-pub(crate) fn mark_ready(conn: &Connection, upload_id: &str, now_ms: u64) -> Result<bool, DbError> {
+pub(crate) fn mark_ready(conn: &Conn<'_>, upload_id: &str, now_ms: u64) -> Result<bool, DbError> {
     let changed = conn.execute(
         "UPDATE uploads SET status = 'ready', completed_at_ms = ?2 \
          WHERE upload_id = ?1 AND status = 'pending'",
-        params![upload_id, now_ms],
+        params![upload_id, int(now_ms)],
     )?;
     Ok(changed == 1)
 }
@@ -108,7 +113,7 @@ pub(crate) fn mark_ready(conn: &Connection, upload_id: &str, now_ms: u64) -> Res
 /// Whether `identity` is a member of a conversation holding a message that
 /// attaches the upload (uploads.message_id → chat_messages → chat_members).
 pub(crate) fn readable_by_member(
-    conn: &Connection,
+    conn: &Conn<'_>,
     app_id: &str,
     upload_id: &str,
     identity: &str,
@@ -130,28 +135,26 @@ pub(crate) fn readable_by_member(
 /// Up to `limit` uploads to sweep: `purge` rows and pending rows past expiry.
 /// Returns (upload_id, object_key).
 pub(crate) fn sweepable(
-    conn: &Connection,
+    conn: &Conn<'_>,
     now_ms: u64,
     limit: u32,
 ) -> Result<Vec<(String, String)>, DbError> {
-    let mut stmt = conn.prepare(
+    conn.query_map(
         "SELECT upload_id, object_key FROM uploads \
          WHERE status = 'purge' OR (status = 'pending' AND expires_at_ms <= ?1) \
          LIMIT ?2",
-    )?;
-    let rows = stmt
-        .query_map(params![now_ms, limit], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
+        params![int(now_ms), limit],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
 }
 
 /// Deletes a swept row, unless it was completed meanwhile (a pending row
 /// whose object is gone must not take a now-ready upload with it).
-pub(crate) fn delete_swept(conn: &Connection, upload_id: &str, now_ms: u64) -> Result<(), DbError> {
+pub(crate) fn delete_swept(conn: &Conn<'_>, upload_id: &str, now_ms: u64) -> Result<(), DbError> {
     conn.execute(
         "DELETE FROM uploads WHERE upload_id = ?1 \
          AND (status = 'purge' OR (status = 'pending' AND expires_at_ms <= ?2))",
-        params![upload_id, now_ms],
+        params![upload_id, int(now_ms)],
     )?;
     Ok(())
 }

@@ -200,16 +200,12 @@ pub async fn drain(ws: &mut Ws, wait: Duration) -> Vec<Value> {
     out
 }
 
-/// Runs `sql` on the engine's database file (WAL: the engine keeps running).
-pub fn sql(db: &Path, sql: &str) {
-    let conn = rusqlite::Connection::open(db).expect("open the engine database");
-    conn.busy_timeout(Duration::from_secs(5)).unwrap();
-    conn.execute_batch(sql).expect("sql");
+/// Runs `sql` on the engine's database (the engine keeps running).
+pub async fn sql(db: &Path, sql: &str) {
+    super::db_execute(db, sql).await;
 }
 
-/// One integer from the engine's database file.
-pub fn count(db: &Path, sql: &str) -> i64 {
-    let conn = rusqlite::Connection::open(db).expect("open the engine database");
-    conn.busy_timeout(Duration::from_secs(5)).unwrap();
-    conn.query_row(sql, [], |r| r.get(0)).expect("query")
+/// One integer from the engine's database.
+pub async fn count(db: &Path, sql: &str) -> i64 {
+    super::db_i64(db, sql).await
 }

@@ -30,7 +30,13 @@ impl Harness {
         Self::with_config(EngineConfig::for_tests()).await
     }
 
-    pub async fn with_config(config: EngineConfig) -> Harness {
+    /// Starts an engine; when the tests run on PostgreSQL
+    /// (`UTD_TEST_POSTGRES`), its database moves there (see
+    /// `utd_testkit::database`).
+    pub async fn with_config(mut config: EngineConfig) -> Harness {
+        config.database = utd_testkit::database::for_tests(&config.database)
+            .await
+            .expect("a test database");
         let engine = utd_engine::start(config).await.expect("engine starts");
         let admin = AdminClient::new(engine.base_url(), engine.admin_token());
         Harness {
@@ -231,6 +237,31 @@ pub fn webhook_event(kind: &str, lk_room: &str, identity: &str) -> String {
 
 /// Sends `signal` (`-STOP` freezes, `-CONT` resumes) to process `pid`: a
 /// frozen livekit-server accepts connections and never answers.
+/// Runs `sql` on the database of an engine configured with the SQLite file
+/// `db`, or on the PostgreSQL database that stands for it (the engine may be
+/// running: SQLite is in WAL mode).
+pub async fn db_execute(db: &std::path::Path, sql: &str) {
+    let location = file_database(db).await;
+    utd_testkit::database::execute(&location, sql)
+        .await
+        .expect("sql on the engine database");
+}
+
+/// One integer from the database of an engine configured with the SQLite
+/// file `db` (or the PostgreSQL database standing for it).
+pub async fn db_i64(db: &std::path::Path, sql: &str) -> i64 {
+    let location = file_database(db).await;
+    utd_testkit::database::query_i64(&location, sql)
+        .await
+        .expect("query on the engine database")
+}
+
+async fn file_database(db: &std::path::Path) -> utd_engine::DatabaseLocation {
+    utd_testkit::database::for_tests(&utd_engine::DatabaseLocation::File(db.to_owned()))
+        .await
+        .expect("a test database")
+}
+
 pub fn signal_process(pid: u32, signal: &str) {
     let status = std::process::Command::new("kill")
         .args([signal, &pid.to_string()])

@@ -114,23 +114,17 @@ pub async fn token_count(h: &Harness) -> i64 {
     h.counts().await["push_tokens"]
 }
 
-/// `(kind, platform, attempts)` of each outbox row of a file database.
-pub fn outbox_rows(db: &Path) -> Vec<(String, String, i64)> {
-    let conn = rusqlite::Connection::open(db).expect("open the engine database");
-    conn.busy_timeout(Duration::from_secs(5)).unwrap();
-    let mut stmt = conn
-        .prepare("SELECT kind, platform, attempts FROM push_outbox ORDER BY push_id")
-        .unwrap();
-    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
+/// Rows of the push outbox of an engine configured with the file `db` (also
+/// once it stopped).
+pub async fn stored_outbox_len(db: &Path) -> i64 {
+    super::db_i64(db, "SELECT COUNT(*) FROM push_outbox").await
 }
 
 /// Waits until some outbox row of `db` was attempted at least `n` times.
 pub async fn wait_for_attempts(db: &Path, n: i64) {
+    let sql = format!("SELECT COUNT(*) FROM push_outbox WHERE attempts >= {n}");
     wait_until(&format!("a push attempted {n} times"), || async {
-        outbox_rows(db).iter().any(|r| r.2 >= n)
+        super::db_i64(db, &sql).await > 0
     })
     .await;
 }

@@ -17,31 +17,29 @@ pub struct Block {
 }
 
 /// A user's contacts, oldest first.
-pub fn contacts(conn: &Connection, app_id: &str, me: &str) -> Result<Vec<Contact>, DbError> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT contact_identity, added_at_ms FROM chat_contacts
+pub fn contacts(conn: &Conn<'_>, app_id: &str, me: &str) -> Result<Vec<Contact>, DbError> {
+    Ok(conn.query_map(
+        "SELECT contact_identity, added_at_ms FROM chat_contacts
              WHERE app_id = ?1 AND owner_identity = ?2 ORDER BY added_at_ms, contact_identity",
-        )?
-        .query_map(params![app_id, me], |r| {
+        params![app_id, me],
+        |r| {
             Ok(Contact {
                 identity: r.get(0)?,
                 added_at_ms: u(r.get(1)?),
             })
-        })?
-        .collect::<Result<_, _>>()?)
+        },
+    )?)
 }
 
 /// Adds a contact (`max_friends`); an existing one is returned as it is.
 pub fn add_contact(
-    conn: &mut Connection,
+    conn: &Conn<'_>,
     app_id: &str,
     me: &str,
     other: &str,
     now: u64,
 ) -> TxResult<Contact> {
-    let tx = immediate(conn)?;
-    let existing = tx
+    let existing = conn
         .query_row(
             "SELECT added_at_ms FROM chat_contacts
              WHERE app_id = ?1 AND owner_identity = ?2 AND contact_identity = ?3",
@@ -55,8 +53,8 @@ pub fn add_contact(
             added_at_ms: u(at),
         });
     }
-    let max = u(current_limits(&tx, app_id)?.max_friends);
-    let count: i64 = tx.query_row(
+    let max = u(current_limits(conn, app_id)?.max_friends);
+    let count: i64 = conn.query_row(
         "SELECT COUNT(*) FROM chat_contacts WHERE app_id = ?1 AND owner_identity = ?2",
         params![app_id, me],
         |r| r.get(0),
@@ -68,12 +66,11 @@ pub fn add_contact(
         )
         .into());
     }
-    tx.execute(
+    conn.execute(
         "INSERT INTO chat_contacts (app_id, owner_identity, contact_identity, added_at_ms)
          VALUES (?1, ?2, ?3, ?4)",
         params![app_id, me, other, i(now)],
     )?;
-    tx.commit()?;
     Ok(Contact {
         identity: other.to_owned(),
         added_at_ms: now,
@@ -81,7 +78,7 @@ pub fn add_contact(
 }
 
 /// Removes a contact (idempotent).
-pub fn remove_contact(conn: &Connection, app_id: &str, me: &str, other: &str) -> TxResult<()> {
+pub fn remove_contact(conn: &Conn<'_>, app_id: &str, me: &str, other: &str) -> TxResult<()> {
     conn.execute(
         "DELETE FROM chat_contacts
          WHERE app_id = ?1 AND owner_identity = ?2 AND contact_identity = ?3",
@@ -91,42 +88,39 @@ pub fn remove_contact(conn: &Connection, app_id: &str, me: &str, other: &str) ->
 }
 
 /// A user's blocks, oldest first.
-pub fn blocks(conn: &Connection, app_id: &str, me: &str) -> Result<Vec<Block>, DbError> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT blocked_identity, blocked_at_ms FROM chat_blocks
+pub fn blocks(conn: &Conn<'_>, app_id: &str, me: &str) -> Result<Vec<Block>, DbError> {
+    Ok(conn.query_map(
+        "SELECT blocked_identity, blocked_at_ms FROM chat_blocks
              WHERE app_id = ?1 AND blocker_identity = ?2 ORDER BY blocked_at_ms, blocked_identity",
-        )?
-        .query_map(params![app_id, me], |r| {
+        params![app_id, me],
+        |r| {
             Ok(Block {
                 identity: r.get(0)?,
                 blocked_at_ms: u(r.get(1)?),
             })
-        })?
-        .collect::<Result<_, _>>()?)
+        },
+    )?)
 }
 
 /// Blocks `other` (an existing block is returned as it is).
 pub fn add_block(
-    conn: &mut Connection,
+    conn: &Conn<'_>,
     app_id: &str,
     me: &str,
     other: &str,
     now: u64,
 ) -> TxResult<Block> {
-    let tx = immediate(conn)?;
-    tx.execute(
+    conn.execute(
         "INSERT INTO chat_blocks (app_id, blocker_identity, blocked_identity, blocked_at_ms)
          VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
         params![app_id, me, other, i(now)],
     )?;
-    let at: i64 = tx.query_row(
+    let at: i64 = conn.query_row(
         "SELECT blocked_at_ms FROM chat_blocks
          WHERE app_id = ?1 AND blocker_identity = ?2 AND blocked_identity = ?3",
         params![app_id, me, other],
         |r| r.get(0),
     )?;
-    tx.commit()?;
     Ok(Block {
         identity: other.to_owned(),
         blocked_at_ms: u(at),
@@ -134,7 +128,7 @@ pub fn add_block(
 }
 
 /// Lifts a block (idempotent).
-pub fn remove_block(conn: &Connection, app_id: &str, me: &str, other: &str) -> TxResult<()> {
+pub fn remove_block(conn: &Conn<'_>, app_id: &str, me: &str, other: &str) -> TxResult<()> {
     conn.execute(
         "DELETE FROM chat_blocks
          WHERE app_id = ?1 AND blocker_identity = ?2 AND blocked_identity = ?3",

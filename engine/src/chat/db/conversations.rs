@@ -6,25 +6,24 @@ use super::*;
 /// there is none); `true` when this call created it. The pair's UNIQUE
 /// constraint makes racing opens end on the one row.
 pub fn open_direct(
-    conn: &mut Connection,
+    conn: &Conn<'_>,
     app_id: &str,
     me: &str,
     peer: &str,
     now: u64,
 ) -> TxResult<(ConvRow, bool)> {
-    let tx = immediate(conn)?;
-    if blocked_either(&tx, app_id, me, peer)? {
+    if blocked_either(conn, app_id, me, peer)? {
         return Err(ApiError::forbidden("a block stands between these two users").into());
     }
     let (low, high) = if me < peer { (me, peer) } else { (peer, me) };
-    let created = tx.execute(
+    let created = conn.execute(
         "INSERT INTO chat_conversations (conversation_id, app_id, kind, title, direct_low,
              direct_high, created_by, created_at_ms, last_activity_ms)
          VALUES (?1, ?2, 'direct', NULL, ?3, ?4, ?5, ?6, ?6)
          ON CONFLICT DO NOTHING",
         params![new_conversation_id(), app_id, low, high, me, i(now)],
     )? == 1;
-    let conv = tx
+    let conv = conn
         .query_row(
             &format!(
                 "SELECT {CONV_COLUMNS} FROM chat_conversations c
@@ -37,33 +36,32 @@ pub fn open_direct(
         .ok_or_else(|| TxError::Api(ApiError::internal("the direct conversation vanished")))?;
     if created {
         for identity in [low, high] {
-            insert_member(&tx, &conv.conversation_id, app_id, identity, MEMBER, now)?;
+            insert_member(conn, &conv.conversation_id, app_id, identity, MEMBER, now)?;
         }
     }
-    tx.commit()?;
     Ok((conv, created))
 }
 
 fn insert_member(
-    tx: &Connection,
+    conn: &Conn<'_>,
     conversation_id: &str,
     app_id: &str,
     identity: &str,
     role: &str,
     now: u64,
 ) -> Result<(), DbError> {
-    tx.prepare_cached(
+    conn.execute(
         "INSERT INTO chat_members (conversation_id, app_id, identity, role, joined_at_ms)
          VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?
-    .execute(params![conversation_id, app_id, identity, role, i(now)])?;
+        params![conversation_id, app_id, identity, role, i(now)],
+    )?;
     Ok(())
 }
 
 /// Checks `max_group_members` for a group that would hold `total` members
 /// and `max_chatrooms` for each identity a change adds to a group.
 fn check_group_limits(
-    tx: &Connection,
+    conn: &Conn<'_>,
     app_id: &str,
     limits: &Limits,
     total: u64,
@@ -79,7 +77,7 @@ fn check_group_limits(
     }
     let max_rooms = u(limits.max_chatrooms);
     for identity in joining {
-        if group_count(tx, app_id, identity)? >= max_rooms {
+        if group_count(conn, app_id, identity)? >= max_rooms {
             return Err(ApiError::limit_reached(
                 "max_chatrooms",
                 format!("{identity} is a member of {max_rooms} groups already"),
@@ -92,32 +90,30 @@ fn check_group_limits(
 
 /// Creates a group owned by `me` with `others` as members.
 pub fn create_group(
-    conn: &mut Connection,
+    conn: &Conn<'_>,
     app_id: &str,
     me: &str,
     title: &str,
     others: &[String],
     now: u64,
 ) -> TxResult<ConvRow> {
-    let tx = immediate(conn)?;
-    let limits = current_limits(&tx, app_id)?;
+    let limits = current_limits(conn, app_id)?;
     let mut joining = vec![me.to_owned()];
     joining.extend(others.iter().cloned());
-    check_group_limits(&tx, app_id, &limits, joining.len() as u64, &joining)?;
+    check_group_limits(conn, app_id, &limits, joining.len() as u64, &joining)?;
     let conversation_id = new_conversation_id();
-    tx.execute(
+    conn.execute(
         "INSERT INTO chat_conversations (conversation_id, app_id, kind, title, created_by,
              created_at_ms, last_activity_ms)
          VALUES (?1, ?2, 'group', ?3, ?4, ?5, ?5)",
         params![conversation_id, app_id, title, me, i(now)],
     )?;
-    insert_member(&tx, &conversation_id, app_id, me, OWNER, now)?;
+    insert_member(conn, &conversation_id, app_id, me, OWNER, now)?;
     for identity in others {
-        insert_member(&tx, &conversation_id, app_id, identity, MEMBER, now)?;
+        insert_member(conn, &conversation_id, app_id, identity, MEMBER, now)?;
     }
-    let conv = conversation(&tx, app_id, &conversation_id)?
+    let conv = conversation(conn, app_id, &conversation_id)?
         .ok_or_else(|| TxError::Api(ApiError::internal("the group vanished")))?;
-    tx.commit()?;
     Ok(conv)
 }
 
@@ -131,60 +127,56 @@ fn group_only(conv: &ConvRow) -> TxResult<()> {
 
 /// Renames a group (owner or admin).
 pub fn rename(
-    conn: &mut Connection,
+    conn: &Conn<'_>,
     app_id: &str,
     conversation_id: &str,
     me: &str,
     title: &str,
 ) -> TxResult<ConvRow> {
-    let tx = immediate(conn)?;
-    let (conv, my) = membership(&tx, app_id, conversation_id, me)?;
+    let (conv, my) = membership(conn, app_id, conversation_id, me)?;
     if !conv.is_group() {
         return Err(ApiError::invalid_argument("a direct conversation has no title").into());
     }
     if !my.manages() {
         return Err(ApiError::forbidden("only the owner or an admin can rename a group").into());
     }
-    tx.execute(
+    conn.execute(
         "UPDATE chat_conversations SET title = ?2 WHERE conversation_id = ?1",
         params![conversation_id, title],
     )?;
-    let conv = conversation(&tx, app_id, conversation_id)?.ok_or_else(not_found)?;
-    tx.commit()?;
+    let conv = conversation(conn, app_id, conversation_id)?.ok_or_else(not_found)?;
     Ok(conv)
 }
 
 /// Adds members to a group (owner or admin); those already in are
 /// ignored. Returns the conversation and who was added.
 pub fn add_members(
-    conn: &mut Connection,
+    conn: &Conn<'_>,
     app_id: &str,
     conversation_id: &str,
     me: &str,
     identities: &[String],
     now: u64,
 ) -> TxResult<(ConvRow, Vec<String>)> {
-    let tx = immediate(conn)?;
-    let (conv, my) = membership(&tx, app_id, conversation_id, me)?;
+    let (conv, my) = membership(conn, app_id, conversation_id, me)?;
     group_only(&conv)?;
     if !my.manages() {
         return Err(ApiError::forbidden("only the owner or an admin can add members").into());
     }
     let mut joining: Vec<String> = Vec::new();
     for identity in identities {
-        if !joining.contains(identity) && member(&tx, conversation_id, identity)?.is_none() {
+        if !joining.contains(identity) && member(conn, conversation_id, identity)?.is_none() {
             joining.push(identity.clone());
         }
     }
     if !joining.is_empty() {
-        let limits = current_limits(&tx, app_id)?;
-        let total = member_count(&tx, conversation_id)? + joining.len() as u64;
-        check_group_limits(&tx, app_id, &limits, total, &joining)?;
+        let limits = current_limits(conn, app_id)?;
+        let total = member_count(conn, conversation_id)? + joining.len() as u64;
+        check_group_limits(conn, app_id, &limits, total, &joining)?;
         for identity in &joining {
-            insert_member(&tx, conversation_id, app_id, identity, MEMBER, now)?;
+            insert_member(conn, conversation_id, app_id, identity, MEMBER, now)?;
         }
     }
-    tx.commit()?;
     Ok((conv, joining))
 }
 
@@ -201,14 +193,13 @@ pub struct Removed {
 /// owner, or an admin removing a plain member. An owner who leaves hands
 /// the group to the oldest admin, else the oldest member.
 pub fn remove_member(
-    conn: &mut Connection,
+    conn: &Conn<'_>,
     app_id: &str,
     conversation_id: &str,
     me: &str,
     target: &str,
 ) -> TxResult<Removed> {
-    let tx = immediate(conn)?;
-    let (conv, my) = membership(&tx, app_id, conversation_id, me)?;
+    let (conv, my) = membership(conn, app_id, conversation_id, me)?;
     group_only(&conv)?;
     let gone = if target == me {
         my
@@ -218,7 +209,7 @@ pub fn remove_member(
                 ApiError::forbidden("only the owner or an admin can remove members").into(),
             );
         }
-        let Some(them) = member(&tx, conversation_id, target)? else {
+        let Some(them) = member(conn, conversation_id, target)? else {
             return Err(ApiError::not_found("no such member").into());
         };
         if my.role == ADMIN && them.manages() {
@@ -228,13 +219,13 @@ pub fn remove_member(
         }
         them
     };
-    tx.execute(
+    conn.execute(
         "DELETE FROM chat_members WHERE conversation_id = ?1 AND identity = ?2",
         params![conversation_id, gone.identity],
     )?;
     let mut new_owner = None;
     if gone.role == OWNER {
-        new_owner = tx
+        new_owner = conn
             .query_row(
                 "SELECT identity FROM chat_members WHERE conversation_id = ?1
                  ORDER BY CASE role WHEN 'admin' THEN 0 ELSE 1 END, joined_at_ms, identity
@@ -244,14 +235,13 @@ pub fn remove_member(
             )
             .optional()?;
         if let Some(heir) = &new_owner {
-            tx.execute(
+            conn.execute(
                 "UPDATE chat_members SET role = 'owner'
                  WHERE conversation_id = ?1 AND identity = ?2",
                 params![conversation_id, heir],
             )?;
         }
     }
-    tx.commit()?;
     Ok(Removed {
         identity: gone.identity,
         new_owner,
@@ -260,30 +250,28 @@ pub fn remove_member(
 
 /// Sets a member's role (`admin` / `member`; the owner only, not on itself).
 pub fn set_role(
-    conn: &mut Connection,
+    conn: &Conn<'_>,
     app_id: &str,
     conversation_id: &str,
     me: &str,
     target: &str,
     role: &str,
 ) -> TxResult<(ConvRow, Member)> {
-    let tx = immediate(conn)?;
-    let (conv, my) = membership(&tx, app_id, conversation_id, me)?;
+    let (conv, my) = membership(conn, app_id, conversation_id, me)?;
     group_only(&conv)?;
     if my.role != OWNER {
         return Err(ApiError::forbidden("only the owner can change roles").into());
     }
-    let Some(them) = member(&tx, conversation_id, target)? else {
+    let Some(them) = member(conn, conversation_id, target)? else {
         return Err(ApiError::not_found("no such member").into());
     };
     if them.role == OWNER {
         return Err(ApiError::invalid_argument("the owner's role cannot be changed").into());
     }
-    tx.execute(
+    conn.execute(
         "UPDATE chat_members SET role = ?3 WHERE conversation_id = ?1 AND identity = ?2",
         params![conversation_id, target, role],
     )?;
-    let them = member(&tx, conversation_id, target)?.ok_or_else(not_found)?;
-    tx.commit()?;
+    let them = member(conn, conversation_id, target)?.ok_or_else(not_found)?;
     Ok((conv, them))
 }

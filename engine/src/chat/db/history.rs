@@ -24,45 +24,43 @@ pub struct Page {
 }
 
 fn page_query(
-    conn: &Connection,
+    conn: &Conn<'_>,
     conversation_id: &str,
     cutoff_ms: u64,
     sql_tail: &str,
     seq: u64,
     limit: usize,
 ) -> Result<Vec<Message>, DbError> {
-    Ok(conn
-        .prepare_cached(&format!(
+    Ok(conn.query_map(
+        &format!(
             "SELECT {MESSAGE_COLUMNS} FROM chat_messages
              WHERE conversation_id = ?1 AND created_at_ms >= ?2 {sql_tail} LIMIT ?4"
-        ))?
-        .query_map(
-            params![
-                conversation_id,
-                i(cutoff_ms),
-                i(seq),
-                i64::try_from(limit).unwrap_or(i64::MAX)
-            ],
-            message_from_row,
-        )?
-        .collect::<Result<_, _>>()?)
+        ),
+        params![
+            conversation_id,
+            i(cutoff_ms),
+            i(seq),
+            i64::try_from(limit).unwrap_or(i64::MAX)
+        ],
+        message_from_row,
+    )?)
 }
 
 const DESC_BELOW: &str = "AND seq < ?3 ORDER BY seq DESC";
 const ASC_ABOVE: &str = "AND seq > ?3 ORDER BY seq ASC";
 const ASC_FROM: &str = "AND seq >= ?3 ORDER BY seq ASC";
 
-fn exists_below(conn: &Connection, id: &str, seq: u64, cutoff: u64) -> Result<bool, DbError> {
+fn exists_below(conn: &Conn<'_>, id: &str, seq: u64, cutoff: u64) -> Result<bool, DbError> {
     Ok(!page_query(conn, id, cutoff, DESC_BELOW, seq, 1)?.is_empty())
 }
 
-fn exists_above(conn: &Connection, id: &str, seq: u64, cutoff: u64) -> Result<bool, DbError> {
+fn exists_above(conn: &Conn<'_>, id: &str, seq: u64, cutoff: u64) -> Result<bool, DbError> {
     Ok(!page_query(conn, id, cutoff, ASC_ABOVE, seq, 1)?.is_empty())
 }
 
 /// A page of history within retention.
 pub fn history(
-    conn: &Connection,
+    conn: &Conn<'_>,
     conversation_id: &str,
     anchor: Anchor,
     limit: u32,
@@ -135,7 +133,7 @@ pub struct Changes {
 /// its latest form; past the gap (or a `since` the conversation never
 /// reached) a reset.
 pub fn changes(
-    conn: &Connection,
+    conn: &Conn<'_>,
     conv: &ConvRow,
     since: u64,
     limit: u32,
@@ -150,22 +148,20 @@ pub fn changes(
             reset: true,
         });
     }
-    let mut messages: Vec<Message> = conn
-        .prepare_cached(&format!(
+    let mut messages: Vec<Message> = conn.query_map(
+        &format!(
             "SELECT {MESSAGE_COLUMNS} FROM chat_messages
              WHERE conversation_id = ?1 AND mod_seq > ?2 AND created_at_ms >= ?3
              ORDER BY mod_seq ASC LIMIT ?4"
-        ))?
-        .query_map(
-            params![
-                conv.conversation_id,
-                i(since),
-                i(cutoff_ms),
-                i64::from(limit) + 1
-            ],
-            message_from_row,
-        )?
-        .collect::<Result<_, _>>()?;
+        ),
+        params![
+            conv.conversation_id,
+            i(since),
+            i(cutoff_ms),
+            i64::from(limit) + 1
+        ],
+        message_from_row,
+    )?;
     let has_more = messages.len() > limit as usize;
     messages.truncate(limit as usize);
     let mod_seq = match (has_more, messages.last()) {

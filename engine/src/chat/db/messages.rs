@@ -20,26 +20,26 @@ pub struct Sent {
 }
 
 fn by_client_id(
-    conn: &Connection,
+    conn: &Conn<'_>,
     conversation_id: &str,
     sender: &str,
     client_message_id: &str,
 ) -> Result<Option<Message>, DbError> {
     Ok(conn
-        .prepare_cached(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM chat_messages
-             WHERE conversation_id = ?1 AND sender_identity = ?2 AND client_message_id = ?3"
-        ))?
         .query_row(
+            &format!(
+                "SELECT {MESSAGE_COLUMNS} FROM chat_messages
+             WHERE conversation_id = ?1 AND sender_identity = ?2 AND client_message_id = ?3"
+            ),
             params![conversation_id, sender, client_message_id],
             message_from_row,
         )
         .optional()?)
 }
 
-fn refuse_blocked_direct(tx: &Connection, conv: &ConvRow, me: &str) -> TxResult<()> {
+fn refuse_blocked_direct(conn: &Conn<'_>, conv: &ConvRow, me: &str) -> TxResult<()> {
     if let Some(peer) = conv.peer_of(me) {
-        if blocked_either(tx, &conv.app_id, me, peer)? {
+        if blocked_either(conn, &conv.app_id, me, peer)? {
             return Err(ApiError::forbidden("a block stands between these two users").into());
         }
     }
@@ -49,28 +49,26 @@ fn refuse_blocked_direct(tx: &Connection, conv: &ConvRow, me: &str) -> TxResult<
 /// Bumps the conversation's counters for a new message at `activity_ms`;
 /// returns its `(seq, mod_seq)`.
 fn bump_for_message(
-    tx: &Connection,
+    conn: &Conn<'_>,
     conversation_id: &str,
     activity_ms: u64,
 ) -> Result<(u64, u64), DbError> {
-    Ok(tx
-        .prepare_cached(
-            "UPDATE chat_conversations SET last_seq = last_seq + 1, mod_seq = mod_seq + 1,
+    Ok(conn.query_row(
+        "UPDATE chat_conversations SET last_seq = last_seq + 1, mod_seq = mod_seq + 1,
                  last_activity_ms = ?2 WHERE conversation_id = ?1 RETURNING last_seq, mod_seq",
-        )?
-        .query_row(params![conversation_id, i(activity_ms)], |r| {
-            Ok((u(r.get(0)?), u(r.get(1)?)))
-        })?)
+        params![conversation_id, i(activity_ms)],
+        |r| Ok((u(r.get(0)?), u(r.get(1)?))),
+    )?)
 }
 
 /// Bumps the modification counter for an edit or a delete; returns it.
-fn bump_for_change(tx: &Connection, conversation_id: &str) -> Result<u64, DbError> {
-    Ok(tx
-        .prepare_cached(
-            "UPDATE chat_conversations SET mod_seq = mod_seq + 1
+fn bump_for_change(conn: &Conn<'_>, conversation_id: &str) -> Result<u64, DbError> {
+    Ok(conn.query_row(
+        "UPDATE chat_conversations SET mod_seq = mod_seq + 1
              WHERE conversation_id = ?1 RETURNING mod_seq",
-        )?
-        .query_row(params![conversation_id], |r| Ok(u(r.get(0)?)))?)
+        params![conversation_id],
+        |r| Ok(u(r.get(0)?)),
+    )?)
 }
 
 /// Sends a message: the same `client_message_id` from the same sender
@@ -78,40 +76,40 @@ fn bump_for_change(tx: &Connection, conversation_id: &str) -> Result<u64, DbErro
 /// attachments claimed (`uploads.message_id`), the sender's positions moved,
 /// and `also` run in the same transaction (the notification outbox).
 pub fn send(
-    conn: &mut Connection,
+    conn: &Conn<'_>,
     app_id: &str,
     conversation_id: &str,
     me: &str,
     new: &NewMessage,
     now: u64,
-    also: impl FnOnce(&Connection, &ConvRow, &Message) -> Result<(), DbError>,
+    also: impl FnOnce(&Conn<'_>, &ConvRow, &Message) -> Result<(), DbError>,
 ) -> TxResult<Sent> {
-    let tx = immediate(conn)?;
-    let (conv, _) = membership(&tx, app_id, conversation_id, me)?;
-    if let Some(original) = by_client_id(&tx, conversation_id, me, &new.client_message_id)? {
+    let (conv, _) = membership(conn, app_id, conversation_id, me)?;
+    if let Some(original) = by_client_id(conn, conversation_id, me, &new.client_message_id)? {
         return Ok(Sent {
             conv,
             message: original,
             created: false,
         });
     }
-    refuse_blocked_direct(&tx, &conv, me)?;
+    refuse_blocked_direct(conn, &conv, me)?;
     let mut attachments = Vec::with_capacity(new.attachments.len());
     for upload_id in &new.attachments {
-        let found = tx
-            .prepare_cached(
+        let found = conn
+            .query_row(
                 "SELECT content_type, size, file_name FROM uploads
                  WHERE upload_id = ?1 AND app_id = ?2 AND owner_identity = ?3
                    AND status = 'ready' AND message_id IS NULL",
-            )?
-            .query_row(params![upload_id, app_id, me], |r| {
-                Ok(serde_json::json!({
-                    "upload_id": upload_id,
-                    "content_type": r.get::<_, String>(0)?,
-                    "size": r.get::<_, i64>(1)?,
-                    "file_name": r.get::<_, Option<String>>(2)?,
-                }))
-            })
+                params![upload_id, app_id, me],
+                |r| {
+                    Ok(serde_json::json!({
+                        "upload_id": upload_id,
+                        "content_type": r.get::<_, String>(0)?,
+                        "size": r.get::<_, i64>(1)?,
+                        "file_name": r.get::<_, Option<String>>(2)?,
+                    }))
+                },
+            )
             .optional()?;
         match found {
             Some(a) => attachments.push(a),
@@ -126,7 +124,7 @@ pub fn send(
     }
     // Never before the previous message: retention then cuts a prefix.
     let created_at = now.max(conv.last_activity_ms);
-    let (seq, mod_seq) = bump_for_message(&tx, conversation_id, created_at)?;
+    let (seq, mod_seq) = bump_for_message(conn, conversation_id, created_at)?;
     let message = Message {
         message_id: new_message_id(),
         conversation_id: conversation_id.to_owned(),
@@ -140,28 +138,27 @@ pub fn send(
         edited_at_ms: None,
         deleted: false,
     };
-    tx.prepare_cached(
+    conn.execute(
         "INSERT INTO chat_messages (message_id, conversation_id, seq, mod_seq, sender_identity,
              client_message_id, text, attachments, created_at_ms)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )?
-    .execute(params![
-        message.message_id,
-        conversation_id,
-        i(seq),
-        i(mod_seq),
-        me,
-        message.client_message_id,
-        message.text,
-        message.attachments.to_string(),
-        i(created_at)
-    ])?;
+        params![
+            message.message_id,
+            conversation_id,
+            i(seq),
+            i(mod_seq),
+            me,
+            message.client_message_id,
+            message.text,
+            message.attachments.to_string(),
+            i(created_at)
+        ],
+    )?;
     for upload_id in &new.attachments {
-        let n = tx
-            .prepare_cached(
-                "UPDATE uploads SET message_id = ?2 WHERE upload_id = ?1 AND message_id IS NULL",
-            )?
-            .execute(params![upload_id, message.message_id])?;
+        let n = conn.execute(
+            "UPDATE uploads SET message_id = ?2 WHERE upload_id = ?1 AND message_id IS NULL",
+            params![upload_id, message.message_id],
+        )?;
         if n != 1 {
             return Err(ApiError::invalid_argument(format!(
                 "attachment {upload_id} is attached twice"
@@ -169,20 +166,21 @@ pub fn send(
             .into());
         }
     }
-    tx.prepare_cached(
-        "UPDATE chat_members SET last_read_seq = MAX(last_read_seq, ?3),
-             last_delivered_seq = MAX(last_delivered_seq, ?3)
+    conn.execute(
+        "UPDATE chat_members
+         SET last_read_seq = CASE WHEN last_read_seq > ?3 THEN last_read_seq ELSE ?3 END,
+             last_delivered_seq =
+                 CASE WHEN last_delivered_seq > ?3 THEN last_delivered_seq ELSE ?3 END
          WHERE conversation_id = ?1 AND identity = ?2",
-    )?
-    .execute(params![conversation_id, me, i(seq)])?;
+        params![conversation_id, me, i(seq)],
+    )?;
     let conv = ConvRow {
         last_seq: seq,
         mod_seq,
         last_activity_ms: created_at,
         ..conv
     };
-    also(&tx, &conv, &message)?;
-    tx.commit()?;
+    also(conn, &conv, &message)?;
     Ok(Sent {
         conv,
         message,
@@ -191,12 +189,12 @@ pub fn send(
 }
 
 fn visible_message(
-    tx: &Connection,
+    conn: &Conn<'_>,
     conversation_id: &str,
     message_id: &str,
     cutoff_ms: u64,
 ) -> TxResult<Message> {
-    match message(tx, conversation_id, message_id)? {
+    match message(conn, conversation_id, message_id)? {
         Some(m) if m.created_at_ms >= cutoff_ms => Ok(m),
         _ => Err(ApiError::not_found("no such message").into()),
     }
@@ -205,7 +203,7 @@ fn visible_message(
 /// Edits a message's text (its sender only; not once deleted).
 #[allow(clippy::too_many_arguments)]
 pub fn edit(
-    conn: &mut Connection,
+    conn: &Conn<'_>,
     app_id: &str,
     conversation_id: &str,
     me: &str,
@@ -214,9 +212,8 @@ pub fn edit(
     cutoff_ms: u64,
     now: u64,
 ) -> TxResult<(ConvRow, Message)> {
-    let tx = immediate(conn)?;
-    let (conv, _) = membership(&tx, app_id, conversation_id, me)?;
-    let old = visible_message(&tx, conversation_id, message_id, cutoff_ms)?;
+    let (conv, _) = membership(conn, app_id, conversation_id, me)?;
+    let old = visible_message(conn, conversation_id, message_id, cutoff_ms)?;
     if old.sender_identity != me {
         return Err(ApiError::forbidden("only the sender can edit a message").into());
     }
@@ -226,15 +223,14 @@ pub fn edit(
     if text.is_empty() && old.attachment_count() == 0 {
         return Err(ApiError::invalid_argument("a message needs text or attachments").into());
     }
-    refuse_blocked_direct(&tx, &conv, me)?;
-    let mod_seq = bump_for_change(&tx, conversation_id)?;
-    tx.execute(
+    refuse_blocked_direct(conn, &conv, me)?;
+    let mod_seq = bump_for_change(conn, conversation_id)?;
+    conn.execute(
         "UPDATE chat_messages SET text = ?2, edited_at_ms = ?3, mod_seq = ?4
          WHERE message_id = ?1",
         params![message_id, text, i(now), i(mod_seq)],
     )?;
-    let message = message(&tx, conversation_id, message_id)?.ok_or_else(not_found)?;
-    tx.commit()?;
+    let message = message(conn, conversation_id, message_id)?.ok_or_else(not_found)?;
     Ok((ConvRow { mod_seq, ..conv }, message))
 }
 
@@ -252,16 +248,15 @@ pub struct Deleted {
 /// kept); its sender, or an owner / admin of a group. The uploads it
 /// attached are marked for the uploads sweep (`status = 'purge'`).
 pub fn delete(
-    conn: &mut Connection,
+    conn: &Conn<'_>,
     app_id: &str,
     conversation_id: &str,
     me: &str,
     message_id: &str,
     cutoff_ms: u64,
 ) -> TxResult<Deleted> {
-    let tx = immediate(conn)?;
-    let (conv, my) = membership(&tx, app_id, conversation_id, me)?;
-    let old = visible_message(&tx, conversation_id, message_id, cutoff_ms)?;
+    let (conv, my) = membership(conn, app_id, conversation_id, me)?;
+    let old = visible_message(conn, conversation_id, message_id, cutoff_ms)?;
     let allowed = old.sender_identity == me || (conv.is_group() && my.manages());
     if !allowed {
         return Err(ApiError::forbidden(
@@ -276,18 +271,17 @@ pub fn delete(
             changed: false,
         });
     }
-    let mod_seq = bump_for_change(&tx, conversation_id)?;
-    tx.execute(
+    let mod_seq = bump_for_change(conn, conversation_id)?;
+    conn.execute(
         "UPDATE chat_messages SET text = '', attachments = '[]', deleted = 1, mod_seq = ?2
          WHERE message_id = ?1",
         params![message_id, i(mod_seq)],
     )?;
-    tx.execute(
+    conn.execute(
         "UPDATE uploads SET status = 'purge' WHERE message_id = ?1",
         params![message_id],
     )?;
-    let message = message(&tx, conversation_id, message_id)?.ok_or_else(not_found)?;
-    tx.commit()?;
+    let message = message(conn, conversation_id, message_id)?.ok_or_else(not_found)?;
     Ok(Deleted {
         conv: ConvRow { mod_seq, ..conv },
         message,
@@ -327,15 +321,14 @@ impl Moved {
 /// Moves a member's position forward to `seq` (capped at `last_seq`); a
 /// lower value changes nothing.
 pub fn receipt(
-    conn: &mut Connection,
+    conn: &Conn<'_>,
     app_id: &str,
     conversation_id: &str,
     me: &str,
     kind: Receipt,
     seq: u64,
 ) -> TxResult<Moved> {
-    let tx = immediate(conn)?;
-    let (conv, before) = membership(&tx, app_id, conversation_id, me)?;
+    let (conv, before) = membership(conn, app_id, conversation_id, me)?;
     let seq = seq.min(conv.last_seq);
     let mut after = before.clone();
     if kind == Receipt::Read {
@@ -343,7 +336,7 @@ pub fn receipt(
     }
     after.last_delivered_seq = after.last_delivered_seq.max(seq).max(after.last_read_seq);
     if after != before {
-        tx.execute(
+        conn.execute(
             "UPDATE chat_members SET last_read_seq = ?3, last_delivered_seq = ?4
              WHERE conversation_id = ?1 AND identity = ?2",
             params![
@@ -354,7 +347,6 @@ pub fn receipt(
             ],
         )?;
     }
-    tx.commit()?;
     Ok(Moved {
         conv,
         before,

@@ -1,8 +1,10 @@
 //! Chat storage (migration 0007): every read and every change, each change
 //! one transaction that checks the plan limits it is subject to.
 //!
-//! Refusals are [`TxError::Api`]: returning one drops the transaction
-//! (rolled back), so a refused request writes nothing.
+//! Every function runs inside the one transaction of its
+//! [`crate::db::Db::transact`] call (see [`super::run`]); refusals are
+//! [`TxError::Api`], and returning one rolls that transaction back, so a
+//! refused request writes nothing.
 //!
 //! This file: the row types, the reads and the conversation list;
 //! [`history`] (pages and catch-up), [`conversations`] (opening, groups,
@@ -21,7 +23,7 @@ pub use history::*;
 pub use messages::*;
 pub use notifications::*;
 
-use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
+use crate::db::sql::{params, Conn, OptionalExtension, Row};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -142,7 +144,7 @@ fn i(v: u64) -> i64 {
 const CONV_COLUMNS: &str = "c.conversation_id, c.app_id, c.kind, c.title, c.direct_low, \
      c.direct_high, c.created_by, c.created_at_ms, c.last_seq, c.mod_seq, c.last_activity_ms";
 
-fn conv_from_row(r: &Row<'_>) -> rusqlite::Result<ConvRow> {
+fn conv_from_row(r: &Row) -> Result<ConvRow, DbError> {
     let low: Option<String> = r.get(4)?;
     let high: Option<String> = r.get(5)?;
     Ok(ConvRow {
@@ -161,7 +163,7 @@ fn conv_from_row(r: &Row<'_>) -> rusqlite::Result<ConvRow> {
 
 const MEMBER_COLUMNS: &str = "identity, role, joined_at_ms, last_read_seq, last_delivered_seq";
 
-fn member_from_row(r: &Row<'_>) -> rusqlite::Result<Member> {
+fn member_from_row(r: &Row) -> Result<Member, DbError> {
     Ok(Member {
         identity: r.get(0)?,
         role: r.get(1)?,
@@ -174,7 +176,7 @@ fn member_from_row(r: &Row<'_>) -> rusqlite::Result<Member> {
 const MESSAGE_COLUMNS: &str = "message_id, conversation_id, seq, mod_seq, sender_identity, \
      client_message_id, text, attachments, created_at_ms, edited_at_ms, deleted";
 
-fn message_from_row(r: &Row<'_>) -> rusqlite::Result<Message> {
+fn message_from_row(r: &Row) -> Result<Message, DbError> {
     let attachments: String = r.get(7)?;
     Ok(Message {
         message_id: r.get(0)?,
@@ -195,13 +197,9 @@ fn not_found() -> TxError {
     TxError::Api(ApiError::not_found("no such conversation"))
 }
 
-fn immediate(conn: &mut Connection) -> Result<Transaction<'_>, DbError> {
-    Ok(conn.transaction_with_behavior(TransactionBehavior::Immediate)?)
-}
-
 /// The app's limits as stored now (read inside the transaction that
 /// enforces them).
-pub fn current_limits(conn: &Connection, app_id: &str) -> TxResult<Limits> {
+pub fn current_limits(conn: &Conn<'_>, app_id: &str) -> TxResult<Limits> {
     match crate::db::apps::get_app(conn, app_id)? {
         Some(app) => Ok(app.limits()),
         None => Err(TxError::Api(ApiError::internal("the app vanished"))),
@@ -212,37 +210,43 @@ pub fn current_limits(conn: &Connection, app_id: &str) -> TxResult<Limits> {
 
 /// A conversation of an app.
 pub fn conversation(
-    conn: &Connection,
+    conn: &Conn<'_>,
     app_id: &str,
     conversation_id: &str,
 ) -> Result<Option<ConvRow>, DbError> {
     Ok(conn
-        .prepare_cached(&format!(
-            "SELECT {CONV_COLUMNS} FROM chat_conversations c
+        .query_row(
+            &format!(
+                "SELECT {CONV_COLUMNS} FROM chat_conversations c
              WHERE c.conversation_id = ?1 AND c.app_id = ?2"
-        ))?
-        .query_row(params![conversation_id, app_id], conv_from_row)
+            ),
+            params![conversation_id, app_id],
+            conv_from_row,
+        )
         .optional()?)
 }
 
 /// One member of a conversation.
 pub fn member(
-    conn: &Connection,
+    conn: &Conn<'_>,
     conversation_id: &str,
     identity: &str,
 ) -> Result<Option<Member>, DbError> {
     Ok(conn
-        .prepare_cached(&format!(
-            "SELECT {MEMBER_COLUMNS} FROM chat_members
+        .query_row(
+            &format!(
+                "SELECT {MEMBER_COLUMNS} FROM chat_members
              WHERE conversation_id = ?1 AND identity = ?2"
-        ))?
-        .query_row(params![conversation_id, identity], member_from_row)
+            ),
+            params![conversation_id, identity],
+            member_from_row,
+        )
         .optional()?)
 }
 
 /// The conversation and the caller's membership; 404 unless a member.
 pub fn membership(
-    conn: &Connection,
+    conn: &Conn<'_>,
     app_id: &str,
     conversation_id: &str,
     identity: &str,
@@ -253,130 +257,137 @@ pub fn membership(
 }
 
 /// Every member, oldest first.
-pub fn members(conn: &Connection, conversation_id: &str) -> Result<Vec<Member>, DbError> {
-    Ok(conn
-        .prepare_cached(&format!(
+pub fn members(conn: &Conn<'_>, conversation_id: &str) -> Result<Vec<Member>, DbError> {
+    Ok(conn.query_map(
+        &format!(
             "SELECT {MEMBER_COLUMNS} FROM chat_members WHERE conversation_id = ?1
              ORDER BY joined_at_ms, identity"
-        ))?
-        .query_map(params![conversation_id], member_from_row)?
-        .collect::<Result<_, _>>()?)
+        ),
+        params![conversation_id],
+        member_from_row,
+    )?)
 }
 
 /// The identities of the members.
-pub fn member_identities(conn: &Connection, conversation_id: &str) -> Result<Vec<String>, DbError> {
-    Ok(conn
-        .prepare_cached("SELECT identity FROM chat_members WHERE conversation_id = ?1")?
-        .query_map(params![conversation_id], |r| r.get(0))?
-        .collect::<Result<_, _>>()?)
+pub fn member_identities(conn: &Conn<'_>, conversation_id: &str) -> Result<Vec<String>, DbError> {
+    Ok(conn.query_map(
+        "SELECT identity FROM chat_members WHERE conversation_id = ?1",
+        params![conversation_id],
+        |r| r.get(0),
+    )?)
 }
 
 /// How many members a conversation has.
-pub fn member_count(conn: &Connection, conversation_id: &str) -> Result<u64, DbError> {
-    let n: i64 = conn
-        .prepare_cached("SELECT COUNT(*) FROM chat_members WHERE conversation_id = ?1")?
-        .query_row(params![conversation_id], |r| r.get(0))?;
+pub fn member_count(conn: &Conn<'_>, conversation_id: &str) -> Result<u64, DbError> {
+    let n: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM chat_members WHERE conversation_id = ?1",
+        params![conversation_id],
+        |r| r.get(0),
+    )?;
     Ok(u(n))
 }
 
 /// How many groups `identity` is a member of.
-pub fn group_count(conn: &Connection, app_id: &str, identity: &str) -> Result<u64, DbError> {
-    let n: i64 = conn
-        .prepare_cached(
-            "SELECT COUNT(*) FROM chat_members m
+pub fn group_count(conn: &Conn<'_>, app_id: &str, identity: &str) -> Result<u64, DbError> {
+    let n: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM chat_members m
              JOIN chat_conversations c ON c.conversation_id = m.conversation_id
              WHERE m.app_id = ?1 AND m.identity = ?2 AND c.kind = 'group'",
-        )?
-        .query_row(params![app_id, identity], |r| r.get(0))?;
+        params![app_id, identity],
+        |r| r.get(0),
+    )?;
     Ok(u(n))
 }
 
 /// True when either of the two blocks the other.
-pub fn blocked_either(conn: &Connection, app_id: &str, a: &str, b: &str) -> Result<bool, DbError> {
-    let n: i64 = conn
-        .prepare_cached(
-            "SELECT COUNT(*) FROM chat_blocks WHERE app_id = ?1
+pub fn blocked_either(conn: &Conn<'_>, app_id: &str, a: &str, b: &str) -> Result<bool, DbError> {
+    let n: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM chat_blocks WHERE app_id = ?1
              AND ((blocker_identity = ?2 AND blocked_identity = ?3)
                OR (blocker_identity = ?3 AND blocked_identity = ?2))",
-        )?
-        .query_row(params![app_id, a, b], |r| r.get(0))?;
+        params![app_id, a, b],
+        |r| r.get(0),
+    )?;
     Ok(n > 0)
 }
 
 /// A message of a conversation (whatever its age).
 pub fn message(
-    conn: &Connection,
+    conn: &Conn<'_>,
     conversation_id: &str,
     message_id: &str,
 ) -> Result<Option<Message>, DbError> {
     Ok(conn
-        .prepare_cached(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM chat_messages
+        .query_row(
+            &format!(
+                "SELECT {MESSAGE_COLUMNS} FROM chat_messages
              WHERE message_id = ?1 AND conversation_id = ?2"
-        ))?
-        .query_row(params![message_id, conversation_id], message_from_row)
+            ),
+            params![message_id, conversation_id],
+            message_from_row,
+        )
         .optional()?)
 }
 
 /// The unread count of one member: messages after its read position, not
 /// its own, not deleted, within retention.
 pub fn unread(
-    conn: &Connection,
+    conn: &Conn<'_>,
     conversation_id: &str,
     identity: &str,
     last_read_seq: u64,
     cutoff_ms: u64,
 ) -> Result<u64, DbError> {
-    let n: i64 = conn
-        .prepare_cached(
-            "SELECT COUNT(*) FROM chat_messages
+    let n: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM chat_messages
              WHERE conversation_id = ?1 AND seq > ?2 AND deleted = 0
                AND created_at_ms >= ?3 AND sender_identity <> ?4",
-        )?
-        .query_row(
-            params![conversation_id, i(last_read_seq), i(cutoff_ms), identity],
-            |r| r.get(0),
-        )?;
+        params![conversation_id, i(last_read_seq), i(cutoff_ms), identity],
+        |r| r.get(0),
+    )?;
     Ok(u(n))
 }
 
 /// The sum of a user's unread counts over all their conversations.
 pub fn total_unread(
-    conn: &Connection,
+    conn: &Conn<'_>,
     app_id: &str,
     identity: &str,
     cutoff_ms: u64,
 ) -> Result<u64, DbError> {
-    let n: i64 = conn
-        .prepare_cached(
-            "SELECT COALESCE(SUM((SELECT COUNT(*) FROM chat_messages x
+    let n: i64 = conn.query_row(
+        "SELECT CAST(COALESCE(SUM((SELECT COUNT(*) FROM chat_messages x
                  WHERE x.conversation_id = m.conversation_id AND x.seq > m.last_read_seq
                    AND x.deleted = 0 AND x.created_at_ms >= ?3
-                   AND x.sender_identity <> m.identity)), 0)
+                   AND x.sender_identity <> m.identity)), 0) AS BIGINT)
              FROM chat_members m WHERE m.app_id = ?1 AND m.identity = ?2",
-        )?
-        .query_row(params![app_id, identity, i(cutoff_ms)], |r| r.get(0))?;
+        params![app_id, identity, i(cutoff_ms)],
+        |r| r.get(0),
+    )?;
     Ok(u(n))
 }
 
 /// The newest message within retention (tombstones included).
 pub fn last_message(
-    conn: &Connection,
+    conn: &Conn<'_>,
     conversation_id: &str,
     cutoff_ms: u64,
 ) -> Result<Option<Message>, DbError> {
     Ok(conn
-        .prepare_cached(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM chat_messages
+        .query_row(
+            &format!(
+                "SELECT {MESSAGE_COLUMNS} FROM chat_messages
              WHERE conversation_id = ?1 AND created_at_ms >= ?2 ORDER BY seq DESC LIMIT 1"
-        ))?
-        .query_row(params![conversation_id, i(cutoff_ms)], message_from_row)
+            ),
+            params![conversation_id, i(cutoff_ms)],
+            message_from_row,
+        )
         .optional()?)
 }
 
 /// The conversation as `me` (a member) sees it.
 pub fn view(
-    conn: &Connection,
+    conn: &Conn<'_>,
     conv: &ConvRow,
     me: &Member,
     cutoff_ms: u64,
@@ -412,7 +423,7 @@ pub type ListCursor = (u64, String);
 /// One page of a user's conversations, newest activity first (ties by id,
 /// descending), after `cursor`; the cursor of the next page if there is one.
 pub fn list(
-    conn: &Connection,
+    conn: &Conn<'_>,
     app_id: &str,
     identity: &str,
     cursor: Option<&ListCursor>,
@@ -423,31 +434,30 @@ pub fn list(
         Some((at, id)) => (Some(i(*at)), Some(id.as_str())),
         None => (None, None),
     };
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {CONV_COLUMNS}, m.identity, m.role, m.joined_at_ms, m.last_read_seq,
-                m.last_delivered_seq
-         FROM chat_members m JOIN chat_conversations c ON c.conversation_id = m.conversation_id
-         WHERE m.app_id = ?1 AND m.identity = ?2
-           AND (?3 IS NULL OR c.last_activity_ms < ?3
-                OR (c.last_activity_ms = ?3 AND c.conversation_id < ?4))
-         ORDER BY c.last_activity_ms DESC, c.conversation_id DESC LIMIT ?5"
-    ))?;
-    let rows: Vec<(ConvRow, Member)> = stmt
-        .query_map(
-            params![app_id, identity, at, id, i64::from(limit) + 1],
-            |r| {
-                let conv = conv_from_row(r)?;
-                let member = Member {
-                    identity: r.get(11)?,
-                    role: r.get(12)?,
-                    joined_at_ms: u(r.get(13)?),
-                    last_read_seq: u(r.get(14)?),
-                    last_delivered_seq: u(r.get(15)?),
-                };
-                Ok((conv, member))
-            },
-        )?
-        .collect::<Result<_, _>>()?;
+    let rows: Vec<(ConvRow, Member)> = conn.query_map(
+        &format!(
+            "SELECT {CONV_COLUMNS}, m.identity, m.role, m.joined_at_ms, m.last_read_seq,
+                    m.last_delivered_seq
+             FROM chat_members m
+             JOIN chat_conversations c ON c.conversation_id = m.conversation_id
+             WHERE m.app_id = ?1 AND m.identity = ?2
+               AND (CAST(?3 AS BIGINT) IS NULL OR c.last_activity_ms < ?3
+                    OR (c.last_activity_ms = ?3 AND c.conversation_id < ?4))
+             ORDER BY c.last_activity_ms DESC, c.conversation_id DESC LIMIT ?5"
+        ),
+        params![app_id, identity, at, id, i64::from(limit) + 1],
+        |r| {
+            let conv = conv_from_row(r)?;
+            let member = Member {
+                identity: r.get(11)?,
+                role: r.get(12)?,
+                joined_at_ms: u(r.get(13)?),
+                last_read_seq: u(r.get(14)?),
+                last_delivered_seq: u(r.get(15)?),
+            };
+            Ok((conv, member))
+        },
+    )?;
     let more = rows.len() > limit as usize;
     let mut out = Vec::with_capacity(rows.len().min(limit as usize));
     for (conv, me) in rows.into_iter().take(limit as usize) {

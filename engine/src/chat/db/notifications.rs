@@ -21,16 +21,17 @@ pub struct PushContext {
 /// no point any more: the message is gone, deleted or out of retention, or
 /// the recipient left or has read it.
 pub fn push_context(
-    conn: &Connection,
+    conn: &Conn<'_>,
     app_id: &str,
     message_id: &str,
     recipient: &str,
 ) -> Result<Option<PushContext>, DbError> {
     let found = conn
-        .prepare_cached(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM chat_messages WHERE message_id = ?1"
-        ))?
-        .query_row(params![message_id], message_from_row)
+        .query_row(
+            &format!("SELECT {MESSAGE_COLUMNS} FROM chat_messages WHERE message_id = ?1"),
+            params![message_id],
+            message_from_row,
+        )
         .optional()?;
     let Some(message) = found.filter(|m| !m.deleted) else {
         return Ok(None);

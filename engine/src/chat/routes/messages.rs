@@ -74,7 +74,7 @@ async fn send(
     let cutoff = retention_cutoff(&user.app, now_ms());
     let (app, me) = app_and_me(&user);
     let st = state.clone();
-    let sent = run(&state, move |c| {
+    let (sent, queued) = run(&state, move |c| {
         let mut queued = 0;
         let sent = db::send(c, &app, &id, &me, &new, now_ms(), |tx, conv, message| {
             queued = pushes::queue_notifications(&st, tx, conv, message)?;
@@ -83,12 +83,13 @@ async fn send(
         if sent.created {
             pushes::message_sent(&st, c, &sent.conv, &sent.message, cutoff);
         }
-        if queued > 0 {
-            crate::push::wake(&st.push);
-        }
-        Ok(sent)
+        Ok((sent, queued))
     })
     .await?;
+    // After the commit, so the dispatcher finds the queued rows.
+    if queued > 0 {
+        crate::push::wake(&state.push);
+    }
     let status = if sent.created {
         StatusCode::CREATED
     } else {

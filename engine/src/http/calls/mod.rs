@@ -19,6 +19,8 @@ use super::token::{grants_for, livekit_room, sign_room_token, StreamType};
 use crate::db::calls::{
     self, ActResult, Acted, Action, CallRecord, Decision, RoomEvent, Side, Status,
 };
+use crate::db::sql::Conn;
+use crate::db::DbError;
 use crate::ids::{now_ms, random_b64};
 use crate::state::AppState;
 
@@ -55,13 +57,42 @@ pub(crate) fn call_message(kind: &str, call: &CallRecord) -> String {
     json!({ "type": kind, "call": call }).to_string()
 }
 
-/// Publishes committed transitions, under the database lock: `call.updated`
-/// to both parties' connections, and the push outbox (engine-api.md §4).
-fn publish(state: &AppState, conn: &rusqlite::Connection, changes: &[CallRecord]) {
+/// How many locks order the pushes of calls ([`in_order`]).
+const ORDER_SHARDS: usize = 64;
+
+/// Per-call (hashed) locks, each held from before a transaction of a call
+/// until its pushes are out, so the pushes of one call leave this engine in
+/// commit order even though they are sent after the commit (a database
+/// closure may run more than once on PostgreSQL, so it sends nothing).
+static ORDER: [tokio::sync::Mutex<()>; ORDER_SHARDS] =
+    [const { tokio::sync::Mutex::const_new(()) }; ORDER_SHARDS];
+
+/// Waits for the ordering lock of `call_id` (see [`ORDER`]).
+async fn in_order(call_id: &str) -> tokio::sync::MutexGuard<'static, ()> {
+    // FNV-1a: stable and cheap; only spreads calls over the shards.
+    let hash = call_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    ORDER[(hash % ORDER_SHARDS as u64) as usize].lock().await
+}
+
+/// In the transaction of `changes` (transitions of calls): their push
+/// outbox rows ([`crate::push::calls_changed`]); true when the dispatcher
+/// is to be woken after the commit.
+fn outbox(state: &AppState, conn: &Conn<'_>, changes: &[CallRecord]) -> Result<bool, DbError> {
+    crate::push::calls_changed(&state.push, conn, changes)
+}
+
+/// Publishes committed transitions (under [`in_order`]): `call.updated` to
+/// both parties' connections, and a wake of the push dispatcher when
+/// `call_ended` rows were queued (engine-api.md §4).
+fn publish(state: &AppState, changes: &[CallRecord], queued: bool) {
     for change in changes {
         push_updated(state, change);
     }
-    crate::push::calls_changed(&state.push, conn, changes);
+    if queued {
+        crate::push::wake(&state.push);
+    }
 }
 
 /// Pushes `call.updated` to every connection of both parties.
@@ -172,26 +203,28 @@ pub async fn create(
         call.call_id = new_call_id();
         let (st, record) = (state.clone(), call.clone());
         let timeout = ring_timeout_ms(&state);
+        // Held until the invitation is out, so no later transition of this
+        // call can be pushed before it.
+        let order = in_order(&call.call_id).await;
         stored = state
             .db
             .call(move |c| {
-                let inserted = calls::insert_with(c, &record, |tx| {
+                calls::insert_with(c, &record, |tx| {
                     crate::push::call_created(&st.push, tx, &record, timeout)
-                })?;
-                if inserted {
-                    // Pushed under the database lock, so no later transition
-                    // of this call can be pushed before its invitation.
-                    let invitation = call_message("call.invitation", &record);
-                    st.hub
-                        .send_user(&record.app_id, &record.callee_identity, &invitation);
-                    let updated = call_message("call.updated", &record);
-                    st.hub
-                        .send_user(&record.app_id, &record.caller_identity, &updated);
-                }
-                Ok(inserted)
+                })
             })
             .await?;
         if stored {
+            let invitation = call_message("call.invitation", &call);
+            state
+                .hub
+                .send_user(&call.app_id, &call.callee_identity, &invitation);
+            let updated = call_message("call.updated", &call);
+            state
+                .hub
+                .send_user(&call.app_id, &call.caller_identity, &updated);
+            crate::push::wake(&state.push);
+            drop(order);
             break;
         }
     }
@@ -227,7 +260,7 @@ pub async fn create(
 }
 
 /// Runs [`calls::act`] for `user`, pushing every committed transition under
-/// the database lock (so pushes of one call go out in commit order).
+/// [`in_order`] (so pushes of one call go out in commit order).
 async fn run_act(
     state: &AppState,
     user: &User,
@@ -245,7 +278,8 @@ async fn run_act(
     );
     let device = user.session.device_id.clone();
     let timeout = ring_timeout_ms(state);
-    let acted = state
+    let order = in_order(call_id).await;
+    let (acted, queued) = state
         .db
         .call(move |c| {
             let acted = calls::act(
@@ -257,10 +291,12 @@ async fn run_act(
                 device.as_deref(),
                 timeout,
             )?;
-            publish(&st, c, &acted.changes);
-            Ok(acted)
+            let queued = outbox(&st, c, &acted.changes)?;
+            Ok((acted, queued))
         })
         .await?;
+    publish(state, &acted.changes, queued);
+    drop(order);
     after(state, &acted);
     Ok(acted)
 }
@@ -331,14 +367,24 @@ pub async fn list(
     let st = state.clone();
     let (app_id, identity) = (user.app.app_id.clone(), user.session.identity.clone());
     let timeout = ring_timeout_ms(&state);
-    let listed = state
+    let (listed, queued) = state
         .db
         .call(move |c| {
             let listed = calls::pending_for_callee(c, &app_id, &identity, timeout)?;
-            publish(&st, c, &listed.expired);
-            Ok(listed)
+            let queued = outbox(&st, c, &listed.expired)?;
+            Ok((listed, queued))
         })
         .await?;
+    // Expiry is terminal: whatever transition of these calls committed
+    // before it still holds its call's lock until pushed, so taking the
+    // locks now keeps commit order.
+    for call in &listed.expired {
+        let _order = in_order(&call.call_id).await;
+        push_updated(&state, call);
+    }
+    if queued {
+        crate::push::wake(&state.push);
+    }
     for call in &listed.expired {
         tracing::info!(app_id = %call.app_id, call_id = %call.call_id, "call missed (ring timeout)");
         close_room(&state, call);

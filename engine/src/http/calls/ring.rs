@@ -19,15 +19,20 @@ pub(crate) fn schedule_ring_timeout(state: &AppState, call_id: String, created_a
             }
             let (st, id) = (state.clone(), call_id.clone());
             let timeout = ring_timeout_ms(&state);
+            let order = in_order(&call_id).await;
             let expired = state
                 .db
                 .call(move |c| {
                     let expired = calls::expire(c, &id, timeout)?;
-                    publish(&st, c, expired.as_slice());
-                    Ok(expired)
+                    let queued = outbox(&st, c, expired.as_slice())?;
+                    Ok((expired, queued))
                 })
                 .await;
-            match expired {
+            if let Ok((expired, queued)) = &expired {
+                publish(&state, expired.as_slice(), *queued);
+            }
+            drop(order);
+            match expired.map(|(expired, _)| expired) {
                 Ok(Some(call)) => {
                     tracing::info!(app_id = %call.app_id, call_id = %call.call_id, "call missed (ring timeout)");
                     close_room(&state, &call);

@@ -98,14 +98,17 @@ pub(crate) async fn party_of_room(
     let st = state.clone();
     let (a, id, i) = (app_id.to_owned(), room_name.to_owned(), identity.to_owned());
     let timeout = ring_timeout_ms(state);
-    let acted = state
+    let order = in_order(room_name).await;
+    let (acted, queued) = state
         .db
         .call(move |c| {
             let acted = calls::act(c, &a, &id, &i, None, None, timeout)?;
-            publish(&st, c, &acted.changes);
-            Ok(acted)
+            let queued = outbox(&st, c, &acted.changes)?;
+            Ok((acted, queued))
         })
         .await?;
+    publish(state, &acted.changes, queued);
+    drop(order);
     after(state, &acted);
     let (call, side) = match acted.result {
         ActResult::NotFound => return Err(ApiError::not_found("no such call room")),
@@ -156,7 +159,8 @@ pub(crate) async fn room_gone(
     let (a, id) = (app_id.to_owned(), room_name.to_owned());
     let finished = left.is_none();
     let timeout = ring_timeout_ms(state);
-    let changes = state
+    let order = in_order(room_name).await;
+    let (changes, queued) = state
         .db
         .call(move |c| {
             let event = match &left {
@@ -164,10 +168,12 @@ pub(crate) async fn room_gone(
                 None => RoomEvent::Finished,
             };
             let changes = calls::room_gone(c, &a, &id, event, timeout)?;
-            publish(&st, c, &changes);
-            Ok(changes)
+            let queued = outbox(&st, c, &changes)?;
+            Ok((changes, queued))
         })
         .await?;
+    publish(state, &changes, queued);
+    drop(order);
     if let Some(last) = changes.last() {
         tracing::info!(
             app_id = %last.app_id,
