@@ -62,3 +62,32 @@ step() {
     return "$rc"
   fi
 }
+
+# with_services COMMAND...: runs COMMAND with a PostgreSQL and a Redis of its
+# own on loopback (testkit's utd-services), named in UTD_TEST_POSTGRES and
+# UTD_TEST_REDIS: every test engine then stores in PostgreSQL, and with
+# UTD_TEST_NODES=2 runs as two nodes behind a balancer. Both servers and
+# their data are gone afterwards.
+with_services() {
+  local dir pid status=0
+  dir="$(mktemp -d)"
+  (cd "$REPO_ROOT" && cargo build --quiet -p utd-testkit --bin utd-services) || return 1
+  "$REPO_ROOT/target/debug/utd-services" >"$dir/env" 2>"$dir/log" &
+  pid=$!
+  for _ in $(seq 1 300); do
+    if grep -qx READY "$dir/env" 2>/dev/null || ! kill -0 "$pid" 2>/dev/null; then break; fi
+    sleep 0.1
+  done
+  if ! grep -qx READY "$dir/env"; then
+    cat "$dir/log" >&2
+    log "PostgreSQL and Redis did not start (utd-services)"
+    kill "$pid" 2>/dev/null || true
+    rm -rf "$dir"
+    return 1
+  fi
+  env $(grep '=' "$dir/env") "$@" || status=$?
+  kill -TERM "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  rm -rf "$dir"
+  return "$status"
+}

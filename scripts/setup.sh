@@ -13,7 +13,7 @@ as_root() {
 
 # Debian packages: the JDK and JNA for the Kotlin tests, debootstrap for Swift,
 # clang + llvm for the Android check build's C code (scripts/package-android.sh),
-# Redis for the engine's multi-node tests (scripts/services.sh; PostgreSQL 15
+# Redis for the engine's multi-node tests (testkit's utd-services; PostgreSQL 15
 # comes with the image, else Debian's).
 setup_apt() {
   local wanted=(default-jdk-headless libjna-java debootstrap clang llvm redis-server)

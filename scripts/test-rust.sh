@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Rust suite: every test of the workspace (SDK, engine, testkit), with the
-# real livekit-server the testkit starts. Prints `rust: N passed, N failed`
-# (summed over cargo's "test result:" lines) as its last line.
-# Extra arguments go to `cargo test`.
+# real livekit-server the testkit starts and each engine on SQLite; then the
+# engine's tests again with every engine on PostgreSQL (+ Redis), and the
+# SDK's end-to-end tests against a two-node engine (PostgreSQL + Redis,
+# behind a round-robin balancer). Prints `rust: N passed, N failed` (summed
+# over cargo's "test result:" lines of all three) as its last line.
+# Extra arguments go to each `cargo test`.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$REPO_ROOT"
@@ -19,6 +22,13 @@ set +e
 # others from the totals.
 step "cargo test --workspace" cargo test --workspace --no-fail-fast "$@" 2>&1 | tee "$output"
 status=${PIPESTATUS[0]}
+step "cargo test -p utd-engine (PostgreSQL + Redis)" \
+  with_services cargo test -p utd-engine --no-fail-fast "$@" 2>&1 | tee -a "$output"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+step "cargo test -p utd-stream --test '*' (two engine nodes)" \
+  with_services env UTD_TEST_NODES=2 cargo test -p utd-stream --test '*' --no-fail-fast "$@" \
+  2>&1 | tee -a "$output"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 set -e
 
 read -r passed failed < <(

@@ -383,6 +383,12 @@ async fn a_websocket_invitation_and_a_push_for_the_same_call_are_one_incoming_ca
         .await
         .expect("decline");
     status_becomes(&outgoing, UTDCallStatus::Rejected).await;
+    // The callee's own end event comes through its own socket, which may be
+    // on another engine node than the caller's.
+    support::eventually(WAIT, "the callee's call ended", || {
+        !events.ended(&call_id).is_empty()
+    })
+    .await;
     assert_eq!(events.ended(&call_id), [UTDCallEndReason::Rejected]);
     iphone.dispose().await;
     bob.dispose().await;

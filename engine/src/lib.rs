@@ -141,13 +141,13 @@ pub async fn start(config: EngineConfig) -> anyhow::Result<RunningEngine> {
     push::prepare(&state)
         .await
         .context("cannot read the push outbox")?;
-    // Calls still ringing when the engine stopped get their ring timeout
-    // back (already due ones expire at once).
-    http::calls::resume_pending(&state)
+    // Calls whose ring deadline passed while no engine ran expire now; then
+    // one sweeper expires every call at its deadline, whichever node made it.
+    http::calls::start_ring_sweeper(&state)
         .await
-        .context("cannot read pending calls")?;
-    // After the resume: pushes of calls that expired while the engine was
-    // down are dropped by then.
+        .context("cannot expire due calls")?;
+    // After the first sweep: pushes of calls that expired while the engine
+    // was down are dropped by then.
     push::spawn_dispatcher(&state);
     chat::spawn_sweeps(&state);
     uploads::spawn_sweeps(&state);
@@ -195,7 +195,7 @@ impl RunningEngine {
     /// Row counts of the engine's tables (tests use it to prove that a
     /// refused request wrote nothing).
     pub async fn row_counts(&self) -> anyhow::Result<BTreeMap<String, i64>> {
-        Ok(self.state.db.call(|c| db::row_counts(c)).await?)
+        Ok(self.state.db.call(db::row_counts).await?)
     }
 
     /// Graceful stop: closes signal sockets with 1001, lets in-flight requests

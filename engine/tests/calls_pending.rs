@@ -364,3 +364,69 @@ async fn pending_calls_check_auth_query_and_plan() {
     assert!(limited, "the per-user bucket of 1/min runs out");
     h.engine.shutdown().await;
 }
+
+/// The ring deadline is a row: a call whose deadline the database says has
+/// passed (as for a call made by a node that died since) is turned `missed`
+/// by the engine's sweeper within about a second, with no request, pushed
+/// to both parties once; a call that became due while no engine ran is
+/// missed as soon as one starts.
+#[tokio::test]
+async fn the_sweeper_expires_a_call_at_its_stored_deadline_without_a_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("engine.sqlite3");
+    let mut config = EngineConfig::for_tests();
+    config.database = DatabaseLocation::File(path.clone());
+    config.ring_timeout = Duration::from_secs(600);
+    let h = Harness::with_config(config.clone()).await;
+    let app = h.app(Plan::Signaling).await;
+    let bob = session(&h, &app, "bob", None, None).await;
+    let alice = session(&h, &app, "alice", None, None).await;
+    let (mut bob_ws, _) = connected(&h, &bob).await;
+    let (mut alice_ws, _) = connected(&h, &alice).await;
+    let c = id(&call(&h, &bob, "alice").await);
+    next_call(&mut alice_ws, "call.invitation").await;
+    next_call(&mut bob_ws, "call.updated").await;
+    let back_dated = |call_id: &str| {
+        format!(
+            "UPDATE calls SET created_at_ms = created_at_ms - 601000,
+                 updated_at_ms = updated_at_ms - 601000 WHERE call_id = '{call_id}'"
+        )
+    };
+
+    common::db_execute(&path, &back_dated(&c)).await;
+    let moved = tokio::time::Instant::now();
+    let missed = tokio::time::timeout(
+        Duration::from_secs(3),
+        next_call(&mut alice_ws, "call.updated"),
+    )
+    .await
+    .expect("missed by the sweeper");
+    assert!(
+        moved.elapsed() < Duration::from_millis(2_000),
+        "{:?}",
+        moved.elapsed()
+    );
+    assert_eq!(next_call(&mut bob_ws, "call.updated").await, missed);
+    assert_eq!(
+        (
+            missed["call_id"].as_str(),
+            missed["status"].as_str(),
+            missed["end_reason"].as_str()
+        ),
+        (Some(c.as_str()), Some("missed"), Some("ring_timeout"))
+    );
+    // Once only.
+    quiet(&mut alice_ws, 1_500).await;
+    quiet(&mut bob_ws, 100).await;
+
+    // Due while the engine is stopped: missed by the next one at start.
+    let later = id(&call(&h, &bob, "alice").await);
+    h.engine.shutdown().await;
+    common::db_execute(&path, &back_dated(&later)).await;
+    let status =
+        format!("SELECT COUNT(*) FROM calls WHERE call_id = '{later}' AND status = 'missed'");
+    assert_eq!(common::db_i64(&path, &status).await, 0);
+    let h = Harness::with_config(config).await;
+    assert_eq!(common::db_i64(&path, &status).await, 1);
+    h.engine.shutdown().await;
+}

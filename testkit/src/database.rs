@@ -1,7 +1,7 @@
 //! The database of a test engine: SQLite as each test asks, or, when
-//! `UTD_TEST_POSTGRES` names a PostgreSQL server (`scripts/services.sh`
-//! starts one), a database of its own on that server, so the same tests run
-//! against both stores.
+//! `UTD_TEST_POSTGRES` names a PostgreSQL server (the `utd-services` binary
+//! starts one, with a Redis), a database of its own on that server, so the
+//! same tests run against both stores.
 
 use std::path::Path;
 
@@ -12,6 +12,9 @@ use utd_engine::{ConnectionUrl, DatabaseLocation};
 /// The variable naming the PostgreSQL server of the PostgreSQL runs
 /// (`postgres://user@host:port/postgres`).
 pub const POSTGRES_ENV: &str = "UTD_TEST_POSTGRES";
+
+/// The variable naming the Redis of the multi-node runs (`redis://host:port`).
+pub const REDIS_ENV: &str = "UTD_TEST_REDIS";
 
 /// The PostgreSQL server of this run, if the tests run against PostgreSQL.
 pub fn postgres_server() -> Option<String> {
@@ -88,6 +91,23 @@ pub async fn query_i64(location: &DatabaseLocation, sql: &str) -> anyhow::Result
     })
     .await
     .context("SQL task failed")?
+}
+
+/// The Redis of this run, if the tests run against the multi-node stores.
+pub fn redis_server() -> Option<String> {
+    std::env::var(REDIS_ENV).ok().filter(|v| !v.is_empty())
+}
+
+/// A new empty PostgreSQL database on `server`, as a URL (two engine nodes
+/// of one test share it).
+pub async fn fresh_postgres(server: &str) -> anyhow::Result<String> {
+    let name = format!("utd_m_{:016x}", rand_suffix());
+    let url = database_url(server, &name)?;
+    let admin = server.to_owned();
+    tokio::task::spawn_blocking(move || create_if_missing(&admin, &name))
+        .await
+        .context("database creation task failed")??;
+    Ok(url)
 }
 
 fn create_if_missing(server: &str, name: &str) -> anyhow::Result<()> {

@@ -8,12 +8,15 @@
 //! # Ok::<(), anyhow::Error>(())
 //! ```
 
+pub mod balancer;
 pub mod database;
 pub mod livekit;
 pub mod ports;
 pub mod push;
 pub mod s3;
+pub mod services;
 pub mod signals;
+pub mod test_engine;
 pub mod wired;
 
 pub use livekit::{livekit_server_binary, LiveKitServer, LiveKitServerBuilder};

@@ -176,7 +176,7 @@ enum Started {
 
 /// Makes the kernel SIGKILL the child when the spawning thread dies, so a test
 /// binary that is killed (or aborts on a double panic) leaves no server behind.
-fn die_with_parent(command: &mut Command) {
+pub(crate) fn die_with_parent(command: &mut Command) {
     let parent = std::process::id();
     // SAFETY: the closure runs between fork and exec and only makes
     // async-signal-safe calls (prctl, getppid) and builds an error from a raw

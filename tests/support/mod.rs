@@ -1,5 +1,6 @@
 //! Shared set-up for the SDK's end-to-end tests: a real engine (in-process,
-//! SQLite file) on a loopback port, and helpers to make apps and clients.
+//! SQLite file, or two nodes on PostgreSQL + Redis when the run asks for it)
+//! on a loopback port, and helpers to make apps and clients.
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod audio;
@@ -13,18 +14,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use utd_engine::admin_client::{AdminClient, AppCredentials};
-use utd_engine::{DatabaseLocation, EngineConfig, RunningEngine};
+use utd_engine::{DatabaseLocation, EngineConfig};
 use utd_stream::UTDStreamClient;
+use utd_testkit::test_engine::TestEngine;
 
-/// A running engine plus what it takes to restart it on the same port/DB.
+/// A running engine plus what it takes to restart it on the same port/DB:
+/// one node, or two behind a balancer when the run asks for it
+/// (`utd_testkit::test_engine`).
 pub struct Engine {
-    running: Option<RunningEngine>,
-    config: EngineConfig,
+    engine: TestEngine,
     _dir: tempfile::TempDir,
 }
 
 impl Engine {
-    /// Starts an engine on a free port with a fresh SQLite file.
+    /// Starts an engine on a free port with a fresh SQLite file (or the
+    /// run's PostgreSQL).
     pub async fn start() -> Engine {
         Self::start_with(|_| {}).await
     }
@@ -36,26 +40,18 @@ impl Engine {
         config.database = DatabaseLocation::File(dir.path().join("engine.db"));
         config.heartbeat_interval = Duration::from_secs(1);
         adjust(&mut config);
-        let running = utd_engine::start(config.clone())
-            .await
-            .expect("engine starts");
-        // Restarts must come back on the same port for clients to find it.
-        config.bind = running.local_addr();
-        Engine {
-            running: Some(running),
-            config,
-            _dir: dir,
-        }
+        let engine = TestEngine::start(config).await.expect("engine starts");
+        Engine { engine, _dir: dir }
     }
 
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.config.bind)
+        self.engine.url()
     }
 
     /// The admin API client.
     pub fn admin(&self) -> AdminClient {
-        AdminClient::new(self.url(), &self.config.admin_token)
+        AdminClient::new(self.url(), self.engine.admin_token())
     }
 
     /// Creates an app on `plan`.
@@ -68,18 +64,12 @@ impl Engine {
 
     /// Stops the engine gracefully (sockets close with 1001).
     pub async fn stop(&mut self) {
-        if let Some(running) = self.running.take() {
-            running.shutdown().await;
-        }
+        self.engine.stop().await;
     }
 
     /// Starts it again on the same port with the same database.
     pub async fn restart(&mut self) {
-        self.stop().await;
-        let running = utd_engine::start(self.config.clone())
-            .await
-            .expect("engine restarts");
-        self.running = Some(running);
+        self.engine.start_again().await.expect("engine restarts");
     }
 }
 

@@ -1,7 +1,7 @@
 -- PostgreSQL version of sqlite/0004_calls.sql: 1:1 calls (engine-api.md §5).
 -- A call's media room is the rooms row named call_id with stream type
 -- audio_call / video_call. The ring deadline is not stored (created_at_ms +
--- the running engine's ring timeout); pending calls are rescheduled on start.
+-- the ring timeout); every node's ring sweeper finds the due ones here.
 CREATE TABLE calls (
     call_id            TEXT COLLATE "C" PRIMARY KEY,
     app_id             TEXT COLLATE "C" NOT NULL REFERENCES apps(app_id),

@@ -1,8 +1,8 @@
 -- 1:1 calls (engine-api.md §5). A call's media room is the rooms row with
 -- room_name = call_id and stream_type audio_call / video_call (no owner), so
 -- a room-token mint of another stream type for that name is a conflict.
--- The ring deadline is not stored: it is created_at_ms + the running engine's
--- ring timeout, so pending calls are (re)scheduled from this table on start.
+-- The ring deadline is not stored: it is created_at_ms + the ring timeout;
+-- the engine's ring sweeper finds the due calls here.
 CREATE TABLE calls (
     call_id            TEXT PRIMARY KEY,
     app_id             TEXT NOT NULL REFERENCES apps(app_id),

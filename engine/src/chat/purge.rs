@@ -77,14 +77,14 @@ fn purge_batch(conn: &Conn<'_>, app_id: &str, cutoff: u64) -> Result<(usize, usi
 
 /// Groups without members and without messages.
 fn purge_empty_groups(conn: &Conn<'_>) -> Result<usize, DbError> {
-    Ok(conn.execute(
+    conn.execute(
         "DELETE FROM chat_conversations WHERE kind = 'group'
            AND NOT EXISTS (SELECT 1 FROM chat_members m
                            WHERE m.conversation_id = chat_conversations.conversation_id)
            AND NOT EXISTS (SELECT 1 FROM chat_messages x
                            WHERE x.conversation_id = chat_conversations.conversation_id)",
         params![],
-    )?)
+    )
 }
 
 /// One full purge at `now`, batch by batch (each batch its own database
@@ -103,7 +103,7 @@ pub async fn purge_once(state: &AppState, now: u64) -> Result<Purged, DbError> {
             }
         }
     }
-    total.conversations = state.db.call(|c| purge_empty_groups(c)).await?;
+    total.conversations = state.db.call(purge_empty_groups).await?;
     Ok(total)
 }
 

@@ -5,6 +5,13 @@
 //! `true`, and every change of a conversation's typer list (start, stop,
 //! expiry, a user's last connection closing, a member leaving) pushes the
 //! whole list to the members.
+//!
+//! The registry is in memory, per node: it holds the typers whose `typing`
+//! messages came in on this node's sockets. Its pushes go out with
+//! `send_user`, which reaches the members' connections on every node, and
+//! never from inside a database transaction (the members are read in a
+//! transaction of their own first, then the list is pushed under the
+//! registry's lock).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -346,6 +353,9 @@ pub(crate) async fn client_update(
         conversation_id.to_owned(),
         identity.to_owned(),
     );
+    // Held until the list is out: the pushes of one conversation leave this
+    // node in the order of its changes (chat's pushes take it too).
+    let _order = super::pushes::in_order(conversation_id).await;
     let checked = state
         .db
         .call(move |conn| {
@@ -419,7 +429,9 @@ enum Timer {
 }
 
 /// At `at`, reads the members and runs the timer's check, which pushes the
-/// new list when it changed (dropped at shutdown).
+/// new list when it changed (dropped at shutdown). Under the conversation's
+/// ordering lock, so timers that fire in order apply in order even when one
+/// member read takes longer than the next.
 fn schedule(
     state: &AppState,
     at: Instant,
@@ -439,6 +451,7 @@ fn schedule(
             _ = tokio::time::sleep_until(at) => {}
             _ = state.shutdown.cancelled() => return,
         }
+        let _order = super::pushes::in_order(&c).await;
         let Some(members) = members_of(&state, &c).await else {
             return;
         };
@@ -454,6 +467,7 @@ fn schedule(
 /// A user's last connection closed: they stop typing everywhere.
 pub(crate) async fn user_gone(state: &AppState, app_id: &str, identity: &str) {
     for conversation_id in state.hub.typing.remove_user(app_id, identity) {
+        let _order = super::pushes::in_order(&conversation_id).await;
         if let Some(members) = members_of(state, &conversation_id).await {
             state
                 .hub
@@ -465,8 +479,10 @@ pub(crate) async fn user_gone(state: &AppState, app_id: &str, identity: &str) {
     }
 }
 
-/// A member left a conversation (removed or left): they stop typing there.
-/// `members` are the ones who remain. Runs under the database lock.
+/// A member left a conversation (removed or left): they stop typing there
+/// (in this node's registry; a typer on another node's expires there).
+/// `members` are the ones who remain. Called after the removal committed,
+/// under the conversation's ordering lock ([`super::pushes::in_order`]).
 pub(crate) fn member_gone(
     state: &AppState,
     app_id: &str,

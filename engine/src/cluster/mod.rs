@@ -105,25 +105,6 @@ async fn deliver_incoming(state: AppState, mut pushes: mpsc::UnboundedReceiver<P
     }
 }
 
-/// Whether `identity` has a socket on any node.
-pub(crate) async fn is_online(state: &AppState, app_id: &str, identity: &str) -> bool {
-    if state.hub.is_online(app_id, identity) {
-        return true;
-    }
-    let Some(link) = state.hub.cluster() else {
-        return false;
-    };
-    match link.presence.online(app_id, &[identity.to_owned()]).await {
-        Ok(flags) => flags.first().copied().unwrap_or(false),
-        Err(e) => {
-            // Treated as offline: at worst a push goes to a device that also
-            // has a socket open.
-            tracing::warn!(error = %e, "presence lookup failed");
-            false
-        }
-    }
-}
-
 /// For each identity, whether it has a socket on any node.
 pub(crate) async fn online_flags(
     state: &AppState,

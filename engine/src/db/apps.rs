@@ -127,13 +127,12 @@ pub fn create_app(
 
 /// Loads an app.
 pub fn get_app(conn: &Conn<'_>, app_id: &str) -> Result<Option<AppRecord>, DbError> {
-    Ok(conn
-        .query_row(
-            &format!("SELECT {APP_COLUMNS} FROM apps a WHERE a.app_id = ?1"),
-            params![app_id],
-            |r| app_from_row(r, 0),
-        )
-        .optional()?)
+    conn.query_row(
+        &format!("SELECT {APP_COLUMNS} FROM apps a WHERE a.app_id = ?1"),
+        params![app_id],
+        |r| app_from_row(r, 0),
+    )
+    .optional()
 }
 
 /// Changes an app's plan and overrides; returns false if the app is unknown.

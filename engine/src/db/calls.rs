@@ -286,13 +286,12 @@ fn from_row(r: &Row) -> Result<CallRecord, DbError> {
 
 /// The call `call_id` of `app_id`.
 pub fn get(conn: &Conn<'_>, app_id: &str, call_id: &str) -> Result<Option<CallRecord>, DbError> {
-    Ok(conn
-        .query_row(
-            &format!("SELECT {COLUMNS} FROM calls WHERE call_id = ?1 AND app_id = ?2"),
-            params![call_id, app_id],
-            from_row,
-        )
-        .optional()?)
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM calls WHERE call_id = ?1 AND app_id = ?2"),
+        params![call_id, app_id],
+        from_row,
+    )
+    .optional()
 }
 
 /// Stores a new call and its media room record in one transaction. False
@@ -348,14 +347,45 @@ pub fn insert_with(
     Ok(true)
 }
 
-/// Calls still waiting for an answer: (app_id, call_id, created_at_ms).
-pub fn pending(conn: &Conn<'_>) -> Result<Vec<(String, String, u64)>, DbError> {
-    conn.query_map(
-        "SELECT app_id, call_id, created_at_ms FROM calls
-         WHERE status IN ('initiating', 'ringing') ORDER BY created_at_ms, call_id",
-        params![],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64)),
-    )
+/// What the ring deadline sweep finds ([`due`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Due {
+    /// Pending calls whose ring deadline has passed, oldest first.
+    pub call_ids: Vec<String>,
+    /// The earliest ring deadline of the pending calls not due yet.
+    pub next_deadline_ms: Option<u64>,
+}
+
+/// The ring deadline sweep's read: up to `limit` pending calls (of any app,
+/// made by any node) whose ring deadline (`created_at_ms` +
+/// `ring_timeout_ms`) is at or before `now`, oldest first, and the earliest
+/// deadline still to come. Each due call is then expired by [`expire`],
+/// whose update is conditional on the status, so of several sweeps (nodes)
+/// at once exactly one moves it.
+pub fn due(conn: &Conn<'_>, ring_timeout_ms: u64, now: u64, limit: usize) -> Result<Due, DbError> {
+    // Due when now >= created_at_ms + ring_timeout, i.e. created_at_ms <=
+    // cutoff; before the epoch reaches the timeout nothing is.
+    let cutoff: i64 = now
+        .checked_sub(ring_timeout_ms)
+        .map_or(-1, |c| i64::try_from(c).unwrap_or(i64::MAX));
+    let call_ids: Vec<String> = conn.query_map(
+        "SELECT call_id FROM calls
+         WHERE status IN ('initiating', 'ringing') AND created_at_ms <= ?1
+         ORDER BY created_at_ms, call_id LIMIT ?2",
+        params![cutoff, i64::try_from(limit).unwrap_or(i64::MAX)],
+        |r| r.get(0),
+    )?;
+    let next: Option<i64> = conn.query_row(
+        "SELECT MIN(created_at_ms) FROM calls
+         WHERE status IN ('initiating', 'ringing') AND created_at_ms > ?1",
+        params![cutoff],
+        |r| r.get(0),
+    )?;
+    Ok(Due {
+        call_ids,
+        next_deadline_ms: next
+            .map(|created| (created.max(0) as u64).saturating_add(ring_timeout_ms)),
+    })
 }
 
 /// Writes a decided change, conditional on the status it was decided from.
@@ -578,7 +608,7 @@ pub fn room_gone(
 pub const MAX_LISTED: usize = 50;
 
 /// Most due calls one listing expires itself; any further due call is left
-/// to its timer (it is never listed either way).
+/// to the ring deadline sweeper (it is never listed either way).
 const MAX_EXPIRED_PER_LISTING: usize = 1000;
 
 /// The result of [`pending_for_callee`].

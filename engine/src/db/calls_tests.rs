@@ -171,7 +171,7 @@ fn pending_for_callee_lists_live_pending_calls_oldest_first() {
     stored(&conn, "call_due1", "1", "bob", "alice", now - timeout);
     stored(&conn, "call_due2", "1", "bob", "alice", now - timeout - 1);
     set_status(&conn, "call_due2", Status::Ringing);
-    // Due but of another callee: left to its timer.
+    // Due but of another callee: left to the ring deadline sweeper.
     stored(&conn, "call_due3", "1", "bob", "carol", now - timeout - 1);
 
     let listed = pending_for_callee_at(&conn, "1", "alice", timeout, now).unwrap();
@@ -198,6 +198,56 @@ fn pending_for_callee_lists_live_pending_calls_oldest_first() {
     // Early on the clock (now < timeout) nothing is due.
     let early = pending_for_callee_at(&conn, "1", "alice", u64::MAX, now).unwrap();
     assert_eq!(ids(&early.calls), ["call_c", "call_a", "call_b"]);
+}
+
+/// The sweep's read: due pending calls of every app and callee, oldest
+/// first (ties by id), at most `limit`; the next deadline among the others;
+/// and the expiry of each one moves it exactly once.
+#[test]
+fn due_finds_pending_calls_past_their_deadline_and_the_next_deadline() {
+    let db = test_db();
+    let conn = Conn::sqlite(&db);
+    let timeout = 30_000;
+    let now = 1_000_000;
+    assert_eq!(due(&conn, timeout, now, 10).unwrap(), Due::default());
+    // Due: exactly at the deadline and past it, any app, any callee.
+    stored(&conn, "call_d2", "1", "bob", "alice", now - timeout);
+    stored(&conn, "call_d1", "2", "carol", "dave", now - timeout - 5);
+    stored(&conn, "call_d0", "1", "bob", "erin", now - timeout - 5);
+    set_status(&conn, "call_d0", Status::Ringing);
+    // Not due: terminal, answered (whatever their age), or still ringing.
+    stored(&conn, "call_over", "1", "bob", "alice", now - timeout - 9);
+    set_status(&conn, "call_over", Status::Cancelled);
+    stored(&conn, "call_live", "1", "bob", "alice", now - timeout - 9);
+    set_status(&conn, "call_live", Status::Active);
+    stored(&conn, "call_later", "1", "bob", "alice", now - 10);
+    stored(&conn, "call_soon", "1", "bob", "alice", now - timeout + 1);
+
+    let found = due(&conn, timeout, now, 10).unwrap();
+    assert_eq!(found.call_ids, ["call_d0", "call_d1", "call_d2"]);
+    assert_eq!(found.next_deadline_ms, Some(now + 1));
+    assert_eq!(
+        due(&conn, timeout, now, 2).unwrap().call_ids,
+        ["call_d0", "call_d1"]
+    );
+    // Early on the clock (now < timeout) nothing is due.
+    let early = due(&conn, u64::MAX, now, 10).unwrap();
+    assert!(early.call_ids.is_empty());
+    assert_eq!(early.next_deadline_ms, Some(u64::MAX));
+
+    // Each expiry is conditional: the first moves the call, a second (a
+    // sweep on another node) finds nothing to do.
+    for id in &found.call_ids {
+        let missed = expire(&conn, id, timeout).unwrap().expect("expired");
+        assert_eq!(missed.status, Status::Missed);
+        assert_eq!(missed.end_reason.as_deref(), Some("ring_timeout"));
+        assert_eq!(expire(&conn, id, timeout).unwrap(), None);
+    }
+    let after = due(&conn, timeout, now, 10).unwrap();
+    assert!(after.call_ids.is_empty());
+    assert_eq!(after.next_deadline_ms, Some(now + 1));
+    // A call that is not due is left alone by expire.
+    assert_eq!(expire(&conn, "call_later", u64::MAX).unwrap(), None);
 }
 
 #[test]

@@ -18,6 +18,7 @@ pub mod sessions;
 pub mod sql;
 pub mod stage;
 pub mod versions;
+pub mod webhooks;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -44,6 +45,10 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
     ),
     (6, include_str!("../../migrations/sqlite/0006_uploads.sql")),
     (7, include_str!("../../migrations/sqlite/0007_chat.sql")),
+    (
+        8,
+        include_str!("../../migrations/sqlite/0008_webhook_events.sql"),
+    ),
 ];
 
 /// The same schema for PostgreSQL (same numbers, same tables and columns;
@@ -68,6 +73,10 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../migrations/postgres/0006_uploads.sql"),
     ),
     (7, include_str!("../../migrations/postgres/0007_chat.sql")),
+    (
+        8,
+        include_str!("../../migrations/postgres/0008_webhook_events.sql"),
+    ),
 ];
 
 /// How often a PostgreSQL transaction is run again after a serialization

@@ -142,14 +142,13 @@ pub(crate) fn display_name(
     app_id: &str,
     identity: &str,
 ) -> Result<Option<String>, DbError> {
-    Ok(conn
-        .query_row(
-            "SELECT name FROM sessions WHERE app_id = ?1 AND identity = ?2 AND name IS NOT NULL
+    conn.query_row(
+        "SELECT name FROM sessions WHERE app_id = ?1 AND identity = ?2 AND name IS NOT NULL
              ORDER BY created_at_ms DESC LIMIT 1",
-            params![app_id, identity],
-            |r| r.get(0),
-        )
-        .optional()?)
+        params![app_id, identity],
+        |r| r.get(0),
+    )
+    .optional()
 }
 
 fn seat_of(
@@ -158,13 +157,12 @@ fn seat_of(
     room: &str,
     identity: &str,
 ) -> Result<Option<i64>, DbError> {
-    Ok(conn
-        .query_row(
-            "SELECT seat_index FROM seats WHERE app_id = ?1 AND room_name = ?2 AND identity = ?3",
-            params![app_id, room, identity],
-            |r| r.get(0),
-        )
-        .optional()?)
+    conn.query_row(
+        "SELECT seat_index FROM seats WHERE app_id = ?1 AND room_name = ?2 AND identity = ?3",
+        params![app_id, room, identity],
+        |r| r.get(0),
+    )
+    .optional()
 }
 
 /// Whether the identity currently holds a seat.
@@ -445,11 +443,10 @@ pub fn room(
     app_id: &str,
     room: &str,
 ) -> Result<Option<(String, Option<String>)>, DbError> {
-    Ok(conn
-        .query_row(
-            "SELECT stream_type, owner_identity FROM rooms WHERE app_id = ?1 AND room_name = ?2",
-            params![app_id, room],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?)
+    conn.query_row(
+        "SELECT stream_type, owner_identity FROM rooms WHERE app_id = ?1 AND room_name = ?2",
+        params![app_id, room],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .optional()
 }

@@ -88,25 +88,24 @@ pub fn lookup(conn: &Conn<'_>, token_sha256: &[u8]) -> Result<Option<SessionLook
          FROM sessions s JOIN apps a ON a.app_id = s.app_id
          WHERE s.token_sha256 = ?1"
     );
-    Ok(conn
-        .query_row(&sql, params![token_sha256], |r| {
-            let app = app_from_row(r, 0)?;
-            let o = 11;
-            Ok(SessionLookup {
-                app,
-                session: SessionRecord {
-                    token_sha256: r.get(o)?,
-                    app_id: r.get(o + 1)?,
-                    identity: r.get(o + 2)?,
-                    name: r.get(o + 3)?,
-                    device_id: r.get(o + 4)?,
-                    expires_at_ms: r.get::<_, i64>(o + 5)? as u64,
-                    revoked_at_ms: r.get::<_, Option<i64>>(o + 6)?.map(|v| v as u64),
-                },
-                banned: r.get(o + 7)?,
-            })
+    conn.query_row(&sql, params![token_sha256], |r| {
+        let app = app_from_row(r, 0)?;
+        let o = 11;
+        Ok(SessionLookup {
+            app,
+            session: SessionRecord {
+                token_sha256: r.get(o)?,
+                app_id: r.get(o + 1)?,
+                identity: r.get(o + 2)?,
+                name: r.get(o + 3)?,
+                device_id: r.get(o + 4)?,
+                expires_at_ms: r.get::<_, i64>(o + 5)? as u64,
+                revoked_at_ms: r.get::<_, Option<i64>>(o + 6)?.map(|v| v as u64),
+            },
+            banned: r.get(o + 7)?,
         })
-        .optional()?)
+    })
+    .optional()
 }
 
 /// Revokes one session (logout).

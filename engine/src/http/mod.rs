@@ -1,10 +1,12 @@
-//! The REST surface: routes, request logging and the health check.
+//! The REST surface: routes, request logging, the health check, and what
+//! operators read (metrics, readiness).
 
 pub mod admin;
 pub mod auth;
 pub mod calls;
 pub mod errors;
 pub mod extract;
+pub(crate) mod ops;
 pub mod push;
 pub(crate) mod room_caller;
 pub mod seats;
@@ -30,6 +32,8 @@ use crate::state::AppState;
 pub(crate) fn router(state: AppState) -> Router {
     Router::new()
         .route("/api/v1/health", get(health))
+        .route("/api/v1/ready", get(ops::ready))
+        .route("/metrics", get(ops::metrics))
         .route(
             "/api/v1/auth/session",
             post(session::mint).delete(session::revoke),
@@ -84,6 +88,10 @@ pub(crate) fn router(state: AppState) -> Router {
         .fallback(errors::not_found_fallback)
         .method_not_allowed_fallback(errors::method_not_allowed_fallback)
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            ops::count_requests,
+        ))
         .layer(middleware::from_fn(log_requests))
         .with_state(state)
 }

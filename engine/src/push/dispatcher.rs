@@ -20,9 +20,10 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(8);
 /// so that a push claimed by an engine that was killed mid-attempt is sent
 /// by the next one while the call still rings (30 s by default).
 const LEASE_MS: u64 = 10_000;
-/// Longest sleep with nothing due (rows written by another engine sharing
-/// the database wake nobody here).
-const IDLE_POLL_MS: u64 = 30_000;
+/// Longest sleep between two claims: rows queued by another engine sharing
+/// the database wake nobody here, so they are found by this poll (within
+/// about a second), as are rows whose lease a dead engine left to expire.
+const IDLE_POLL_MS: u64 = 1_000;
 /// First retry delay; doubles per attempt up to [`BACKOFF_CAP_MS`].
 const BACKOFF_BASE_MS: u64 = 250;
 const BACKOFF_CAP_MS: u64 = 4_000;

@@ -228,7 +228,7 @@ pub(crate) fn calls_changed(
     Ok(queued)
 }
 
-/// On start, before pending calls are resumed: drops queued pushes of
+/// On start, before the first ring deadline sweep: drops queued pushes of
 /// platforms this engine has no credentials for.
 pub(crate) async fn prepare(state: &AppState) -> Result<(), DbError> {
     let platforms = state.push.platforms();

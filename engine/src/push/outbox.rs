@@ -228,10 +228,16 @@ pub fn claim_due(
             None
         };
         if let Some(why) = why {
-            conn.execute(
-                "DELETE FROM push_outbox WHERE push_id = ?1",
-                params![c.push_id],
+            // Conditional on the lease like the claim below: a row another
+            // engine holds is its to finish.
+            let n = conn.execute(
+                "DELETE FROM push_outbox
+                 WHERE push_id = ?1 AND (lease_until_ms IS NULL OR lease_until_ms <= ?2)",
+                params![c.push_id, now as i64],
             )?;
+            if n == 0 {
+                continue;
+            }
             batch.dropped.push(Dropped {
                 call_id: c.call_id,
                 kind: c.kind,
@@ -450,10 +456,10 @@ pub fn call_over(
 /// Gives back every lease `owner` holds (a clean shutdown), so the rows are
 /// due again at once for whoever runs next.
 pub fn release_leases(conn: &Conn<'_>, owner: &str) -> Result<usize, DbError> {
-    Ok(conn.execute(
+    conn.execute(
         "UPDATE push_outbox SET lease_owner = NULL, lease_until_ms = NULL WHERE lease_owner = ?1",
         params![owner],
-    )?)
+    )
 }
 
 /// On start: deletes rows and deliveries of platforms this engine has no

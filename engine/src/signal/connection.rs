@@ -21,6 +21,8 @@ use crate::state::AppState;
 const WRITE_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long to keep reading for the peer's close reply after we closed.
 const CLOSE_LINGER: Duration = Duration::from_secs(2);
+/// How long a cluster node waits for Redis to confirm a subscription.
+const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Minimum read-after-close time once our close frame is written.
 const CLOSE_LINGER_AFTER_WRITE: Duration = Duration::from_millis(300);
 
@@ -81,7 +83,13 @@ pub async fn run(state: AppState, socket: WebSocket, token: Option<String>) {
     // channel, so whatever the client fetches after `hello` and whatever is
     // published after that both reach it.
     let subscribed = std::mem::take(&mut reg.subscribed);
-    subscribed.wait().await;
+    if tokio::time::timeout(SUBSCRIBE_TIMEOUT, subscribed.wait())
+        .await
+        .is_err()
+    {
+        // Redis is unreachable: this node cannot promise delivery.
+        state.hub.close(reg.id, 1012, "try_again");
+    }
     // `hello` goes through the queue first; register() only fans out to
     // *other* connections, so nothing can precede it on this one.
     let hello = protocol::hello_message(&view, heartbeat.as_millis() as u64, reg.id);
@@ -309,7 +317,7 @@ async fn handle_text(
                 return reply(state, id, replies, msg).await;
             };
             // Heard before the state is read: no change falls in between.
-            subscribed.wait().await;
+            let _ = tokio::time::timeout(SUBSCRIBE_TIMEOUT, subscribed.wait()).await;
             // The current state first (rooms of other types or not yet
             // known get no initial message).
             if let Some(text) =
@@ -328,7 +336,7 @@ async fn handle_text(
                 }
             };
             // Heard before presence is read: no change falls in between.
-            subscribed.wait().await;
+            let _ = tokio::time::timeout(SUBSCRIBE_TIMEOUT, subscribed.wait()).await;
             if state.hub.cluster().is_some() {
                 let away: Vec<String> = states
                     .iter()

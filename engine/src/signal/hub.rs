@@ -51,6 +51,10 @@ struct Inner {
     last_seen: HashMap<UserKey, u64>,
 }
 
+/// A watched identity: whether it is online (here), and its last-seen time
+/// known in memory.
+pub type WatchState = (String, bool, Option<u64>);
+
 /// Most identities one connection may watch.
 pub const MAX_WATCHED: usize = 1000;
 
@@ -257,7 +261,7 @@ impl Hub {
         &self,
         id: u64,
         identities: &[String],
-    ) -> Result<(Vec<(String, bool, Option<u64>)>, Subscribed), String> {
+    ) -> Result<(Vec<WatchState>, Subscribed), String> {
         let mut inner = self.lock();
         let mut subscribed = Subscribed::default();
         let Some(conn) = inner.conns.get_mut(&id) else {

@@ -88,16 +88,15 @@ pub(crate) fn get(
     app_id: &str,
     upload_id: &str,
 ) -> Result<Option<UploadRow>, DbError> {
-    Ok(conn
-        .query_row(
-            &format!(
-                "SELECT {COLUMNS} FROM uploads \
+    conn.query_row(
+        &format!(
+            "SELECT {COLUMNS} FROM uploads \
                  WHERE app_id = ?1 AND upload_id = ?2 AND status <> 'purge'"
-            ),
-            params![app_id, upload_id],
-            from_row,
-        )
-        .optional()?)
+        ),
+        params![app_id, upload_id],
+        from_row,
+    )
+    .optional()
 }
 
 /// Marks a pending upload ready; returns the row as it is now.

@@ -4,6 +4,7 @@
 
 pub mod calls;
 pub mod chat;
+pub mod cluster;
 pub mod push;
 
 use std::time::Duration;

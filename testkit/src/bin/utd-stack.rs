@@ -12,7 +12,9 @@
 //!
 //! Starts livekit-server on free loopback ports, the loopback stand-ins of
 //! APNs and FCM (`utd_testkit::push`), and the engine in-process on a file
-//! database with push dispatch pointed at those stand-ins (bundle id
+//! database (or the run's PostgreSQL, and two nodes behind a balancer with
+//! `UTD_TEST_NODES=2`: `utd_testkit::test_engine`) with push dispatch
+//! pointed at those stand-ins (bundle id
 //! `dev.utdstream.foreign`: VoIP topic `dev.utdstream.foreign.voip`; FCM
 //! project `utd-foreign`), then writes PATH as JSON:
 //! `{"engine_url","livekit_url","admin_token","control_url","apns_url",
@@ -49,8 +51,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 use tokio::sync::{watch, Mutex};
-use utd_engine::{ApnsConfig, DatabaseLocation, EngineConfig, FcmConfig, RunningEngine};
+use utd_engine::{ApnsConfig, DatabaseLocation, EngineConfig, FcmConfig};
 use utd_testkit::push::{ApnsKey, ApnsStandIn, FcmStandIn};
+use utd_testkit::test_engine::TestEngine;
 use utd_testkit::{LiveKitServer, WiredLiveKit};
 
 struct Args {
@@ -169,10 +172,9 @@ fn main() -> Result<()> {
 }
 
 struct Stack {
-    /// The engine's configuration, push credentials included: a restart
-    /// (`POST /engine/start`) uses it as it is.
-    config: EngineConfig,
-    engine: Mutex<Option<RunningEngine>>,
+    /// The engine (its nodes keep their configuration, push credentials
+    /// included, for a restart: `POST /engine/start`).
+    engine: Mutex<TestEngine>,
     apns: ApnsStandIn,
     fcm: FcmStandIn,
     /// Flips to true once, when the stack should exit.
@@ -210,17 +212,15 @@ async fn push_stand_ins(config: &mut EngineConfig) -> Result<(ApnsStandIn, FcmSt
 
 async fn serve(mut config: EngineConfig, livekit: &LiveKitServer, args: &Args) -> Result<()> {
     let (apns, fcm) = push_stand_ins(&mut config).await?;
-    let engine = utd_engine::start(config.clone())
-        .await
-        .context("starting the engine")?;
-    let engine_url = engine.base_url();
+    let engine = TestEngine::start(config.clone()).await?;
+    let engine_url = engine.url();
     let admin_token = engine.admin_token().to_owned();
+    let nodes = engine.nodes();
     let apns_url = apns.url();
     let fcm_url = fcm.url();
     let s3_endpoint = config.s3.as_ref().map(|s3| s3.endpoint.clone());
     let stack = Arc::new(Stack {
-        config,
-        engine: Mutex::new(Some(engine)),
+        engine: Mutex::new(engine),
         apns,
         fcm,
         exit: watch::channel(false).0,
@@ -260,9 +260,10 @@ async fn serve(mut config: EngineConfig, livekit: &LiveKitServer, args: &Args) -
             // null when versitygw is not installed (uploads answer 404).
             "s3_endpoint": s3_endpoint,
             "ring_timeout_ms": u64::try_from(args.ring_timeout.as_millis()).unwrap_or(u64::MAX),
+            "engine_nodes": nodes,
         }),
     )?;
-    tracing::info!(%engine_url, livekit = %livekit.ws_url(), %control_url, "utd-stack ready");
+    tracing::info!(%engine_url, nodes, livekit = %livekit.ws_url(), %control_url, "utd-stack ready");
 
     tokio::select! {
         _ = stack.exit_requested() => tracing::info!("shutdown requested: stopping"),
@@ -272,9 +273,7 @@ async fn serve(mut config: EngineConfig, livekit: &LiveKitServer, args: &Args) -
     }
     // Ends the control server too, whichever branch won.
     stack.exit.send_replace(true);
-    if let Some(engine) = stack.engine.lock().await.take() {
-        engine.shutdown().await;
-    }
+    stack.engine.lock().await.stop().await;
     let served = match tokio::time::timeout(Duration::from_secs(5), control_server).await {
         Ok(Ok(Ok(()))) | Err(_) => Ok(()),
         Ok(Ok(Err(e))) => Err(e).context("control server"),
@@ -300,8 +299,9 @@ fn write_env_file(path: &Path, value: &serde_json::Value) -> Result<()> {
 }
 
 async fn stop_engine(State(stack): State<Arc<Stack>>) -> Json<serde_json::Value> {
-    if let Some(engine) = stack.engine.lock().await.take() {
-        engine.shutdown().await;
+    let mut engine = stack.engine.lock().await;
+    if engine.is_running() {
+        engine.stop().await;
         tracing::info!("engine stopped");
     }
     Json(json!({ "engine_running": false }))
@@ -310,21 +310,21 @@ async fn stop_engine(State(stack): State<Arc<Stack>>) -> Json<serde_json::Value>
 async fn start_engine(
     State(stack): State<Arc<Stack>>,
 ) -> Result<Json<serde_json::Value>, (StatusCode, String)> {
-    let mut slot = stack.engine.lock().await;
-    if slot.is_none() {
-        // Same bind address and database: to a client it is the same engine
-        // coming back.
-        let engine = utd_engine::start(stack.config.clone())
+    let mut engine = stack.engine.lock().await;
+    if !engine.is_running() {
+        // Same bind addresses and database: to a client it is the same
+        // engine coming back.
+        engine
+            .start_again()
             .await
             .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")))?;
-        tracing::info!(url = %engine.base_url(), "engine started again");
-        *slot = Some(engine);
+        tracing::info!(url = %engine.url(), "engine started again");
     }
     Ok(Json(json!({ "engine_running": true })))
 }
 
 async fn status(State(stack): State<Arc<Stack>>) -> Json<serde_json::Value> {
-    Json(json!({ "engine_running": stack.engine.lock().await.is_some() }))
+    Json(json!({ "engine_running": stack.engine.lock().await.is_running() }))
 }
 
 /// The APNs stand-in's accepted pushes so far, oldest first.

@@ -18,7 +18,7 @@ pub struct Block {
 
 /// A user's contacts, oldest first.
 pub fn contacts(conn: &Conn<'_>, app_id: &str, me: &str) -> Result<Vec<Contact>, DbError> {
-    Ok(conn.query_map(
+    conn.query_map(
         "SELECT contact_identity, added_at_ms FROM chat_contacts
              WHERE app_id = ?1 AND owner_identity = ?2 ORDER BY added_at_ms, contact_identity",
         params![app_id, me],
@@ -28,7 +28,7 @@ pub fn contacts(conn: &Conn<'_>, app_id: &str, me: &str) -> Result<Vec<Contact>,
                 added_at_ms: u(r.get(1)?),
             })
         },
-    )?)
+    )
 }
 
 /// Adds a contact (`max_friends`); an existing one is returned as it is.
@@ -89,7 +89,7 @@ pub fn remove_contact(conn: &Conn<'_>, app_id: &str, me: &str, other: &str) -> T
 
 /// A user's blocks, oldest first.
 pub fn blocks(conn: &Conn<'_>, app_id: &str, me: &str) -> Result<Vec<Block>, DbError> {
-    Ok(conn.query_map(
+    conn.query_map(
         "SELECT blocked_identity, blocked_at_ms FROM chat_blocks
              WHERE app_id = ?1 AND blocker_identity = ?2 ORDER BY blocked_at_ms, blocked_identity",
         params![app_id, me],
@@ -99,7 +99,7 @@ pub fn blocks(conn: &Conn<'_>, app_id: &str, me: &str) -> Result<Vec<Block>, DbE
                 blocked_at_ms: u(r.get(1)?),
             })
         },
-    )?)
+    )
 }
 
 /// Blocks `other` (an existing block is returned as it is).

@@ -2,12 +2,14 @@
 
 use super::*;
 
-/// Opens the direct conversation of `me` and `peer` (creating it when
-/// there is none); `true` when this call created it. The pair's UNIQUE
-/// constraint makes racing opens end on the one row.
+/// Opens the direct conversation of `me` and `peer` (creating it as
+/// `new_id`, a fresh [`crate::chat::new_conversation_id`], when there is none); `true`
+/// when this call created it. The pair's UNIQUE constraint makes racing
+/// opens end on the one row.
 pub fn open_direct(
     conn: &Conn<'_>,
     app_id: &str,
+    new_id: &str,
     me: &str,
     peer: &str,
     now: u64,
@@ -21,7 +23,7 @@ pub fn open_direct(
              direct_high, created_by, created_at_ms, last_activity_ms)
          VALUES (?1, ?2, 'direct', NULL, ?3, ?4, ?5, ?6, ?6)
          ON CONFLICT DO NOTHING",
-        params![new_conversation_id(), app_id, low, high, me, i(now)],
+        params![new_id, app_id, low, high, me, i(now)],
     )? == 1;
     let conv = conn
         .query_row(
@@ -88,10 +90,12 @@ fn check_group_limits(
     Ok(())
 }
 
-/// Creates a group owned by `me` with `others` as members.
+/// Creates the group `conversation_id` (a fresh [`crate::chat::new_conversation_id`])
+/// owned by `me` with `others` as members.
 pub fn create_group(
     conn: &Conn<'_>,
     app_id: &str,
+    conversation_id: &str,
     me: &str,
     title: &str,
     others: &[String],
@@ -101,18 +105,17 @@ pub fn create_group(
     let mut joining = vec![me.to_owned()];
     joining.extend(others.iter().cloned());
     check_group_limits(conn, app_id, &limits, joining.len() as u64, &joining)?;
-    let conversation_id = new_conversation_id();
     conn.execute(
         "INSERT INTO chat_conversations (conversation_id, app_id, kind, title, created_by,
              created_at_ms, last_activity_ms)
          VALUES (?1, ?2, 'group', ?3, ?4, ?5, ?5)",
         params![conversation_id, app_id, title, me, i(now)],
     )?;
-    insert_member(conn, &conversation_id, app_id, me, OWNER, now)?;
+    insert_member(conn, conversation_id, app_id, me, OWNER, now)?;
     for identity in others {
-        insert_member(conn, &conversation_id, app_id, identity, MEMBER, now)?;
+        insert_member(conn, conversation_id, app_id, identity, MEMBER, now)?;
     }
-    let conv = conversation(conn, app_id, &conversation_id)?
+    let conv = conversation(conn, app_id, conversation_id)?
         .ok_or_else(|| TxError::Api(ApiError::internal("the group vanished")))?;
     Ok(conv)
 }

@@ -31,7 +31,7 @@ fn page_query(
     seq: u64,
     limit: usize,
 ) -> Result<Vec<Message>, DbError> {
-    Ok(conn.query_map(
+    conn.query_map(
         &format!(
             "SELECT {MESSAGE_COLUMNS} FROM chat_messages
              WHERE conversation_id = ?1 AND created_at_ms >= ?2 {sql_tail} LIMIT ?4"
@@ -43,7 +43,7 @@ fn page_query(
             i64::try_from(limit).unwrap_or(i64::MAX)
         ],
         message_from_row,
-    )?)
+    )
 }
 
 const DESC_BELOW: &str = "AND seq < ?3 ORDER BY seq DESC";

@@ -25,16 +25,15 @@ fn by_client_id(
     sender: &str,
     client_message_id: &str,
 ) -> Result<Option<Message>, DbError> {
-    Ok(conn
-        .query_row(
-            &format!(
-                "SELECT {MESSAGE_COLUMNS} FROM chat_messages
+    conn.query_row(
+        &format!(
+            "SELECT {MESSAGE_COLUMNS} FROM chat_messages
              WHERE conversation_id = ?1 AND sender_identity = ?2 AND client_message_id = ?3"
-            ),
-            params![conversation_id, sender, client_message_id],
-            message_from_row,
-        )
-        .optional()?)
+        ),
+        params![conversation_id, sender, client_message_id],
+        message_from_row,
+    )
+    .optional()
 }
 
 fn refuse_blocked_direct(conn: &Conn<'_>, conv: &ConvRow, me: &str) -> TxResult<()> {
@@ -53,22 +52,22 @@ fn bump_for_message(
     conversation_id: &str,
     activity_ms: u64,
 ) -> Result<(u64, u64), DbError> {
-    Ok(conn.query_row(
+    conn.query_row(
         "UPDATE chat_conversations SET last_seq = last_seq + 1, mod_seq = mod_seq + 1,
                  last_activity_ms = ?2 WHERE conversation_id = ?1 RETURNING last_seq, mod_seq",
         params![conversation_id, i(activity_ms)],
         |r| Ok((u(r.get(0)?), u(r.get(1)?))),
-    )?)
+    )
 }
 
 /// Bumps the modification counter for an edit or a delete; returns it.
 fn bump_for_change(conn: &Conn<'_>, conversation_id: &str) -> Result<u64, DbError> {
-    Ok(conn.query_row(
+    conn.query_row(
         "UPDATE chat_conversations SET mod_seq = mod_seq + 1
              WHERE conversation_id = ?1 RETURNING mod_seq",
         params![conversation_id],
         |r| Ok(u(r.get(0)?)),
-    )?)
+    )
 }
 
 /// Sends a message: the same `client_message_id` from the same sender

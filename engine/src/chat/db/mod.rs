@@ -27,7 +27,7 @@ use crate::db::sql::{params, Conn, OptionalExtension, Row};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{new_conversation_id, new_message_id, TxError, TxResult};
+use super::{new_message_id, TxError, TxResult};
 use crate::db::DbError;
 use crate::http::errors::ApiError;
 use crate::plans::Limits;
@@ -214,16 +214,15 @@ pub fn conversation(
     app_id: &str,
     conversation_id: &str,
 ) -> Result<Option<ConvRow>, DbError> {
-    Ok(conn
-        .query_row(
-            &format!(
-                "SELECT {CONV_COLUMNS} FROM chat_conversations c
+    conn.query_row(
+        &format!(
+            "SELECT {CONV_COLUMNS} FROM chat_conversations c
              WHERE c.conversation_id = ?1 AND c.app_id = ?2"
-            ),
-            params![conversation_id, app_id],
-            conv_from_row,
-        )
-        .optional()?)
+        ),
+        params![conversation_id, app_id],
+        conv_from_row,
+    )
+    .optional()
 }
 
 /// One member of a conversation.
@@ -232,16 +231,15 @@ pub fn member(
     conversation_id: &str,
     identity: &str,
 ) -> Result<Option<Member>, DbError> {
-    Ok(conn
-        .query_row(
-            &format!(
-                "SELECT {MEMBER_COLUMNS} FROM chat_members
+    conn.query_row(
+        &format!(
+            "SELECT {MEMBER_COLUMNS} FROM chat_members
              WHERE conversation_id = ?1 AND identity = ?2"
-            ),
-            params![conversation_id, identity],
-            member_from_row,
-        )
-        .optional()?)
+        ),
+        params![conversation_id, identity],
+        member_from_row,
+    )
+    .optional()
 }
 
 /// The conversation and the caller's membership; 404 unless a member.
@@ -258,23 +256,23 @@ pub fn membership(
 
 /// Every member, oldest first.
 pub fn members(conn: &Conn<'_>, conversation_id: &str) -> Result<Vec<Member>, DbError> {
-    Ok(conn.query_map(
+    conn.query_map(
         &format!(
             "SELECT {MEMBER_COLUMNS} FROM chat_members WHERE conversation_id = ?1
              ORDER BY joined_at_ms, identity"
         ),
         params![conversation_id],
         member_from_row,
-    )?)
+    )
 }
 
 /// The identities of the members.
 pub fn member_identities(conn: &Conn<'_>, conversation_id: &str) -> Result<Vec<String>, DbError> {
-    Ok(conn.query_map(
+    conn.query_map(
         "SELECT identity FROM chat_members WHERE conversation_id = ?1",
         params![conversation_id],
         |r| r.get(0),
-    )?)
+    )
 }
 
 /// How many members a conversation has.
@@ -317,16 +315,15 @@ pub fn message(
     conversation_id: &str,
     message_id: &str,
 ) -> Result<Option<Message>, DbError> {
-    Ok(conn
-        .query_row(
-            &format!(
-                "SELECT {MESSAGE_COLUMNS} FROM chat_messages
+    conn.query_row(
+        &format!(
+            "SELECT {MESSAGE_COLUMNS} FROM chat_messages
              WHERE message_id = ?1 AND conversation_id = ?2"
-            ),
-            params![message_id, conversation_id],
-            message_from_row,
-        )
-        .optional()?)
+        ),
+        params![message_id, conversation_id],
+        message_from_row,
+    )
+    .optional()
 }
 
 /// The unread count of one member: messages after its read position, not
@@ -373,16 +370,15 @@ pub fn last_message(
     conversation_id: &str,
     cutoff_ms: u64,
 ) -> Result<Option<Message>, DbError> {
-    Ok(conn
-        .query_row(
-            &format!(
-                "SELECT {MESSAGE_COLUMNS} FROM chat_messages
+    conn.query_row(
+        &format!(
+            "SELECT {MESSAGE_COLUMNS} FROM chat_messages
              WHERE conversation_id = ?1 AND created_at_ms >= ?2 ORDER BY seq DESC LIMIT 1"
-            ),
-            params![conversation_id, i(cutoff_ms)],
-            message_from_row,
-        )
-        .optional()?)
+        ),
+        params![conversation_id, i(cutoff_ms)],
+        message_from_row,
+    )
+    .optional()
 }
 
 /// The conversation as `me` (a member) sees it.

@@ -73,16 +73,24 @@ async fn open_direct(
     require_chat(&user.app)?;
     let cutoff = retention_cutoff(&user.app, now_ms());
     let (app, me) = app_and_me(&user);
-    let st = state.clone();
-    let (view, created) = run(&state, move |c| {
-        let (conv, created) = db::open_direct(c, &app, &me, &req.identity, now_ms())?;
+    let online = pushes::online_of(&state, &app, vec![me.clone(), req.identity.clone()]).await;
+    // The id it gets if this call creates it: its pushes are then ordered
+    // before any other change of it (none pushes when it existed).
+    let new_id = new_conversation_id();
+    let order = pushes::in_order(&new_id).await;
+    let (view, created, out) = run(&state, move |c| {
+        let mut out = pushes::Outbox::default();
+        let (conv, created) = db::open_direct(c, &app, &new_id, &me, &req.identity, now_ms())?;
+        let id = &conv.conversation_id;
         if created {
-            pushes::conversation_changed(&st, c, &app, &conv.conversation_id, None, cutoff);
+            pushes::conversation_changed(&mut out, c, &app, id, cutoff, &online)?;
         }
-        let (conv, mine) = db::membership(c, &app, &conv.conversation_id, &me)?;
-        Ok((db::view(c, &conv, &mine, cutoff)?, created))
+        let (conv, mine) = db::membership(c, &app, id, &me)?;
+        Ok((db::view(c, &conv, &mine, cutoff)?, created, out))
     })
     .await?;
+    out.send(&state);
+    drop(order);
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -118,14 +126,21 @@ async fn create_group(
     require_chat(&user.app)?;
     let cutoff = retention_cutoff(&user.app, now_ms());
     let (app, me) = app_and_me(&user);
-    let st = state.clone();
-    let view = run(&state, move |c| {
-        let conv = db::create_group(c, &app, &me, &req.title, &others, now_ms())?;
-        pushes::conversation_changed(&st, c, &app, &conv.conversation_id, None, cutoff);
-        let (conv, mine) = db::membership(c, &app, &conv.conversation_id, &me)?;
-        Ok(db::view(c, &conv, &mine, cutoff)?)
+    let mut joining = vec![me.clone()];
+    joining.extend(others.iter().cloned());
+    let online = pushes::online_of(&state, &app, joining).await;
+    let id = new_conversation_id();
+    let order = pushes::in_order(&id).await;
+    let (view, out) = run(&state, move |c| {
+        let mut out = pushes::Outbox::default();
+        db::create_group(c, &app, &id, &me, &req.title, &others, now_ms())?;
+        pushes::conversation_changed(&mut out, c, &app, &id, cutoff, &online)?;
+        let (conv, mine) = db::membership(c, &app, &id, &me)?;
+        Ok((db::view(c, &conv, &mine, cutoff)?, out))
     })
     .await?;
+    out.send(&state);
+    drop(order);
     tracing::info!(app_id = %user.app.app_id, conversation_id = %view.conversation_id,
         members = view.member_count, "group created");
     Ok((StatusCode::CREATED, Json(view)))
@@ -167,14 +182,18 @@ async fn rename(
     let id = conversation_id(&id)?;
     let cutoff = retention_cutoff(&user.app, now_ms());
     let (app, me) = app_and_me(&user);
-    let st = state.clone();
-    let view = run(&state, move |c| {
+    let online = pushes::online_members(&state, &app, &id, &[]).await?;
+    let order = pushes::in_order(&id).await;
+    let (view, out) = run(&state, move |c| {
+        let mut out = pushes::Outbox::default();
         db::rename(c, &app, &id, &me, &req.title)?;
-        pushes::conversation_changed(&st, c, &app, &id, None, cutoff);
+        pushes::conversation_changed(&mut out, c, &app, &id, cutoff, &online)?;
         let (conv, mine) = db::membership(c, &app, &id, &me)?;
-        Ok(db::view(c, &conv, &mine, cutoff)?)
+        Ok((db::view(c, &conv, &mine, cutoff)?, out))
     })
     .await?;
+    out.send(&state);
+    drop(order);
     Ok(Json(view))
 }
 
@@ -218,15 +237,19 @@ async fn add_members(
     let id = conversation_id(&id)?;
     let cutoff = retention_cutoff(&user.app, now_ms());
     let (app, me) = app_and_me(&user);
-    let st = state.clone();
-    let members = run(&state, move |c| {
+    let online = pushes::online_members(&state, &app, &id, &adding).await?;
+    let order = pushes::in_order(&id).await;
+    let (members, out) = run(&state, move |c| {
+        let mut out = pushes::Outbox::default();
         let (_, added) = db::add_members(c, &app, &id, &me, &adding, now_ms())?;
         if !added.is_empty() {
-            pushes::conversation_changed(&st, c, &app, &id, None, cutoff);
+            pushes::conversation_changed(&mut out, c, &app, &id, cutoff, &online)?;
         }
-        Ok(db::members(c, &id)?)
+        Ok((db::members(c, &id)?, out))
     })
     .await?;
+    out.send(&state);
+    drop(order);
     Ok(Json(json!({ "members": members })))
 }
 
@@ -242,18 +265,26 @@ async fn remove_member(
     let id = conversation_id(&id)?;
     let cutoff = retention_cutoff(&user.app, now_ms());
     let (app, me) = app_and_me(&user);
-    let st = state.clone();
-    run(&state, move |c| {
+    let online = pushes::online_members(&state, &app, &id, &[]).await?;
+    let order = pushes::in_order(&id).await;
+    let (a, c_id) = (app.clone(), id.clone());
+    let (removed, remaining, gone, changed) = run(&state, move |c| {
         let removed = db::remove_member(c, &app, &id, &me, &identity)?;
-        tracing::info!(app_id = %app, conversation_id = %id, identity = %removed.identity,
-            by = %me, new_owner = removed.new_owner.as_deref().unwrap_or(""), "member removed");
-        pushes::removed(&st, &app, &id, &removed.identity);
+        let mut gone = pushes::Outbox::default();
+        pushes::removed(&mut gone, &app, &id, &removed.identity);
         let remaining = db::member_identities(c, &id)?;
-        typing::member_gone(&st, &app, &id, &removed.identity, &remaining);
-        pushes::conversation_changed(&st, c, &app, &id, None, cutoff);
-        Ok(())
+        let mut changed = pushes::Outbox::default();
+        pushes::conversation_changed(&mut changed, c, &app, &id, cutoff, &online)?;
+        Ok((removed, remaining, gone, changed))
     })
     .await?;
+    tracing::info!(app_id = %a, conversation_id = %c_id, identity = %removed.identity,
+        by = %user.session.identity, new_owner = removed.new_owner.as_deref().unwrap_or(""),
+        "member removed");
+    gone.send(&state);
+    typing::member_gone(&state, &a, &c_id, &removed.identity, &remaining);
+    changed.send(&state);
+    drop(order);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -286,12 +317,16 @@ async fn set_role(
     };
     let cutoff = retention_cutoff(&user.app, now_ms());
     let (app, me) = app_and_me(&user);
-    let st = state.clone();
-    let member = run(&state, move |c| {
+    let online = pushes::online_members(&state, &app, &id, &[]).await?;
+    let order = pushes::in_order(&id).await;
+    let (member, out) = run(&state, move |c| {
+        let mut out = pushes::Outbox::default();
         let (_, member) = db::set_role(c, &app, &id, &me, &identity, role)?;
-        pushes::conversation_changed(&st, c, &app, &id, None, cutoff);
-        Ok(member)
+        pushes::conversation_changed(&mut out, c, &app, &id, cutoff, &online)?;
+        Ok((member, out))
     })
     .await?;
+    out.send(&state);
+    drop(order);
     Ok(Json(member))
 }

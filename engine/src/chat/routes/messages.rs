@@ -73,19 +73,24 @@ async fn send(
     let id = conversation_id(&id)?;
     let cutoff = retention_cutoff(&user.app, now_ms());
     let (app, me) = app_and_me(&user);
+    let online = pushes::online_members(&state, &app, &id, &[]).await?;
+    let order = pushes::in_order(&id).await;
     let st = state.clone();
-    let (sent, queued) = run(&state, move |c| {
+    let (sent, queued, out) = run(&state, move |c| {
+        let mut out = pushes::Outbox::default();
         let mut queued = 0;
         let sent = db::send(c, &app, &id, &me, &new, now_ms(), |tx, conv, message| {
-            queued = pushes::queue_notifications(&st, tx, conv, message)?;
+            queued = pushes::queue_notifications(&st, tx, conv, message, &online)?;
             Ok(())
         })?;
         if sent.created {
-            pushes::message_sent(&st, c, &sent.conv, &sent.message, cutoff);
+            pushes::message_sent(&mut out, c, &sent.conv, &sent.message, cutoff, &online)?;
         }
-        Ok((sent, queued))
+        Ok((sent, queued, out))
     })
     .await?;
+    out.send(&state);
+    drop(order);
     // After the commit, so the dispatcher finds the queued rows.
     if queued > 0 {
         crate::push::wake(&state.push);
@@ -125,13 +130,17 @@ async fn edit(
     let mid = message_id(&mid)?;
     let cutoff = retention_cutoff(&user.app, now_ms());
     let (app, me) = app_and_me(&user);
-    let st = state.clone();
-    let message = run(&state, move |c| {
+    let online = pushes::online_members(&state, &app, &id, &[]).await?;
+    let order = pushes::in_order(&id).await;
+    let (message, out) = run(&state, move |c| {
+        let mut out = pushes::Outbox::default();
         let (conv, message) = db::edit(c, &app, &id, &me, &mid, &req.text, cutoff, now_ms())?;
-        pushes::message_updated(&st, c, &conv, &message, false, cutoff);
-        Ok(message)
+        pushes::message_updated(&mut out, c, &conv, &message, false, cutoff, &online)?;
+        Ok((message, out))
     })
     .await?;
+    out.send(&state);
+    drop(order);
     Ok(Json(message))
 }
 
@@ -147,15 +156,20 @@ async fn delete_message(
     let mid = message_id(&mid)?;
     let cutoff = retention_cutoff(&user.app, now_ms());
     let (app, me) = app_and_me(&user);
-    let st = state.clone();
-    let message = run(&state, move |c| {
+    let online = pushes::online_members(&state, &app, &id, &[]).await?;
+    let order = pushes::in_order(&id).await;
+    let (message, out) = run(&state, move |c| {
+        let mut out = pushes::Outbox::default();
         let deleted = db::delete(c, &app, &id, &me, &mid, cutoff)?;
         if deleted.changed {
-            pushes::message_updated(&st, c, &deleted.conv, &deleted.message, true, cutoff);
+            let (conv, message) = (&deleted.conv, &deleted.message);
+            pushes::message_updated(&mut out, c, conv, message, true, cutoff, &online)?;
         }
-        Ok(deleted.message)
+        Ok((deleted.message, out))
     })
     .await?;
+    out.send(&state);
+    drop(order);
     Ok(Json(message))
 }
 
@@ -245,13 +259,18 @@ async fn receipt(
     let id = conversation_id(&id)?;
     let cutoff = retention_cutoff(&user.app, now_ms());
     let (app, me) = app_and_me(&user);
-    let st = state.clone();
-    let (after, unread, total) = run(&state, move |c| {
+    // `chat.receipt` goes to every member (no presence read: `send_user`
+    // reaches whichever node they are on, and costs nothing offline).
+    let order = pushes::in_order(&id).await;
+    let (after, unread, total, out) = run(&state, move |c| {
+        let mut out = pushes::Outbox::default();
         let moved = db::receipt(c, &app, &id, &me, kind, seq)?;
-        let (unread, total) = pushes::receipt_moved(&st, c, &moved, cutoff)?;
-        Ok((moved.after, unread, total))
+        let (unread, total) = pushes::receipt_moved(&mut out, c, &moved, cutoff)?;
+        Ok((moved.after, unread, total, out))
     })
     .await?;
+    out.send(&state);
+    drop(order);
     Ok(Json(json!({
         "last_read_seq": after.last_read_seq,
         "last_delivered_seq": after.last_delivered_seq,

@@ -16,9 +16,10 @@ use serde_json::{json, Value};
 
 use super::db::{self, Anchor, ConversationView, ListCursor, Member, Message, NewMessage, Receipt};
 use super::{
-    is_client_message_id, is_conversation_id, is_message_id, pushes, require_chat,
-    retention_cutoff, run, typing, CHANGES_GAP, DEFAULT_LIST_PAGE, DEFAULT_PAGE, MAX_ATTACHMENTS,
-    MAX_LIST_PAGE, MAX_MEMBERS_PER_REQUEST, MAX_PAGE, MAX_TEXT_CHARS, MAX_TITLE_CHARS,
+    is_client_message_id, is_conversation_id, is_message_id, new_conversation_id, pushes,
+    require_chat, retention_cutoff, run, typing, CHANGES_GAP, DEFAULT_LIST_PAGE, DEFAULT_PAGE,
+    MAX_ATTACHMENTS, MAX_LIST_PAGE, MAX_MEMBERS_PER_REQUEST, MAX_PAGE, MAX_TEXT_CHARS,
+    MAX_TITLE_CHARS,
 };
 use crate::http::auth::User;
 use crate::http::errors::ApiError;

@@ -1,6 +1,6 @@
 //! 1:1 calls (engine-api.md §5): create, read, list (pending, as callee) and
 //! act on a call, with `call.invitation` / `call.updated` pushes. The call's
-//! LiveKit room is in [`room`], the ring timeout in [`ring`].
+//! LiveKit room is in [`room`], the ring deadline sweeper in [`ring`].
 
 use std::time::Duration;
 
@@ -16,9 +16,7 @@ use super::errors::{ApiError, Capability};
 use super::extract::{ApiPath, JsonBody};
 use super::session::{validate_identity, validate_profile};
 use super::token::{grants_for, livekit_room, sign_room_token, StreamType};
-use crate::db::calls::{
-    self, ActResult, Acted, Action, CallRecord, Decision, RoomEvent, Side, Status,
-};
+use crate::db::calls::{self, ActResult, Acted, Action, CallRecord, Decision, Side, Status};
 use crate::db::sql::Conn;
 use crate::db::DbError;
 use crate::ids::{now_ms, random_b64};
@@ -27,9 +25,9 @@ use crate::state::AppState;
 mod ring;
 mod room;
 
-pub(crate) use ring::{resume_pending, schedule_ring_timeout};
-use room::{after, close_room, ensure_room, join_for};
-pub(crate) use room::{party_of_room, party_token, room_gone};
+pub(crate) use ring::start_ring_sweeper;
+use room::{after, ensure_room, join_for};
+pub(crate) use room::{close_room, party_of_room, party_token};
 
 /// Largest `metadata` object, serialized (compact JSON, as the engine stores it).
 pub const MAX_METADATA_BYTES: usize = 4096;
@@ -68,7 +66,7 @@ static ORDER: [tokio::sync::Mutex<()>; ORDER_SHARDS] =
     [const { tokio::sync::Mutex::const_new(()) }; ORDER_SHARDS];
 
 /// Waits for the ordering lock of `call_id` (see [`ORDER`]).
-async fn in_order(call_id: &str) -> tokio::sync::MutexGuard<'static, ()> {
+pub(crate) async fn in_order(call_id: &str) -> tokio::sync::MutexGuard<'static, ()> {
     // FNV-1a: stable and cheap; only spreads calls over the shards.
     let hash = call_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
@@ -86,7 +84,7 @@ fn outbox(state: &AppState, conn: &Conn<'_>, changes: &[CallRecord]) -> Result<b
 /// Publishes committed transitions (under [`in_order`]): `call.updated` to
 /// both parties' connections, and a wake of the push dispatcher when
 /// `call_ended` rows were queued (engine-api.md §4).
-fn publish(state: &AppState, changes: &[CallRecord], queued: bool) {
+pub(crate) fn publish(state: &AppState, changes: &[CallRecord], queued: bool) {
     for change in changes {
         push_updated(state, change);
     }
@@ -234,7 +232,10 @@ pub async fn create(
     // Prepared beside the reply (see ensure_room for why the cap holds
     // whichever comes first, CreateRoom or the caller's join).
     ensure_room(&state, &call);
-    schedule_ring_timeout(&state, call.call_id.clone(), call.created_at_ms);
+    ring::deadline_set(
+        &state,
+        call.created_at_ms.saturating_add(ring_timeout_ms(&state)),
+    );
     tracing::info!(
         app_id = %call.app_id,
         call_id = %call.call_id,

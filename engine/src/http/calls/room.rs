@@ -1,7 +1,6 @@
 //! The LiveKit room of a call: created beside the replies (its settings also
-//! ride in the parties' tokens), deleted when the call is over, the party
-//! tokens, and what LiveKit tells of the room (a party leaving, the room
-//! finishing).
+//! ride in the parties' tokens), deleted when the call is over, and the party
+//! tokens.
 
 // The call rules and helpers of the parent.
 use super::*;
@@ -28,7 +27,7 @@ pub(super) fn ensure_room(state: &AppState, call: &CallRecord) {
 
 /// Deletes the LiveKit room of a call that is over, in the background (best
 /// effort, logged), so nobody lingers in it.
-pub(super) fn close_room(state: &AppState, call: &CallRecord) {
+pub(crate) fn close_room(state: &AppState, call: &CallRecord) {
     let state = state.clone();
     let lk_room = livekit_room(&call.app_id, &call.call_id);
     tokio::spawn(async move { crate::livekit::delete_room(&state.room_client, &lk_room).await });
@@ -139,52 +138,4 @@ pub(crate) async fn party_of_room(
             Ok((call, side))
         }
     }
-}
-
-/// For the LiveKit webhook: a party left the room of call `room_name` for
-/// good, or the room finished. An `active` call ends (as that party's `end`
-/// would, or with `room_closed`), pushed to both parties; the room is deleted
-/// when a party left (the other one should not linger). Anything else
-/// changes nothing (a pending call is left to the ring timeout / cancel).
-pub(crate) async fn room_gone(
-    state: &AppState,
-    app_id: &str,
-    room_name: &str,
-    left: Option<String>,
-) -> Result<(), ApiError> {
-    if !is_call_id(room_name) {
-        return Ok(());
-    }
-    let st = state.clone();
-    let (a, id) = (app_id.to_owned(), room_name.to_owned());
-    let finished = left.is_none();
-    let timeout = ring_timeout_ms(state);
-    let order = in_order(room_name).await;
-    let (changes, queued) = state
-        .db
-        .call(move |c| {
-            let event = match &left {
-                Some(identity) => RoomEvent::Left(identity),
-                None => RoomEvent::Finished,
-            };
-            let changes = calls::room_gone(c, &a, &id, event, timeout)?;
-            let queued = outbox(&st, c, &changes)?;
-            Ok((changes, queued))
-        })
-        .await?;
-    publish(state, &changes, queued);
-    drop(order);
-    if let Some(last) = changes.last() {
-        tracing::info!(
-            app_id = %last.app_id,
-            call_id = %last.call_id,
-            status = last.status.as_str(),
-            end_reason = last.end_reason.as_deref().unwrap_or(""),
-            "call over (livekit room)"
-        );
-        if last.status.is_terminal() && !finished {
-            close_room(state, last);
-        }
-    }
-    Ok(())
 }

@@ -1,0 +1,357 @@
+//! Two engine nodes (processes) on one PostgreSQL database and one Redis:
+//! what one node does reaches the sockets of the other, a node killed with
+//! SIGKILL loses nothing that is in the database, presence and rate limits
+//! hold across both, and a race split over both nodes has one winner.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::cluster::{next_of, Services, TwoNodes};
+use common::{error_code, send};
+use futures_util::future::join_all;
+use serde_json::{json, Value};
+use utd_engine::Plan;
+
+async fn watch(ws: &mut common::Ws, identity: &str) -> Value {
+    send(
+        ws,
+        json!({"type": "presence.watch", "identities": [identity], "ref": "w"}),
+    )
+    .await;
+    next_of(ws, "presence", Duration::from_secs(5))
+        .await
+        .expect("the current presence")
+}
+
+#[tokio::test]
+async fn an_invitation_created_through_one_node_reaches_the_callee_on_the_other_within_a_second() {
+    let nodes = TwoNodes::start(&[]).await;
+    let app = nodes.app(Plan::Signaling).await;
+    let alice = nodes.a.token_for(&app, "alice").await;
+    let bob = nodes.b.token_for(&app, "bob").await;
+    let mut alice_ws = nodes.a.connected(&alice).await;
+
+    let started = Instant::now();
+    let (s, call) = nodes
+        .b
+        .post(
+            "/api/v1/calls",
+            &bob,
+            json!({"callee_identity": "alice", "type": "audio_call"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{call}");
+    let invitation = next_of(&mut alice_ws, "call.invitation", Duration::from_secs(1))
+        .await
+        .expect("the invitation on node A within a second");
+    assert_eq!(invitation["call"]["call_id"], call["call_id"]);
+    println!("invitation across nodes: {:?}", started.elapsed());
+
+    // Accepted through node A: the caller's socket on node B is told.
+    let mut bob_ws = nodes.b.connected(&bob).await;
+    let call_id = call["call_id"].as_str().unwrap();
+    let (s, b) = nodes
+        .a
+        .post(
+            &format!("/api/v1/calls/{call_id}/accept"),
+            &alice,
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let update = next_of(&mut bob_ws, "call.updated", Duration::from_secs(2))
+        .await
+        .expect("the caller on node B is told");
+    assert_eq!(update["call"]["status"], "active", "{update}");
+}
+
+#[tokio::test]
+async fn a_call_ringing_when_its_node_is_killed_is_missed_at_its_deadline_and_both_parties_are_told(
+) {
+    let mut nodes = TwoNodes::start(&["--ring-timeout-secs", "2"]).await;
+    let app = nodes.app(Plan::Signaling).await;
+    let alice = nodes.a.token_for(&app, "alice").await;
+    let bob = nodes.a.token_for(&app, "bob").await;
+    let mut alice_ws = nodes.a.connected(&alice).await;
+    let mut bob_ws = nodes.a.connected(&bob).await;
+
+    let (s, call) = nodes
+        .b
+        .post(
+            "/api/v1/calls",
+            &bob,
+            json!({"callee_identity": "alice", "type": "audio_call"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{call}");
+    let created = Instant::now();
+    // The node that created the call (and ran its ring clock) dies.
+    nodes.b.kill();
+    next_of(&mut alice_ws, "call.invitation", Duration::from_secs(1))
+        .await
+        .expect("the invitation");
+    for (who, ws) in [("alice", &mut alice_ws), ("bob", &mut bob_ws)] {
+        let missed = loop {
+            let update = next_of(ws, "call.updated", Duration::from_secs(5))
+                .await
+                .unwrap_or_else(|| panic!("{who} is told the call was missed"));
+            if update["call"]["status"] == "missed" {
+                break update;
+            }
+        };
+        assert_eq!(missed["call"]["call_id"], call["call_id"], "{missed}");
+        assert_eq!(missed["call"]["end_reason"], "ring_timeout", "{missed}");
+    }
+    let took = created.elapsed();
+    println!("missed after the creating node died: {took:?} (ring timeout 2 s)");
+    assert!(
+        took >= Duration::from_millis(1900) && took <= Duration::from_millis(3500),
+        "at the deadline, within a sweep: {took:?}"
+    );
+}
+
+#[tokio::test]
+async fn one_webhook_delivered_to_both_nodes_changes_state_once() {
+    let nodes = TwoNodes::start(&[]).await;
+    let app = nodes.app(Plan::Signaling).await;
+    let host = nodes.a.token_for(&app, "host").await;
+    let (s, b) = nodes
+        .a
+        .post(
+            "/api/v1/token",
+            &host,
+            json!({"room_name": "lobby", "stream_type": "audio_room", "as_host": true}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = nodes
+        .a
+        .put(
+            "/api/v1/rooms/lobby/seats",
+            &host,
+            json!({"seat_count": 4, "seat_mode": "free"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let carol = nodes.b.token_for(&app, "carol").await;
+    let (s, b) = nodes
+        .b
+        .post("/api/v1/rooms/lobby/seats/2/take", &carol, json!({}))
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let mut watcher = nodes.a.connected(&host).await;
+    send(
+        &mut watcher,
+        json!({"type": "room.subscribe", "room_name": "lobby"}),
+    )
+    .await;
+    let current = next_of(&mut watcher, "seats.updated", Duration::from_secs(5))
+        .await
+        .expect("the current seats");
+    assert_eq!(current["seats"]["seats"][2]["identity"], "carol");
+
+    // LiveKit retries: the same event reaches both nodes at once.
+    let body = json!({
+        "event": "participant_left",
+        "id": "EV_cluster_once",
+        "createdAt": "1700000000",
+        "room": {"sid": "RM_1", "name": format!("{}_lobby", app.app_id)},
+        "participant": {"sid": "PA_1", "identity": "carol"},
+    })
+    .to_string();
+    let auth = common::sign_webhook("devkey", "secret", &body);
+    let http = reqwest::Client::new();
+    let deliveries = [&nodes.a, &nodes.b].map(|node| {
+        http.post(node.url("/api/v1/livekit/webhook"))
+            .header("content-type", "application/webhook+json")
+            .header("authorization", &auth)
+            .body(body.clone())
+            .send()
+    });
+    for response in join_all(deliveries).await {
+        assert_eq!(response.expect("delivered").status(), 204);
+    }
+    let freed = next_of(&mut watcher, "seats.updated", Duration::from_secs(2))
+        .await
+        .expect("the freed seat pushed");
+    assert!(freed["seats"]["seats"][2]["identity"].is_null(), "{freed}");
+    assert!(
+        next_of(&mut watcher, "seats.updated", Duration::from_millis(700))
+            .await
+            .is_none(),
+        "applied once: one push"
+    );
+    let (_, seats) = nodes.b.get("/api/v1/rooms/lobby/seats", &host).await;
+    assert_eq!(seats["version"], freed["seats"]["version"], "{seats}");
+}
+
+#[tokio::test]
+async fn presence_holds_across_nodes_and_a_killed_node_turns_its_users_offline_within_the_ttl() {
+    let mut nodes = TwoNodes::start(&["--presence-ttl-secs", "2"]).await;
+    let app = nodes.app(Plan::Signaling).await;
+    let watcher = nodes.a.token_for(&app, "watcher").await;
+    let carol = nodes.b.token_for(&app, "carol").await;
+    let dave = nodes.a.token_for(&app, "dave").await;
+    let mut w = nodes.a.connected(&watcher).await;
+    assert_eq!(watch(&mut w, "carol").await["online"], false);
+
+    let carol_ws = nodes.b.connected(&carol).await;
+    let online = next_of(&mut w, "presence", Duration::from_secs(2))
+        .await
+        .expect("carol online, seen from node A");
+    assert_eq!(
+        (online["identity"].as_str(), online["online"].as_bool()),
+        (Some("carol"), Some(true))
+    );
+
+    // A user on both nodes stays online until both sockets close.
+    assert_eq!(watch(&mut w, "dave").await["online"], false);
+    let dave_on_a = nodes.a.connected(&dave).await;
+    let on = next_of(&mut w, "presence", Duration::from_secs(2))
+        .await
+        .expect("dave online");
+    assert_eq!(on["online"], true);
+    let dave_on_b = nodes.b.connected(&dave).await;
+    drop(dave_on_b);
+    assert!(
+        next_of(&mut w, "presence", Duration::from_millis(800))
+            .await
+            .is_none(),
+        "still online on node A"
+    );
+    drop(dave_on_a);
+    let off = next_of(&mut w, "presence", Duration::from_secs(3))
+        .await
+        .expect("dave offline");
+    assert_eq!(
+        (off["identity"].as_str(), off["online"].as_bool()),
+        (Some("dave"), Some(false))
+    );
+
+    // SIGKILL: node B says no goodbye; carol goes offline within the TTL.
+    let killed = Instant::now();
+    nodes.b.kill();
+    drop(carol_ws);
+    let offline = next_of(&mut w, "presence", Duration::from_secs(5))
+        .await
+        .expect("carol offline after her node died");
+    assert_eq!(
+        (offline["identity"].as_str(), offline["online"].as_bool()),
+        (Some("carol"), Some(false))
+    );
+    assert!(offline["last_seen_ms"].is_u64(), "{offline}");
+    let took = killed.elapsed();
+    println!("offline after SIGKILL: {took:?}");
+    assert!(
+        took <= Duration::from_secs(4),
+        "within the 2 s TTL plus a sweep: {took:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_rate_limit_of_n_per_minute_across_both_nodes_admits_exactly_n() {
+    let nodes = TwoNodes::start(&[]).await;
+    let app = nodes.app(Plan::Signaling).await;
+    // Minted before the limit: a mint takes a token too.
+    let bearer = nodes.a.token_for(&app, "erin").await;
+    nodes
+        .a
+        .admin()
+        .set_rate_limits(&app.app_id, 7, 100_000)
+        .await
+        .expect("limits set");
+    let requests = (0..20).map(|i| {
+        let node = if i % 2 == 0 { &nodes.a } else { &nodes.b };
+        node.get("/api/v1/me", &bearer)
+    });
+    let results = join_all(requests).await;
+    let admitted = results.iter().filter(|(s, _)| *s == 200).count();
+    assert_eq!(admitted, 7, "{results:?}");
+    for (s, b) in results.iter().filter(|(s, _)| *s != 200) {
+        assert_eq!((*s, error_code(b)), (429, "rate_limited".to_owned()), "{b}");
+    }
+}
+
+#[tokio::test]
+async fn a_seat_race_of_twenty_takers_split_over_both_nodes_has_exactly_one_winner() {
+    let nodes = TwoNodes::start(&[]).await;
+    let app = nodes.app(Plan::Signaling).await;
+    let host = nodes.a.token_for(&app, "host").await;
+    let (s, b) = nodes
+        .a
+        .post(
+            "/api/v1/token",
+            &host,
+            json!({"room_name": "lobby", "stream_type": "audio_room", "as_host": true}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = nodes
+        .a
+        .put(
+            "/api/v1/rooms/lobby/seats",
+            &host,
+            json!({"seat_count": 8, "seat_mode": "free"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    // A listener on node B sees the winner pushed.
+    let mut listener_ws = nodes.b.connected(&host).await;
+    send(
+        &mut listener_ws,
+        json!({"type": "room.subscribe", "room_name": "lobby"}),
+    )
+    .await;
+    next_of(&mut listener_ws, "seats.updated", Duration::from_secs(5))
+        .await
+        .expect("the current seats");
+
+    let mut bearers = Vec::new();
+    for i in 0..20 {
+        let node = if i % 2 == 0 { &nodes.a } else { &nodes.b };
+        bearers.push(node.token_for(&app, &format!("u{i}")).await);
+    }
+    let takes = bearers.iter().enumerate().map(|(i, bearer)| {
+        let node = if i % 2 == 0 { &nodes.a } else { &nodes.b };
+        node.post("/api/v1/rooms/lobby/seats/3/take", bearer, json!({}))
+    });
+    let results = join_all(takes).await;
+    let winners: Vec<&Value> = results
+        .iter()
+        .filter(|(s, _)| *s == 200)
+        .map(|(_, b)| b)
+        .collect();
+    assert_eq!(winners.len(), 1, "{results:?}");
+    for (s, b) in results.iter().filter(|(s, _)| *s != 200) {
+        assert_eq!((*s, error_code(b)), (409, "conflict".to_owned()), "{b}");
+    }
+    let winner = winners[0]["seats"][3]["identity"].clone();
+    let pushed = next_of(&mut listener_ws, "seats.updated", Duration::from_secs(2))
+        .await
+        .expect("the new grid pushed to node B's subscriber");
+    assert_eq!(pushed["seats"]["seats"][3]["identity"], winner, "{pushed}");
+}
+
+#[tokio::test]
+async fn a_node_that_loses_redis_is_not_ready_and_closes_its_sockets_with_1012() {
+    let mut nodes = TwoNodes::start_on(Services::own(), &[]).await;
+    let app = nodes.app(Plan::Signaling).await;
+    let alice = nodes.a.token_for(&app, "alice").await;
+    let mut ws = nodes.a.connected(&alice).await;
+    let (s, ready) = nodes.a.get("/api/v1/ready", "").await;
+    assert_eq!((s, ready["redis"].as_str()), (200, Some("ok")), "{ready}");
+
+    nodes.services.kill_redis();
+    // The socket is closed so that its client reconnects and catches up.
+    let close = common::expect_close(&mut ws).await;
+    assert_eq!(close, (1012, "try_again".to_owned()));
+    let (s, ready) = nodes.a.get("/api/v1/ready", "").await;
+    assert_eq!(
+        (s, ready["status"].as_str()),
+        (503, Some("not_ready")),
+        "{ready}"
+    );
+    assert_eq!(ready["database"], "ok", "{ready}");
+    assert_ne!(ready["redis"], "ok", "{ready}");
+}
