@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The one test command (README, CI): installs what is missing, builds the
 # library and its bindings once, checks formatting and lints, then runs the
-# Rust, Kotlin, Robolectric and Swift suites, the Android and iOS package
-# checks and a smoke run of each bench. A failing suite
+# Rust, Kotlin, Robolectric and Swift suites (the Rust, Kotlin and Swift ones
+# also against a two-node engine on PostgreSQL + Redis), the Android and iOS
+# package checks and a smoke run of each bench. A failing suite
 # does not stop the others, so every `<suite>: N passed, N failed` line is
 # printed; the last line is `all: N passed, N failed`. Exits non-zero if
 # anything failed.
@@ -57,15 +58,32 @@ total_passed=0
 total_failed=0
 # run_suite NAME SCRIPT [ARGS...]: runs a suite, adds its summary line to the totals.
 run_suite() {
-  local name="$1" script="$2" log_file="$REPO_ROOT/target/suite-$1.log" status=0
+  run_suite_as "$1" "$1" "${@:2}"
+}
+
+# run_suite_on_two_nodes NAME SCRIPT [ARGS...]: the suite again, its engine
+# two nodes on PostgreSQL + Redis behind a balancer (utd_testkit::test_engine).
+run_suite_on_two_nodes() {
+  local name="$1" script="$2"
   shift 2
+  run_suite_as "$name" "$name (two engine nodes)" with_services env UTD_TEST_NODES=2 "$script" "$@"
+}
+
+# run_suite_as NAME LABEL SCRIPT [ARGS...]: the suite prints `NAME: N
+# passed, N failed`; LABEL names it in the summary.
+run_suite_as() {
+  local name="$1" label="$2" log_file="$REPO_ROOT/target/suite-$2.log" status=0
+  local script="$3"
+  shift 3
+  log_file="${log_file// /-}"
+  log_file="${log_file//[()]/}"
   mkdir -p "$REPO_ROOT/target"
-  step "$name suite" "$script" "$@" 2>&1 | tee "$log_file" || status=$?
+  step "$label suite" "$script" "$@" 2>&1 | tee "$log_file" || status=$?
   local line
   line=$(grep -E "^$name: [0-9]+ passed, [0-9]+ failed$" "$log_file" | tail -n1 || true)
   if [ -z "$line" ]; then
     line="$name: 0 passed, 1 failed"
-    log "$name suite printed no summary; counting it as one failure"
+    log "$label suite printed no summary; counting it as one failure"
   fi
   local p f
   p=$(sed -E 's/.*: ([0-9]+) passed.*/\1/' <<<"$line")
@@ -75,17 +93,19 @@ run_suite() {
   if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
     total_failed=$((total_failed + 1))
   fi
-  [ "$status" -eq 0 ] || problems+=("$name suite")
-  summaries+=("$line")
+  [ "$status" -eq 0 ] || problems+=("$label suite")
+  summaries+=("${line/#$name:/$label:}")
 }
 
 summaries=()
 run_suite rust "$REPO_ROOT/scripts/test-rust.sh"
 run_suite kotlin "$REPO_ROOT/scripts/test-kotlin.sh"
+run_suite_on_two_nodes kotlin "$REPO_ROOT/scripts/test-kotlin.sh"
 # The Android check first: the Robolectric suite runs the classes it compiled.
 run_suite android "$REPO_ROOT/scripts/package-android.sh" --check
 run_suite robolectric "$REPO_ROOT/scripts/test-robolectric.sh"
 run_suite swift "$REPO_ROOT/scripts/test-swift.sh"
+run_suite_on_two_nodes swift "$REPO_ROOT/scripts/test-swift.sh"
 # The iOS check build (no Xcode here): device slice, xcframework, zip,
 # checksum and release manifest, validated (docs/ios-packaging.md).
 run_suite ios "$REPO_ROOT/scripts/package-ios.sh" --check

@@ -355,3 +355,88 @@ async fn a_node_that_loses_redis_is_not_ready_and_closes_its_sockets_with_1012()
     assert_eq!(ready["database"], "ok", "{ready}");
     assert_ne!(ready["redis"], "ok", "{ready}");
 }
+
+#[tokio::test]
+async fn a_chat_member_on_the_other_node_gets_the_message_and_no_notification_while_connected() {
+    let fcm = utd_testkit::FcmStandIn::start("utd-cluster")
+        .await
+        .expect("FCM stand-in");
+    let dir = tempfile::tempdir().unwrap();
+    let account = dir.path().join("fcm.json");
+    std::fs::write(&account, fcm.service_account_json()).unwrap();
+    let account = account.to_string_lossy().into_owned();
+    let fcm_url = fcm.url();
+    let nodes = TwoNodes::start(&[
+        "--fcm-service-account-file",
+        &account,
+        "--fcm-endpoint",
+        &fcm_url,
+    ])
+    .await;
+    let app = nodes.app(Plan::Pro).await;
+    let alice = nodes.a.token_for(&app, "alice").await;
+    let bob = nodes.b.token_for(&app, "bob").await;
+    let bob_token = common::push::fcm_token("bob");
+    let (s, b) = nodes
+        .b
+        .post(
+            "/api/v1/devices/push-token",
+            &bob,
+            json!({"platform": "fcm", "token": bob_token, "device_id": "pixel"}),
+        )
+        .await;
+    assert_eq!(s, 204, "{b}");
+    let (s, conv) = nodes
+        .a
+        .post(
+            "/api/v1/chat/conversations/direct",
+            &alice,
+            json!({"identity": "bob"}),
+        )
+        .await;
+    assert!(s == 200 || s == 201, "{s} {conv}");
+    let messages = format!(
+        "/api/v1/chat/conversations/{}/messages",
+        conv["conversation_id"].as_str().unwrap()
+    );
+
+    // Bob is connected to node B: the message reaches his socket there, and
+    // he is online for node A, so no notification.
+    let mut bob_ws = nodes.b.connected(&bob).await;
+    let (s, sent) = nodes
+        .a
+        .post(
+            &messages,
+            &alice,
+            json!({"client_message_id": "m1", "text": "hi"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{sent}");
+    let got = next_of(&mut bob_ws, "chat.message", Duration::from_secs(2))
+        .await
+        .expect("bob's socket on node B gets the message sent through node A");
+    assert_eq!(got["message"]["message_id"], sent["message_id"], "{got}");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        fcm.messages().is_empty(),
+        "online on another node: no notification"
+    );
+
+    // Offline everywhere: the next message is a notification.
+    drop(bob_ws);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (s, _) = nodes
+        .a
+        .post(
+            &messages,
+            &alice,
+            json!({"client_message_id": "m2", "text": "there?"}),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let pushed = fcm
+        .wait_for_messages(1, Duration::from_secs(5))
+        .await
+        .expect("a notification once bob is offline");
+    assert_eq!(pushed[0].device_token, bob_token);
+}

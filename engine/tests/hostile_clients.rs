@@ -96,3 +96,66 @@ async fn a_silent_http_connection_is_closed_by_the_engine() {
     assert_eq!(status, 200);
     h.engine.shutdown().await;
 }
+
+/// Sends `request` raw and reads the whole answer (the engine closes the
+/// connection after a request it cannot parse).
+async fn raw_exchange(h: &Harness, request: &[u8]) -> (u16, String, serde_json::Value) {
+    use tokio::io::AsyncWriteExt as _;
+    let mut stream = TcpStream::connect(h.engine.local_addr())
+        .await
+        .expect("connect");
+    // The engine may answer (and close) before all of an oversized head is
+    // written: a failed write is expected then.
+    let _ = stream.write_all(request).await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer)).await;
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let (head, body) = answer
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("an HTTP answer: {answer:?}"));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("a status line: {head:?}"));
+    let body =
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: a JSON body: {answer:?}"));
+    (status, head.to_owned(), body)
+}
+
+/// Hyper answers what it cannot parse by itself; those answers used to have
+/// empty bodies instead of the contract's JSON error shape.
+#[tokio::test]
+async fn requests_hyper_cannot_parse_get_the_json_error_shape() {
+    let h = Harness::start().await;
+    let (status, head, body) = raw_exchange(&h, b"GARBAGE\r\n\r\n").await;
+    assert_eq!(status, 400, "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: application/json"),
+        "{head}"
+    );
+    assert_eq!(body["error"]["code"], "invalid_argument", "{body}");
+    assert!(body["error"]["message"].is_string());
+
+    let long_uri = format!(
+        "GET /api/v1/health?{} HTTP/1.1\r\nHost: x\r\n\r\n",
+        "a".repeat(70_000)
+    );
+    let (status, head, body) = raw_exchange(&h, long_uri.as_bytes()).await;
+    assert_eq!(status, 414, "{head}");
+    assert_eq!(body["error"]["code"], "invalid_argument", "{body}");
+
+    let big_head = format!(
+        "GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "b".repeat(600_000)
+    );
+    let (status, head, body) = raw_exchange(&h, big_head.as_bytes()).await;
+    assert_eq!(status, 431, "{head}");
+    assert_eq!(body["error"]["code"], "invalid_argument", "{body}");
+
+    // A normal request still gets its normal answer.
+    let (status, _) = h.get("/api/v1/health", "").await;
+    assert_eq!(status, 200);
+    h.engine.shutdown().await;
+}

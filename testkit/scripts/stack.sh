@@ -11,12 +11,9 @@ STACK_PID=""
 stack_start() {
   local dir="$1"
   local bin="$REPO_ROOT/target/debug/utd-stack"
-  if [ ! -x "$bin" ]; then
-    # scripts/test.sh's `cargo test --workspace` builds it; a suite run on
-    # its own right after scripts/bindings.sh may not have it yet.
-    log "utd-stack not built yet: cargo build -p utd-testkit --bin utd-stack"
-    cargo build --quiet -p utd-testkit --bin utd-stack || return 1
-  fi
+  # Always through cargo: a binary left from an older build would run an
+  # older engine (a no-op when it is up to date).
+  cargo build --quiet -p utd-testkit --bin utd-stack || return 1
   mkdir -p "$dir"
   STACK_ENV_FILE="$dir/stack-env.json"
   STACK_LOG="$dir/stack.log"

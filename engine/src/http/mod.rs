@@ -7,6 +7,7 @@ pub mod calls;
 pub mod errors;
 pub mod extract;
 pub(crate) mod ops;
+pub(crate) mod parse_errors;
 pub mod push;
 pub(crate) mod room_caller;
 pub mod seats;

@@ -50,9 +50,8 @@ pub async fn serve(
             tracing::warn!(error = %e, "cannot set TCP_NODELAY");
         }
         let service = TowerToHyperService::new(app.clone());
-        let connection = builder
-            .serve_connection(TokioIo::new(tcp), service)
-            .with_upgrades();
+        let io = TokioIo::new(super::parse_errors::JsonParseErrors::new(tcp));
+        let connection = builder.serve_connection(io, service).with_upgrades();
         let stop = stop.clone();
         connections.spawn(async move {
             tokio::pin!(connection);
