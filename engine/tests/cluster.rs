@@ -440,3 +440,23 @@ async fn a_chat_member_on_the_other_node_gets_the_message_and_no_notification_wh
         .expect("a notification once bob is offline");
     assert_eq!(pushed[0].device_token, bob_token);
 }
+
+#[tokio::test]
+async fn a_ban_through_one_node_closes_the_users_sockets_on_the_other() {
+    let nodes = TwoNodes::start(&[]).await;
+    let app = nodes.app(Plan::Signaling).await;
+    let mallory = nodes.b.token_for(&app, "mallory").await;
+    let mut on_b = nodes.b.connected(&mallory).await;
+    nodes
+        .a
+        .admin()
+        .ban(&app.app_id, "mallory")
+        .await
+        .expect("banned through node A");
+    let close = tokio::time::timeout(Duration::from_secs(2), common::expect_close(&mut on_b))
+        .await
+        .expect("closed within 2 s");
+    assert_eq!(close, (4403, "banned".to_owned()));
+    let (s, b) = nodes.b.get("/api/v1/me", &mallory).await;
+    assert_eq!((s, error_code(&b)), (403, "banned".to_owned()));
+}
