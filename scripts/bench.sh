@@ -79,6 +79,8 @@ case "${1:-}" in
       cargo build --release -p utd-engine --bin utd-engine --example bench_engine
     # Each idle socket is a file descriptor in both processes.
     ulimit -n "$(ulimit -Hn)"
+    # --mode sqlite|cluster|both (default both): the cluster mode starts
+    # PostgreSQL 15 and redis-server through the testkit, and one node.
     step "bench engine (release)" target/release/examples/bench_engine "$@"
     exit 0
     ;;

@@ -1,13 +1,18 @@
 //! The engine under load, as its own process (`scripts/bench.sh engine`,
-//! release build): requests per second of session mints and `GET /me` next
-//! to the trivial health endpoint measured in the same run, then the
-//! engine's memory per idle signal socket at 1k / 5k / 10k sockets and the
-//! presence push latency a connected user sees while they are open.
+//! release build), in both of its modes: SQLite in one process, and one node
+//! of a cluster on PostgreSQL + Redis (both started here, on this machine).
+//! Per mode: requests per second of session mints and `GET /me` next to the
+//! trivial health endpoint measured in the same run, then the engine's
+//! memory per idle signal socket at 1k / 5k / 10k sockets and the presence
+//! push latency a connected user sees while they are open.
 //!
-//! Usage: bench_engine [--seconds S] [--connections C] [--sockets 1000,5000,10000]
+//! Usage: bench_engine [--mode sqlite|cluster|both] [--seconds S]
+//!                     [--connections C] [--sockets 1000,5000,10000]
 //! The engine binary is looked up next to this example's directory
 //! (`target/<profile>/utd-engine`); the process limit on open files must
-//! allow the sockets (scripts/bench.sh raises it to the hard limit).
+//! allow the sockets (scripts/bench.sh raises it to the hard limit). The
+//! cluster mode needs PostgreSQL 15 (`/usr/lib/postgresql/15/bin` or
+//! `UTD_POSTGRES_BIN_DIR`) and `redis-server`.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -20,10 +25,33 @@ use futures_util::{SinkExt as _, StreamExt as _};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::Message;
+use utd_testkit::database::fresh_postgres;
+use utd_testkit::services::{Postgres, Redis};
 
 const ADMIN_TOKEN: &str = "bench-admin-token";
 
+/// Presence round trips per measurement (the median is printed).
+const PRESENCE_RUNS: usize = 20;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// `--database <file>`: SQLite, one engine process.
+    Sqlite,
+    /// `--database postgres://… --redis redis://…`: one node of a cluster.
+    Cluster,
+}
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Sqlite => "sqlite",
+            Mode::Cluster => "cluster",
+        }
+    }
+}
+
 struct Args {
+    modes: Vec<Mode>,
     seconds: u64,
     connections: usize,
     sockets: Vec<usize>,
@@ -31,6 +59,7 @@ struct Args {
 
 fn parse_args() -> Result<Args> {
     let mut args = Args {
+        modes: vec![Mode::Sqlite, Mode::Cluster],
         seconds: 5,
         connections: 16,
         sockets: vec![1_000, 5_000, 10_000],
@@ -39,16 +68,33 @@ fn parse_args() -> Result<Args> {
     while let Some(flag) = it.next() {
         let value = it.next().with_context(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
+            "--mode" => {
+                args.modes = match value.as_str() {
+                    "sqlite" => vec![Mode::Sqlite],
+                    "cluster" => vec![Mode::Cluster],
+                    "both" => vec![Mode::Sqlite, Mode::Cluster],
+                    other => bail!("--mode {other}: sqlite, cluster or both"),
+                }
+            }
             "--seconds" => args.seconds = value.parse()?,
             "--connections" => args.connections = value.parse()?,
             "--sockets" => {
                 args.sockets = value.split(',').map(str::parse).collect::<Result<_, _>>()?
             }
-            other => bail!("unknown flag {other} (--seconds, --connections, --sockets)"),
+            other => bail!("unknown flag {other} (--mode, --seconds, --connections, --sockets)"),
         }
     }
     args.sockets.sort_unstable();
+    args.sockets.dedup();
     Ok(args)
+}
+
+/// Where the engine keeps its state.
+enum Backend {
+    /// A SQLite file in a temporary directory.
+    Sqlite,
+    /// A shared PostgreSQL database and Redis: this process is one node.
+    Cluster { database: String, redis: String },
 }
 
 /// The engine as a child process, killed when dropped.
@@ -66,7 +112,7 @@ impl Drop for Engine {
 }
 
 impl Engine {
-    async fn start() -> Result<Self> {
+    async fn start(backend: &Backend) -> Result<Self> {
         let exe = std::env::current_exe()?;
         // target/<profile>/examples/bench_engine → target/<profile>/utd-engine
         let bin: PathBuf = exe
@@ -84,10 +130,20 @@ impl Engine {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
-        let mut child = Command::new(&bin)
-            .args(["--bind", &format!("127.0.0.1:{port}")])
-            .arg("--database")
-            .arg(dir.path().join("engine.db"))
+        let mut command = Command::new(&bin);
+        command.args(["--bind", &format!("127.0.0.1:{port}")]);
+        match backend {
+            Backend::Sqlite => {
+                command.arg("--database").arg(dir.path().join("engine.db"));
+            }
+            Backend::Cluster { database, redis } => {
+                command
+                    .args(["--database", database])
+                    .args(["--redis", redis])
+                    .args(["--node-id", "bench-node-1"]);
+            }
+        }
+        let mut child = command
             .env("UTD_ADMIN_TOKEN", ADMIN_TOKEN)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
@@ -107,14 +163,22 @@ impl Engine {
                 }
             }
         });
-        tokio::task::spawn_blocking(move || ready_rx.recv_timeout(Duration::from_secs(20)))
-            .await?
-            .context("the engine did not start within 20 s")?;
-        Ok(Self {
+        let ready =
+            tokio::task::spawn_blocking(move || ready_rx.recv_timeout(Duration::from_secs(30)))
+                .await?;
+        // Dropped (killed) on an early return from here on.
+        let mut engine = Self {
             child,
             base: format!("http://127.0.0.1:{port}"),
             _dir: dir,
-        })
+        };
+        if ready.is_err() {
+            if let Some(status) = engine.child.try_wait()? {
+                bail!("the engine exited during startup ({status})");
+            }
+            bail!("the engine did not start within 30 s");
+        }
+        Ok(engine)
     }
 
     /// Resident memory of the engine process, in bytes.
@@ -311,23 +375,45 @@ async fn next_json(ws: &mut Ws) -> Result<Value> {
     }
 }
 
-#[tokio::main]
-async fn main() -> Result<()> {
-    let args = parse_args()?;
-    let engine = Engine::start().await?;
+/// One idle-socket level of a mode.
+struct SocketRow {
+    sockets: usize,
+    rss: u64,
+    kb_per_socket: f64,
+    presence_ms: f64,
+}
+
+/// What one mode measured.
+struct Report {
+    mode: Mode,
+    health: f64,
+    mints: f64,
+    me: f64,
+    presence_idle: f64,
+    sockets: Vec<SocketRow>,
+}
+
+/// Measures one engine (started here, stopped on return), printing as it goes.
+async fn run_mode(args: &Args, mode: Mode, backend: &Backend) -> Result<Report> {
+    match mode {
+        Mode::Sqlite => {
+            println!("\n== sqlite: one engine process, SQLite file (--database <tmp>/engine.db) ==")
+        }
+        Mode::Cluster => println!(
+            "\n== cluster: ONE node of a cluster on PostgreSQL + Redis \
+             (--database postgres://… --redis redis://…; both servers on this machine) =="
+        ),
+    }
+    let engine = Engine::start(backend).await?;
     let base = engine.base.clone();
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(args.connections)
         .build()?;
     let app = Arc::new(create_app(&http, &base).await?);
     let bearer = mint(&http, &base, &app, "bench-reader").await?;
-    println!(
-        "engine bench: {} s per endpoint, {} connections, SQLite, one engine process",
-        args.seconds, args.connections
-    );
 
     let (c, b) = (http.clone(), base.clone());
-    let (health, _) = throughput(args.connections, args.seconds, move |_| {
+    let (health, health_refused) = throughput(args.connections, args.seconds, move |_| {
         c.get(format!("{b}/api/v1/health"))
     })
     .await;
@@ -349,8 +435,8 @@ async fn main() -> Result<()> {
         "endpoint", "ok/s", "refused", "÷ health"
     );
     for (name, rate, refused) in [
-        ("GET /api/v1/health (baseline)", health, 0),
-        ("POST /api/v1/auth/session", mints, mint_refused),
+        ("GET /api/v1/health (baseline)", health, health_refused),
+        ("POST /api/v1/auth/session (mint)", mints, mint_refused),
         ("GET /api/v1/me", me, me_refused),
     ] {
         println!(
@@ -364,15 +450,31 @@ async fn main() -> Result<()> {
     let probe = mint(&http, &base, &app, "probe").await?;
     let idle_bearer = mint(&http, &base, &app, "idle").await?;
     let before = engine.rss()?;
-    let presence_idle = presence_latency(&ws_url, &watcher, &probe, 20).await?;
+    let presence_idle = presence_latency(&ws_url, &watcher, &probe, PRESENCE_RUNS).await?;
+    let whose = match mode {
+        Mode::Sqlite => "the engine process",
+        Mode::Cluster => "this node (PostgreSQL and Redis not counted)",
+    };
     println!(
-        "\nengine memory before sockets: {:.1} MB; presence push with no idle socket: {presence_idle:.2} ms median",
+        "\nmemory: resident set (RSS) of {whose}; per socket = (RSS - RSS before sockets) ÷ sockets"
+    );
+    println!(
+        "presence push: a probe user connects, until a watcher's socket gets `presence` online \
+         (median of {PRESENCE_RUNS}{})",
+        match mode {
+            Mode::Sqlite => "",
+            Mode::Cluster => "; through Redis",
+        }
+    );
+    println!(
+        "RSS before sockets: {:.1} MB; presence push with no idle socket: {presence_idle:.2} ms",
         before as f64 / 1e6
     );
     println!(
-        "{:>8} {:>14} {:>16} {:>22}",
-        "sockets", "engine MB", "KB per socket", "presence push ms (÷)"
+        "{:>8} {:>10} {:>14} {:>20} {:>16}",
+        "sockets", "RSS MB", "KB per socket", "presence push ms", "÷ no sockets"
     );
+    let mut rows = Vec::new();
     let mut sockets = Vec::new();
     for &target in &args.sockets {
         while sockets.len() < target {
@@ -389,17 +491,127 @@ async fn main() -> Result<()> {
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
         let rss = engine.rss()?;
-        let per_socket = rss.saturating_sub(before) as f64 / target as f64 / 1024.0;
-        let latency = presence_latency(&ws_url, &watcher, &probe, 20).await?;
+        let kb_per_socket = rss.saturating_sub(before) as f64 / target as f64 / 1024.0;
+        let presence_ms = presence_latency(&ws_url, &watcher, &probe, PRESENCE_RUNS).await?;
         println!(
-            "{target:>8} {:>14.1} {per_socket:>16.1} {:>14.2} ({:.2})",
+            "{target:>8} {:>10.1} {kb_per_socket:>14.1} {presence_ms:>20.2} {:>16.2}",
             rss as f64 / 1e6,
-            latency,
-            latency / presence_idle
+            presence_ms / presence_idle
         );
+        rows.push(SocketRow {
+            sockets: target,
+            rss,
+            kb_per_socket,
+            presence_ms,
+        });
     }
     for s in sockets {
         s.abort();
+    }
+    drop(engine);
+    Ok(Report {
+        mode,
+        health,
+        mints,
+        me,
+        presence_idle,
+        sockets: rows,
+    })
+}
+
+/// Both modes side by side (each ratio is ÷ that mode's own health baseline).
+fn print_summary(reports: &[Report]) {
+    println!(
+        "\n== summary: ok/s (÷ the same mode's health, same run); memory and presence per level =="
+    );
+    let mut header = format!("{:<34}", "");
+    for r in reports {
+        let label = match r.mode {
+            Mode::Sqlite => "sqlite (1 process)",
+            Mode::Cluster => "cluster (1 node)",
+        };
+        header.push_str(&format!(" {label:>22}"));
+    }
+    println!("{header}");
+    let line = |name: &str, cell: &dyn Fn(&Report) -> String| {
+        let mut out = format!("{name:<34}");
+        for r in reports {
+            out.push_str(&format!(" {:>22}", cell(r)));
+        }
+        println!("{out}");
+    };
+    line("GET /api/v1/health ok/s", &|r| format!("{:.0}", r.health));
+    line("POST /api/v1/auth/session ok/s", &|r| {
+        format!("{:.0} ({:.2})", r.mints, r.mints / r.health)
+    });
+    line("GET /api/v1/me ok/s", &|r| {
+        format!("{:.0} ({:.2})", r.me, r.me / r.health)
+    });
+    line("presence push ms, no sockets", &|r| {
+        format!("{:.2}", r.presence_idle)
+    });
+    let levels: Vec<usize> = reports[0].sockets.iter().map(|s| s.sockets).collect();
+    for level in levels {
+        let row = |r: &Report| {
+            r.sockets
+                .iter()
+                .find(|s| s.sockets == level)
+                .map(|s| (s.rss, s.kb_per_socket, s.presence_ms))
+        };
+        line(&format!("RSS MB at {level} sockets"), &|r| {
+            row(r).map_or("-".into(), |(rss, _, _)| format!("{:.1}", rss as f64 / 1e6))
+        });
+        line(&format!("KB per socket at {level}"), &|r| {
+            row(r).map_or("-".into(), |(_, kb, _)| format!("{kb:.1}"))
+        });
+        line(&format!("presence push ms at {level}"), &|r| {
+            row(r).map_or("-".into(), |(_, _, ms)| {
+                format!("{ms:.2} ({:.2})", ms / r.presence_idle)
+            })
+        });
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = parse_args()?;
+    let modes: Vec<&str> = args.modes.iter().map(|m| m.name()).collect();
+    println!(
+        "engine bench: modes {}; {} s per endpoint, {} HTTP connections; idle sockets {:?}; \
+         bench client, engine{} share this machine's {} CPUs",
+        modes.join(" + "),
+        args.seconds,
+        args.connections,
+        args.sockets,
+        if args.modes.contains(&Mode::Cluster) {
+            ", PostgreSQL and Redis"
+        } else {
+            ""
+        },
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+    );
+    let mut reports = Vec::new();
+    for &mode in &args.modes {
+        let report = match mode {
+            Mode::Sqlite => run_mode(&args, mode, &Backend::Sqlite).await?,
+            Mode::Cluster => {
+                // Started right here, on the main thread: the servers are
+                // killed when the thread that started them ends (a blocking
+                // pool thread would end while they still serve).
+                let postgres = Postgres::start().context("starting PostgreSQL")?;
+                let redis = Redis::start().context("starting Redis")?;
+                let backend = Backend::Cluster {
+                    database: fresh_postgres(&postgres.url()).await?,
+                    redis: redis.url(),
+                };
+                // The engine stops inside, before the servers are dropped.
+                run_mode(&args, mode, &backend).await?
+            }
+        };
+        reports.push(report);
+    }
+    if reports.len() > 1 {
+        print_summary(&reports);
     }
     Ok(())
 }
