@@ -133,6 +133,7 @@ pub async fn start(config: EngineConfig) -> anyhow::Result<RunningEngine> {
         push,
         grants: grants::Grants::default(),
         metrics,
+        sessions: http::session_cache::SessionCache::default(),
     });
     if let Some((link, receivers)) = cluster {
         state.hub.join_cluster(link);

@@ -31,6 +31,8 @@ pub(crate) struct Shared {
     pub grants: crate::grants::Grants,
     /// Counters and latencies served on `/metrics`.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Sessions looked up in the last moments.
+    pub sessions: crate::http::session_cache::SessionCache,
 }
 
 /// Handler state.

@@ -63,6 +63,8 @@ pub(crate) enum Event {
         code: u16,
         reason: String,
     },
+    /// Forget cached session lookups (logout, ban, app changes).
+    ForgetSessions(crate::http::session_cache::ForgetWire),
 }
 
 impl Event {
@@ -74,7 +76,7 @@ impl Event {
             | Event::CloseSession { app, identity, .. } => user_channel(app, identity),
             Event::Room { app, room, .. } => room_channel(app, room),
             Event::Presence { app, identity, .. } => presence_channel(app, identity),
-            Event::CloseApp { .. } => ALL_CHANNEL.to_owned(),
+            Event::CloseApp { .. } | Event::ForgetSessions(_) => ALL_CHANNEL.to_owned(),
         }
     }
 }

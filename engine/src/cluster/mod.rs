@@ -101,6 +101,12 @@ async fn deliver_incoming(state: AppState, mut pushes: mpsc::UnboundedReceiver<P
             continue;
         }
         state.metrics.count("cluster_received", &[], 1);
+        if let bus::Event::ForgetSessions(wire) = &event {
+            if let Some(what) = wire.parse() {
+                state.sessions.forget_here(&what);
+            }
+            continue;
+        }
         state.hub.deliver(event);
     }
 }

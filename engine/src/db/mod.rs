@@ -177,6 +177,48 @@ impl Db {
         self.transact(f).await
     }
 
+    /// A read outside any transaction: each statement sees the data
+    /// committed when it runs (no snapshot across statements), for the hot
+    /// single-query reads of every request (a bearer's session, an app). On
+    /// PostgreSQL this saves the transaction's two extra round trips.
+    pub async fn read<F, R>(&self, mut f: F) -> Result<R, DbError>
+    where
+        F: FnMut(&Conn<'_>) -> Result<R, DbError> + Send + 'static,
+        R: Send + 'static,
+    {
+        let permit = match &*self.backend {
+            Backend::Postgres { permits, .. } => Some(
+                permits
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| DbError::Task("the database pool closed".into()))?,
+            ),
+            Backend::Sqlite(_) => None,
+        };
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let result = match &*db.backend {
+                Backend::Sqlite(conn) => {
+                    let conn = conn
+                        .lock()
+                        .map_err(|_| DbError::Task("database lock poisoned".into()))?;
+                    f(&Conn::sqlite(&conn))
+                }
+                Backend::Postgres { pool, .. } => {
+                    let mut session = pool.take()?;
+                    let result = f(&Conn::postgres(&mut session));
+                    pool.give_back(session);
+                    result
+                }
+            };
+            drop(permit);
+            result
+        })
+        .await
+        .map_err(|e| DbError::Task(e.to_string()))?
+    }
+
     /// [`Db::call`] for transactions that may also end with a refusal of
     /// their own (`E`), which rolls back like a storage error.
     pub async fn transact<F, R, E>(&self, f: F) -> Result<R, E>

@@ -6,6 +6,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 
 use super::auth::Admin;
+use super::session_cache::{forget, Forget};
 use super::errors::ApiError;
 use super::extract::{ApiPath, JsonBody};
 use super::session::validate_identity;
@@ -191,6 +192,7 @@ pub async fn set_plan(
     if !found {
         return Err(unknown_app());
     }
+    forget(&state, Forget::App(app_id.clone()));
     let app = load_app(&state, app_id).await?;
     if !app.signaling_enabled() {
         state
@@ -222,6 +224,13 @@ pub async fn ban(
     if !found {
         return Err(unknown_app());
     }
+    forget(
+        &state,
+        Forget::User {
+            app_id: app_id.clone(),
+            identity: req.identity.clone(),
+        },
+    );
     state.hub.close_user(&app_id, &req.identity, 4403, "banned");
     tracing::info!(app_id, identity = %req.identity, "identity banned");
     Ok(StatusCode::NO_CONTENT)
@@ -234,11 +243,19 @@ pub async fn unban(
     ApiPath((app_id, identity)): ApiPath<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     validate_identity(&identity)?;
+    let (a, i) = (app_id.clone(), identity.clone());
     let found = state
         .db
-        .call(move |c| crate::db::apps::unban(c, &app_id, &identity))
+        .call(move |c| crate::db::apps::unban(c, &a, &i))
         .await?;
     if found {
+        forget(
+            &state,
+            Forget::User {
+                app_id,
+                identity,
+            },
+        );
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(unknown_app())
@@ -258,18 +275,20 @@ pub async fn set_rate_limits(
             "rate limits must be within 1..=1000000 per minute",
         ));
     }
+    let id = app_id.clone();
     let found = state
         .db
         .call(move |c| {
             crate::db::apps::set_rate_limits(
                 c,
-                &app_id,
+                &id,
                 req.per_user_per_minute,
                 req.per_app_per_minute,
             )
         })
         .await?;
     if found {
+        forget(&state, Forget::App(app_id));
         Ok(Json(req))
     } else {
         Err(unknown_app())

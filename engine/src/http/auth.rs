@@ -52,12 +52,19 @@ pub(crate) async fn authenticate_bearer(state: &AppState, token: &str) -> Result
         return Err(ApiError::unauthenticated("invalid bearer token"));
     }
     let hash = sha256(token);
-    let found = state
-        .db
-        .call(move |c| crate::db::sessions::lookup(c, &hash))
-        .await?;
-    let Some(found) = found else {
-        return Err(ApiError::unauthenticated("invalid bearer token"));
+    let found = match state.sessions.get(&hash) {
+        Some(cached) => cached,
+        None => {
+            let found = state
+                .db
+                .read(move |c| crate::db::sessions::lookup(c, &hash))
+                .await?;
+            let Some(found) = found else {
+                return Err(ApiError::unauthenticated("invalid bearer token"));
+            };
+            state.sessions.put(found.clone());
+            found
+        }
     };
     if found.banned {
         return Err(ApiError::banned());
@@ -153,7 +160,7 @@ impl FromRequestParts<AppState> for AppAuth {
         let id = id.to_owned();
         let app = state
             .db
-            .call(move |c| crate::db::apps::get_app(c, &id))
+            .read(move |c| crate::db::apps::get_app(c, &id))
             .await?;
         match app {
             Some(app) if constant_time_eq(key.as_bytes(), app.app_key.as_bytes()) => {

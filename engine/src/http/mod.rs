@@ -8,6 +8,7 @@ pub mod errors;
 pub mod extract;
 pub(crate) mod ops;
 pub(crate) mod parse_errors;
+pub(crate) mod session_cache;
 pub mod push;
 pub(crate) mod room_caller;
 pub mod seats;

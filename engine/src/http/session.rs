@@ -130,7 +130,7 @@ pub(crate) async fn admit_identity(
     let (app_id, ident) = (app.app_id.clone(), identity.to_owned());
     let banned = state
         .db
-        .call(move |c| crate::db::apps::is_banned(c, &app_id, &ident))
+        .read(move |c| crate::db::apps::is_banned(c, &app_id, &ident))
         .await?;
     if banned {
         return Err(ApiError::banned());
@@ -198,6 +198,10 @@ pub async fn revoke(State(state): State<AppState>, user: User) -> Result<StatusC
         .db
         .call(move |c| crate::db::sessions::revoke(c, &hash))
         .await?;
+    crate::http::session_cache::forget(
+        &state,
+        crate::http::session_cache::Forget::Session(user.session.token_sha256.clone()),
+    );
     state.hub.close_session(
         &user.app.app_id,
         &user.session.identity,

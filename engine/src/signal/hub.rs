@@ -559,6 +559,8 @@ impl Hub {
                 }
             }
             Event::CloseApp { app, code, reason } => self.local_close_app(&app, code, &reason),
+            // Not the hub's: the session cache's (crate::cluster).
+            Event::ForgetSessions(_) => {}
         }
     }
 
