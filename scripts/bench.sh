@@ -30,7 +30,8 @@
 #       Args: --runs N, --warmup N, --history N (messages of the large
 #       conversation; the smoke run in scripts/test.sh passes 2000), --loads N.
 #   scripts/bench.sh engine [args]  the engine bench (engine/examples/bench_engine.rs): the
-#       engine binary as its own process on SQLite; session mints/s and
+#       engine binary as its own process, on SQLite and as one node of a
+#       PostgreSQL + Redis cluster (--mode sqlite|cluster|both, default both); session mints/s and
 #       GET /me/s from 16 connections next to GET /health/s in the same run,
 #       then its memory per idle signal socket at 1k / 5k / 10k sockets and
 #       the presence push latency meanwhile (÷ with no idle socket). Raises
