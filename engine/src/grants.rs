@@ -117,6 +117,7 @@ async fn worker(state: AppState, key: Key) {
         };
         let applied = set_publish(
             &state.room_client,
+            &state.metrics,
             &key.0,
             &key.1,
             sent.publish,

@@ -1,10 +1,12 @@
 //! Server-side LiveKit calls: publish permissions of seated / staged users,
 //! and the rooms of 1:1 calls.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use livekit_api::services::room::{CreateRoomOptions, RoomClient, UpdateParticipantOptions};
 use livekit_protocol::{ParticipantPermission, TrackSource};
+
+use crate::metrics::Metrics;
 
 /// Per-request timeout of RoomService calls.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -59,6 +61,7 @@ pub enum Applied {
 /// Sends the complete permission of `identity` in `lk_room` to LiveKit.
 pub async fn set_publish(
     client: &RoomClient,
+    metrics: &Metrics,
     lk_room: &str,
     identity: &str,
     publish: bool,
@@ -68,7 +71,10 @@ pub async fn set_publish(
         permission: Some(permission(publish, sources)),
         ..Default::default()
     };
-    match client.update_participant(lk_room, identity, options).await {
+    let started = Instant::now();
+    let result = client.update_participant(lk_room, identity, options).await;
+    observe(metrics, "UpdateParticipant", result.is_ok(), started);
+    match result {
         Ok(_) => {
             tracing::info!(
                 room = lk_room,
@@ -122,7 +128,12 @@ pub fn call_room_config(
 /// participants, closed soon after it is left empty. `empty_timeout_secs`
 /// covers the wait for the first join. Best effort: false (logged) when
 /// LiveKit could not be reached or refused.
-pub async fn create_call_room(client: &RoomClient, lk_room: &str, empty_timeout_secs: u32) -> bool {
+pub async fn create_call_room(
+    client: &RoomClient,
+    metrics: &Metrics,
+    lk_room: &str,
+    empty_timeout_secs: u32,
+) -> bool {
     let config = call_room_config(lk_room, empty_timeout_secs);
     let options = CreateRoomOptions {
         empty_timeout: config.empty_timeout,
@@ -130,7 +141,10 @@ pub async fn create_call_room(client: &RoomClient, lk_room: &str, empty_timeout_
         max_participants: config.max_participants,
         ..Default::default()
     };
-    match client.create_room(lk_room, options).await {
+    let started = Instant::now();
+    let result = client.create_room(lk_room, options).await;
+    observe(metrics, "CreateRoom", result.is_ok(), started);
+    match result {
         Ok(_) => {
             tracing::info!(room = lk_room, "call room created in LiveKit");
             true
@@ -144,8 +158,11 @@ pub async fn create_call_room(client: &RoomClient, lk_room: &str, empty_timeout_
 
 /// Deletes a LiveKit room (disconnecting whoever is still in it). Best
 /// effort: failures are logged.
-pub async fn delete_room(client: &RoomClient, lk_room: &str) {
-    match client.delete_room(lk_room).await {
+pub async fn delete_room(client: &RoomClient, metrics: &Metrics, lk_room: &str) {
+    let started = Instant::now();
+    let result = client.delete_room(lk_room).await;
+    observe(metrics, "DeleteRoom", result.is_ok(), started);
+    match result {
         Ok(()) => tracing::info!(room = lk_room, "LiveKit room deleted"),
         Err(e) => {
             let text = e.to_string();
@@ -156,4 +173,14 @@ pub async fn delete_room(client: &RoomClient, lk_room: &str) {
             }
         }
     }
+}
+
+/// One RoomService call's latency on `/metrics`, by method and outcome.
+fn observe(metrics: &Metrics, method: &'static str, ok: bool, started: Instant) {
+    let outcome = if ok { "ok" } else { "failed" };
+    metrics.observe(
+        "livekit_call",
+        &[("method", method), ("outcome", outcome)],
+        started.elapsed(),
+    );
 }

@@ -25,6 +25,33 @@ async fn readiness_reports_the_database_and_metrics_count_requests_by_route_temp
     }
     assert_eq!(h.get("/api/v1/calls/call_nope", &alice).await.0, 404);
     let (_ws, _) = connected(&h, &alice).await;
+    // A call: its room is created in LiveKit beside the reply (no LiveKit
+    // here, so that call fails, and is timed all the same).
+    let bob = h.token_for(&app, "bob").await;
+    let (s, b) = h
+        .post(
+            "/api/v1/calls",
+            &bob,
+            serde_json::json!({"callee_identity": "alice", "type": "audio_call"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let metrics = || async {
+        let resp = h.http.get(h.url("/metrics")).send().await.expect("request");
+        resp.text().await.unwrap()
+    };
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !metrics()
+        .await
+        .contains("utd_livekit_call_seconds_count{method=\"CreateRoom\",outcome=\"failed\"} 1\n")
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{}",
+            metrics().await
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 
     let resp = h.http.get(h.url("/metrics")).send().await.expect("request");
     assert_eq!(resp.status(), 200);
@@ -47,6 +74,7 @@ async fn readiness_reports_the_database_and_metrics_count_requests_by_route_temp
     );
     assert!(!text.contains("call_nope"), "{text}");
     assert!(text.contains("utd_signal_sockets 1\n"), "{text}");
+    assert!(text.contains("utd_sweeps_total{kind=\"ring\"} "), "{text}");
     assert!(
         text.contains("utd_http_request_seconds_count{route=\"/api/v1/me\"} 3\n"),
         "{text}"

@@ -112,6 +112,9 @@ pub(crate) fn spawn(state: &AppState) {
     let state = state.clone();
     state.tracker.clone().spawn(async move {
         loop {
+            state
+                .metrics
+                .count("sweeps", &[("kind", "chat_retention")], 1);
             match purge_once(&state, now_ms()).await {
                 Ok(p) if p != Purged::default() => tracing::info!(
                     messages = p.messages,

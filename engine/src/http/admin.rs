@@ -6,10 +6,10 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 
 use super::auth::Admin;
-use super::session_cache::{forget, Forget};
 use super::errors::ApiError;
 use super::extract::{ApiPath, JsonBody};
 use super::session::validate_identity;
+use super::session_cache::{forget, Forget};
 use crate::db::apps::AppRecord;
 use crate::ids::is_valid_text;
 use crate::plans::{LimitOverrides, Limits, Plan};
@@ -249,13 +249,7 @@ pub async fn unban(
         .call(move |c| crate::db::apps::unban(c, &a, &i))
         .await?;
     if found {
-        forget(
-            &state,
-            Forget::User {
-                app_id,
-                identity,
-            },
-        );
+        forget(&state, Forget::User { app_id, identity });
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(unknown_app())

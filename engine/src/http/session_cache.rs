@@ -56,7 +56,10 @@ impl SessionCache {
         if entries.len() >= PRUNE_ABOVE {
             entries.retain(|_, (_, at)| at.elapsed() < TTL);
         }
-        entries.insert(lookup.session.token_sha256.clone(), (lookup, Instant::now()));
+        entries.insert(
+            lookup.session.token_sha256.clone(),
+            (lookup, Instant::now()),
+        );
     }
 
     /// Forgets on this node only (what other nodes ask for).

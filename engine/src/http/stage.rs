@@ -112,6 +112,7 @@ pub async fn invite(
         INVITE_WAIT,
         set_publish(
             &state.room_client,
+            &state.metrics,
             &lk_room,
             &body.identity,
             true,

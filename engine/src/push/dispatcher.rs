@@ -170,6 +170,17 @@ async fn attempt(state: AppState, row: Claimed) {
     let status = status.map_or_else(|| "none".to_owned(), |s| s.to_string());
     let (call_id, kind, platform, attempt_no) =
         (&row.call_id, &row.kind, &row.platform, row.attempts);
+    let outcome_name = match &outcome {
+        Outcome::Delivered { .. } => "delivered",
+        Outcome::DeadToken { .. } => "dead_token",
+        Outcome::Refused { .. } => "refused",
+        Outcome::Retry { .. } => "retry",
+    };
+    state.metrics.count(
+        "push_attempts",
+        &[("platform", platform), ("outcome", outcome_name)],
+        1,
+    );
     let result = match outcome {
         Outcome::Delivered { id, .. } => {
             tracing::info!(%call_id, %kind, %platform, %token, %status, attempt = attempt_no,

@@ -47,7 +47,10 @@ pub(crate) fn spawn(state: &AppState) {
             }
             let outcome = tokio::select! {
                 _ = state.shutdown.cancelled() => return,
-                outcome = round(&state, &store) => outcome,
+                outcome = round(&state, &store) => {
+                    state.metrics.count("sweeps", &[("kind", "uploads")], 1);
+                    outcome
+                }
             };
             match outcome {
                 Ok(0) => {}

@@ -141,6 +141,10 @@ async fn sweep(state: &AppState) -> Result<Option<u64>, DbError> {
                 expired += 1;
             }
         }
+        state.metrics.count("sweeps", &[("kind", "ring")], 1);
+        state
+            .metrics
+            .count("calls_missed", &[], u64::try_from(expired).unwrap_or(0));
         // A short batch was the last; a full one where nothing moved was
         // taken by other nodes (or the clock stepped back): the next round
         // sees the rest.

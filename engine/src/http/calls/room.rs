@@ -20,8 +20,13 @@ pub(super) fn ensure_room(state: &AppState, call: &CallRecord) {
     let state = state.clone();
     let lk_room = livekit_room(&call.app_id, &call.call_id);
     tokio::spawn(async move {
-        crate::livekit::create_call_room(&state.room_client, &lk_room, empty_timeout_secs(&state))
-            .await
+        crate::livekit::create_call_room(
+            &state.room_client,
+            &state.metrics,
+            &lk_room,
+            empty_timeout_secs(&state),
+        )
+        .await
     });
 }
 
@@ -30,7 +35,9 @@ pub(super) fn ensure_room(state: &AppState, call: &CallRecord) {
 pub(crate) fn close_room(state: &AppState, call: &CallRecord) {
     let state = state.clone();
     let lk_room = livekit_room(&call.app_id, &call.call_id);
-    tokio::spawn(async move { crate::livekit::delete_room(&state.room_client, &lk_room).await });
+    tokio::spawn(async move {
+        crate::livekit::delete_room(&state.room_client, &state.metrics, &lk_room).await
+    });
 }
 
 /// After a committed action: deletes the room if the call ended.
