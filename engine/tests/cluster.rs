@@ -13,6 +13,35 @@ use futures_util::future::join_all;
 use serde_json::{json, Value};
 use utd_engine::Plan;
 
+/// The bearer of `host`, who opened audio room `lobby` with `seats` free
+/// seats through node A.
+async fn lobby_with_host(
+    nodes: &TwoNodes,
+    app: &utd_engine::admin_client::AppCredentials,
+    seats: u32,
+) -> String {
+    let host = nodes.a.token_for(app, "host").await;
+    let (s, b) = nodes
+        .a
+        .post(
+            "/api/v1/token",
+            &host,
+            json!({"room_name": "lobby", "stream_type": "audio_room", "as_host": true}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = nodes
+        .a
+        .put(
+            "/api/v1/rooms/lobby/seats",
+            &host,
+            json!({"seat_count": seats, "seat_mode": "free"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    host
+}
+
 async fn watch(ws: &mut common::Ws, identity: &str) -> Value {
     send(
         ws,
@@ -115,25 +144,7 @@ async fn a_call_ringing_when_its_node_is_killed_is_missed_at_its_deadline_and_bo
 async fn one_webhook_delivered_to_both_nodes_changes_state_once() {
     let nodes = TwoNodes::start(&[]).await;
     let app = nodes.app(Plan::Signaling).await;
-    let host = nodes.a.token_for(&app, "host").await;
-    let (s, b) = nodes
-        .a
-        .post(
-            "/api/v1/token",
-            &host,
-            json!({"room_name": "lobby", "stream_type": "audio_room", "as_host": true}),
-        )
-        .await;
-    assert_eq!(s, 200, "{b}");
-    let (s, b) = nodes
-        .a
-        .put(
-            "/api/v1/rooms/lobby/seats",
-            &host,
-            json!({"seat_count": 4, "seat_mode": "free"}),
-        )
-        .await;
-    assert_eq!(s, 200, "{b}");
+    let host = lobby_with_host(&nodes, &app, 4).await;
     let carol = nodes.b.token_for(&app, "carol").await;
     let (s, b) = nodes
         .b
@@ -277,25 +288,7 @@ async fn a_rate_limit_of_n_per_minute_across_both_nodes_admits_exactly_n() {
 async fn a_seat_race_of_twenty_takers_split_over_both_nodes_has_exactly_one_winner() {
     let nodes = TwoNodes::start(&[]).await;
     let app = nodes.app(Plan::Signaling).await;
-    let host = nodes.a.token_for(&app, "host").await;
-    let (s, b) = nodes
-        .a
-        .post(
-            "/api/v1/token",
-            &host,
-            json!({"room_name": "lobby", "stream_type": "audio_room", "as_host": true}),
-        )
-        .await;
-    assert_eq!(s, 200, "{b}");
-    let (s, b) = nodes
-        .a
-        .put(
-            "/api/v1/rooms/lobby/seats",
-            &host,
-            json!({"seat_count": 8, "seat_mode": "free"}),
-        )
-        .await;
-    assert_eq!(s, 200, "{b}");
+    let host = lobby_with_host(&nodes, &app, 8).await;
     // A listener on node B sees the winner pushed.
     let mut listener_ws = nodes.b.connected(&host).await;
     send(

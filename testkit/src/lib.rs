@@ -22,3 +22,18 @@ pub mod wired;
 pub use livekit::{livekit_server_binary, LiveKitServer, LiveKitServerBuilder};
 pub use push::{ApnsKey, ApnsStandIn, FcmStandIn};
 pub use wired::WiredLiveKit;
+
+/// Blocks until SIGTERM or SIGINT (the launcher binaries serve until then).
+pub fn wait_for_stop_signal() -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        Ok(())
+    })
+}

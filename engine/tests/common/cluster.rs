@@ -120,38 +120,34 @@ impl Node {
     }
 
     pub async fn get(&self, path: &str, bearer: &str) -> (u16, Value) {
-        let resp = self
-            .http
-            .get(self.url(path))
-            .bearer_auth(bearer)
-            .send()
-            .await
-            .expect("request");
-        status_json(resp).await
+        self.request(reqwest::Method::GET, path, bearer, None).await
     }
 
     pub async fn post(&self, path: &str, bearer: &str, body: Value) -> (u16, Value) {
-        let resp = self
-            .http
-            .post(self.url(path))
-            .bearer_auth(bearer)
-            .json(&body)
-            .send()
+        self.request(reqwest::Method::POST, path, bearer, Some(body))
             .await
-            .expect("request");
-        status_json(resp).await
     }
 
     pub async fn put(&self, path: &str, bearer: &str, body: Value) -> (u16, Value) {
-        let resp = self
-            .http
-            .put(self.url(path))
-            .bearer_auth(bearer)
-            .json(&body)
-            .send()
+        self.request(reqwest::Method::PUT, path, bearer, Some(body))
             .await
-            .expect("request");
-        status_json(resp).await
+    }
+
+    async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        bearer: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = self
+            .http
+            .request(method, self.url(path))
+            .bearer_auth(bearer);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        status_json(request.send().await.expect("request")).await
     }
 
     /// A session's bearer (minted through this node).

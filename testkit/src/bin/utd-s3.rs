@@ -21,17 +21,7 @@ fn main() -> Result<()> {
     println!("UTD_S3_ACCESS_KEY={}", s3.access_key());
     println!("UTD_S3_SECRET_KEY={}", s3.secret_key());
     println!("READY");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-        Ok::<_, anyhow::Error>(())
-    })?;
+    utd_testkit::wait_for_stop_signal()?;
     drop(s3);
     Ok(())
 }

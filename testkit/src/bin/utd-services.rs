@@ -18,17 +18,7 @@ fn main() -> Result<()> {
     println!("{}={}", utd_testkit::database::POSTGRES_ENV, postgres.url());
     println!("{}={}", utd_testkit::database::REDIS_ENV, redis.url());
     println!("READY");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-        Ok::<_, anyhow::Error>(())
-    })?;
+    utd_testkit::wait_for_stop_signal()?;
     drop(redis);
     drop(postgres);
     Ok(())
