@@ -453,3 +453,89 @@ async fn a_ban_through_one_node_closes_the_users_sockets_on_the_other() {
     let (s, b) = nodes.b.get("/api/v1/me", &mallory).await;
     assert_eq!((s, error_code(&b)), (403, "banned".to_owned()));
 }
+
+/// The next `typing` list of `conversation` within `wait`.
+async fn typers(ws: &mut common::Ws, conversation: &str, wait: Duration) -> Option<Vec<String>> {
+    let deadline = Instant::now() + wait;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let m = next_of(ws, "typing", left).await?;
+        if m["conversation_id"] == conversation {
+            let list = m["typers"].as_array().expect("typers is a list");
+            return Some(
+                list.iter()
+                    .map(|t| t.as_str().expect("a typer is a string").to_owned())
+                    .collect(),
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn typers_on_both_nodes_make_one_list_and_a_dead_nodes_typer_expires_by_itself() {
+    let mut nodes = TwoNodes::start(&[]).await;
+    let app = nodes.app(Plan::Pro).await;
+    let alice = nodes.a.token_for(&app, "alice").await;
+    let bob = nodes.a.token_for(&app, "bob").await;
+    let carol = nodes.b.token_for(&app, "carol").await;
+    let (s, group) = nodes
+        .a
+        .post(
+            "/api/v1/chat/conversations",
+            &alice,
+            json!({"kind": "group", "title": "typists", "members": ["bob", "carol"]}),
+        )
+        .await;
+    assert_eq!(s, 201, "{group}");
+    let id = group["conversation_id"].as_str().unwrap().to_owned();
+    let mut bob_ws = nodes.a.connected(&bob).await;
+    let mut alice_ws = nodes.a.connected(&alice).await;
+    let mut carol_ws = nodes.b.connected(&carol).await;
+    let typing = |on: bool| json!({"type": "typing", "conversation_id": id, "typing": on});
+    let wait = Duration::from_secs(3);
+
+    send(&mut alice_ws, typing(true)).await;
+    assert_eq!(typers(&mut bob_ws, &id, wait).await.unwrap(), ["alice"]);
+    send(&mut carol_ws, typing(true)).await;
+    assert_eq!(
+        typers(&mut bob_ws, &id, wait).await.unwrap(),
+        ["alice", "carol"],
+        "one list, though alice types through node A and carol through node B"
+    );
+    assert_eq!(
+        typers(&mut carol_ws, &id, wait).await.unwrap(),
+        ["alice"],
+        "carol's socket on node B heard alice"
+    );
+    assert_eq!(
+        typers(&mut carol_ws, &id, wait).await.unwrap(),
+        ["alice", "carol"]
+    );
+
+    // Stops through either node are pushed at once.
+    tokio::time::sleep(Duration::from_millis(1100)).await; // past the throttle
+    send(&mut alice_ws, typing(false)).await;
+    assert_eq!(typers(&mut bob_ws, &id, wait).await.unwrap(), ["carol"]);
+
+    // Carol's node dies while she types: nobody is left to time her out
+    // there, and the surviving node's sweep does it.
+    let killed = Instant::now();
+    nodes.b.kill();
+    drop(carol_ws);
+    let after = typers(&mut bob_ws, &id, Duration::from_secs(8))
+        .await
+        .expect("carol's typing expires though her node is gone");
+    assert!(after.is_empty(), "{after:?}");
+    let took = killed.elapsed();
+    println!("a dead node's typer expired after {took:?}");
+    assert!(
+        took <= Duration::from_secs(6),
+        "within the 5 s expiry plus a sweep: {took:?}"
+    );
+    assert!(
+        typers(&mut bob_ws, &id, Duration::from_millis(500))
+            .await
+            .is_none(),
+        "pushed once"
+    );
+}

@@ -7,11 +7,15 @@
 //! whole list to the members.
 //!
 //! The registry is in memory, per node: it holds the typers whose `typing`
-//! messages came in on this node's sockets. Its pushes go out with
-//! `send_user`, which reaches the members' connections on every node, and
-//! never from inside a database transaction (the members are read in a
-//! transaction of their own first, then the list is pushed under the
-//! registry's lock).
+//! messages came in on this node's sockets, and throttles them. In one
+//! process it is the whole truth and pushes its lists itself, with
+//! `send_user`, never from inside a database transaction (the members are
+//! read in a transaction of their own first). On a cluster node the members
+//! of a conversation may type on different nodes: each accepted change also
+//! goes to the shared typers in Redis ([`crate::cluster::typing`]), which
+//! merge every node's and push the one list, expiries included; the local
+//! registry then only throttles and remembers whom this node's sockets
+//! were typing for.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -20,6 +24,7 @@ use std::time::Duration;
 use serde_json::json;
 use tokio::time::Instant;
 
+use crate::cluster::typing::Change;
 use crate::state::AppState;
 
 /// One accepted update per this long, per user and conversation.
@@ -307,7 +312,7 @@ pub(crate) fn typing_message(conversation_id: &str, typers: &[String]) -> String
 }
 
 /// Pushes `typers` (a conversation's list) to `members`.
-fn send_to(
+fn send_to_members(
     state: &AppState,
     app_id: &str,
     conversation_id: &str,
@@ -317,6 +322,44 @@ fn send_to(
     let msg = typing_message(conversation_id, typers);
     for member in members {
         state.hub.send_user(app_id, member, &msg);
+    }
+}
+
+/// What a change of the registry's list does with the new list: in one
+/// process, push it to `members`; on a cluster node nothing (the shared
+/// typers push the merged list, see [`share`]).
+fn push_locally<'a>(
+    state: &'a AppState,
+    app_id: &'a str,
+    conversation_id: &'a str,
+    members: &'a [String],
+) -> impl FnOnce(&[String]) + 'a {
+    move |typers| {
+        if state.hub.cluster().is_none() {
+            send_to_members(state, app_id, conversation_id, members, typers);
+        }
+    }
+}
+
+/// On a cluster node, applies `identity`'s change to the shared typers
+/// (which push the merged list to `members` when it changed).
+async fn share(
+    state: &AppState,
+    app_id: &str,
+    conversation_id: &str,
+    identity: &str,
+    change: Change,
+    members: &[String],
+) {
+    let Some(link) = state.hub.cluster() else {
+        return;
+    };
+    if let Err(e) = link
+        .typing
+        .apply(app_id, conversation_id, identity, change, members)
+        .await
+    {
+        tracing::warn!(error = %e, "typing: shared typers unreachable; not pushed");
     }
 }
 
@@ -394,8 +437,31 @@ pub(crate) async fn client_update(
         identity,
         typing,
         Instant::now(),
-        |typers| send_to(state, app_id, conversation_id, &members, typers),
+        push_locally(state, app_id, conversation_id, &members),
     );
+    // Every accepted `true` refreshes the shared expiry, even when this
+    // node's list did not change.
+    if typing && update.expire.is_some() {
+        share(
+            state,
+            app_id,
+            conversation_id,
+            identity,
+            Change::Start,
+            &members,
+        )
+        .await;
+    } else if !typing && update.changed {
+        share(
+            state,
+            app_id,
+            conversation_id,
+            identity,
+            Change::Stop,
+            &members,
+        )
+        .await;
+    }
     if let Some((at, generation)) = update.expire {
         schedule(
             state,
@@ -455,47 +521,73 @@ fn schedule(
         let Some(members) = members_of(&state, &c).await else {
             return;
         };
-        let notify = |typers: &[String]| send_to(&state, &a, &c, &members, typers);
+        let notify = push_locally(&state, &a, &c, &members);
         let registry = &state.hub.typing;
         match timer {
-            Timer::Expiry(g) => registry.expire(&a, &c, &i, g, Instant::now(), notify),
-            Timer::Stop(t) => registry.apply_stop(&a, &c, &i, t, Instant::now(), notify),
-        };
+            // On a cluster node the shared typers expire by themselves.
+            Timer::Expiry(g) => {
+                registry.expire(&a, &c, &i, g, Instant::now(), notify);
+            }
+            Timer::Stop(t) => {
+                if registry.apply_stop(&a, &c, &i, t, Instant::now(), notify) {
+                    share(&state, &a, &c, &i, Change::Stop, &members).await;
+                }
+            }
+        }
     });
 }
 
-/// A user's last connection closed: they stop typing everywhere.
+/// A user's last connection (on this node) closed: they stop typing
+/// everywhere they typed through this node.
 pub(crate) async fn user_gone(state: &AppState, app_id: &str, identity: &str) {
     for conversation_id in state.hub.typing.remove_user(app_id, identity) {
         let _order = super::pushes::in_order(&conversation_id).await;
-        if let Some(members) = members_of(state, &conversation_id).await {
-            state
-                .hub
-                .typing
-                .with_current(app_id, &conversation_id, |typers| {
-                    send_to(state, app_id, &conversation_id, &members, typers)
-                });
-        }
+        let Some(members) = members_of(state, &conversation_id).await else {
+            continue;
+        };
+        state.hub.typing.with_current(
+            app_id,
+            &conversation_id,
+            push_locally(state, app_id, &conversation_id, &members),
+        );
+        share(
+            state,
+            app_id,
+            &conversation_id,
+            identity,
+            Change::Stop,
+            &members,
+        )
+        .await;
     }
 }
 
-/// A member left a conversation (removed or left): they stop typing there
-/// (in this node's registry; a typer on another node's expires there).
-/// `members` are the ones who remain. Called after the removal committed,
-/// under the conversation's ordering lock ([`super::pushes::in_order`]).
-pub(crate) fn member_gone(
+/// A member left a conversation (removed or left): they stop typing there,
+/// whichever node they typed through. `members` are the ones who remain.
+/// Called after the removal committed, under the conversation's ordering
+/// lock ([`super::pushes::in_order`]).
+pub(crate) async fn member_gone(
     state: &AppState,
     app_id: &str,
     conversation_id: &str,
     identity: &str,
     members: &[String],
 ) {
-    state
-        .hub
-        .typing
-        .remove_member(app_id, conversation_id, identity, |typers| {
-            send_to(state, app_id, conversation_id, members, typers)
-        });
+    state.hub.typing.remove_member(
+        app_id,
+        conversation_id,
+        identity,
+        push_locally(state, app_id, conversation_id, members),
+    );
+    share(
+        state,
+        app_id,
+        conversation_id,
+        identity,
+        Change::Stop,
+        members,
+    )
+    .await;
 }
 
 #[cfg(test)]

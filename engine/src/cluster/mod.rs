@@ -3,12 +3,14 @@
 //!
 //! The database holds everything durable, as with SQLite. Redis carries what
 //! crosses nodes: the fan-out of signal messages ([`bus`]), who is online
-//! ([`presence`]) and the rate-limit buckets ([`limits`]). With no cluster
+//! ([`presence`]), the rate-limit buckets ([`limits`]) and chat's typers
+//! ([`typing`]). With no cluster
 //! configured none of this exists and the hub delivers in process.
 
 pub(crate) mod bus;
 pub(crate) mod limits;
 pub(crate) mod presence;
+pub(crate) mod typing;
 
 use std::sync::Arc;
 
@@ -30,6 +32,8 @@ pub(crate) struct ClusterLink {
     pub presence: Arc<SharedPresence>,
     /// Shared rate limits.
     pub limiter: limits::SharedLimiter,
+    /// Shared chat typers.
+    pub typing: Arc<typing::SharedTyping>,
 }
 
 /// What [`connect`] hands to [`spawn`] once the engine's state exists.
@@ -43,16 +47,21 @@ pub(crate) async fn connect(
     config: &ClusterConfig,
     metrics: Arc<Metrics>,
 ) -> anyhow::Result<(ClusterLink, Receivers)> {
+    // Messages published by Redis scripts carry the empty origin, which
+    // must not be mistaken for this node's own.
+    anyhow::ensure!(!config.node_id.is_empty(), "the node id must not be empty");
     let (bus, pushes) = RedisBus::connect(config.redis.expose(), config.node_id.clone(), metrics)
         .await
         .context("cannot connect to Redis")?;
     let (presence, changes) = SharedPresence::new(bus.clone(), config.presence_ttl);
     let limiter = limits::SharedLimiter::new(bus.clone());
+    let typing = Arc::new(typing::SharedTyping::new(bus.clone()));
     Ok((
         ClusterLink {
             bus,
             presence,
             limiter,
+            typing,
         },
         Receivers { pushes, changes },
     ))
@@ -68,6 +77,7 @@ pub(crate) fn spawn(state: &AppState, receivers: Receivers) {
         link.presence.clone(),
         receivers.changes,
     ));
+    tokio::spawn(typing::run(state.clone(), link.typing.clone()));
     tokio::spawn(deliver_incoming(state.clone(), receivers.pushes));
 }
 

@@ -282,7 +282,7 @@ async fn remove_member(
         by = %user.session.identity, new_owner = removed.new_owner.as_deref().unwrap_or(""),
         "member removed");
     gone.send(&state);
-    typing::member_gone(&state, &a, &c_id, &removed.identity, &remaining);
+    typing::member_gone(&state, &a, &c_id, &removed.identity, &remaining).await;
     changed.send(&state);
     drop(order);
     Ok(StatusCode::NO_CONTENT)
