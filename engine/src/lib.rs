@@ -173,6 +173,11 @@ impl RunningEngine {
         format!("http://{}", self.local_addr)
     }
 
+    /// Whether this engine is a node of a cluster (it has Redis).
+    pub fn is_cluster_node(&self) -> bool {
+        self.state.hub.cluster().is_some()
+    }
+
     /// The bound address.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
@@ -219,6 +224,9 @@ impl RunningEngine {
             tracing::warn!("HTTP connections did not drain in time; aborting them");
             server.abort();
             let _ = server.await;
+        }
+        if let Some(link) = self.state.hub.cluster() {
+            link.node.release().await;
         }
         tracing::info!("engine stopped");
     }

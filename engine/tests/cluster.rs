@@ -115,11 +115,11 @@ async fn a_call_ringing_when_its_node_is_killed_is_missed_at_its_deadline_and_bo
         .await;
     assert_eq!(s, 201, "{call}");
     let created = Instant::now();
-    // The node that created the call (and ran its ring clock) dies.
-    nodes.b.kill();
     next_of(&mut alice_ws, "call.invitation", Duration::from_secs(1))
         .await
         .expect("the invitation");
+    // The node that created the call (and ran its ring clock) dies.
+    nodes.b.kill();
     for (who, ws) in [("alice", &mut alice_ws), ("bob", &mut bob_ws)] {
         let missed = loop {
             let update = next_of(ws, "call.updated", Duration::from_secs(5))
@@ -538,4 +538,45 @@ async fn typers_on_both_nodes_make_one_list_and_a_dead_nodes_typer_expires_by_it
             .is_none(),
         "pushed once"
     );
+}
+
+#[tokio::test]
+async fn a_second_node_with_a_running_nodes_id_refuses_to_start() {
+    let mut nodes = TwoNodes::start(&["--presence-ttl-secs", "2"]).await;
+    let started = Instant::now();
+    let (status, stderr) = common::cluster::Node::refused(
+        &nodes.database,
+        &nodes.services.redis,
+        &nodes.a.id,
+        &["--presence-ttl-secs", "2"],
+    )
+    .await;
+    assert!(!status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "the node id \"{}\" is held by another running node",
+            nodes.a.id
+        )),
+        "{stderr}"
+    );
+    // It waited out one TTL first: a node restarted after SIGKILL takes its
+    // id back once the dead one's hold expired.
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    let (s, _) = nodes.a.get("/api/v1/ready", "").await;
+    assert_eq!(s, 200, "the running node is untouched");
+
+    // A node killed without a goodbye: its id is free again after the TTL.
+    nodes.b.kill();
+    let back = common::cluster::Node::start(
+        &nodes.database,
+        &nodes.services.redis,
+        &nodes.b.id,
+        &["--presence-ttl-secs", "2"],
+    );
+    let (s, _) = back.get("/api/v1/ready", "").await;
+    assert_eq!(s, 200, "node B is back under its own id");
 }

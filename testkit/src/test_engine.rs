@@ -64,11 +64,13 @@ impl TestEngine {
         config.public_url.get_or_insert_with(|| url.clone());
         let mut configs = Vec::new();
         let mut running = Vec::new();
-        for node in ["node-a", "node-b"] {
+        for node in ["a", "b"] {
             let mut node_config = config.clone();
             node_config.bind = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+            // A random node id (unique on the Redis all tests share: a
+            // node skips what comes back with its own id) naming the node.
             let mut cluster = ClusterConfig::new(ConnectionUrl::new(redis.clone()));
-            cluster.node_id = node.to_owned();
+            cluster.node_id = format!("{}-{node}", cluster.node_id);
             node_config.cluster = Some(cluster);
             let engine = utd_engine::start(node_config.clone())
                 .await

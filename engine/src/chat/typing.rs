@@ -360,7 +360,42 @@ async fn share(
         .await
     {
         tracing::warn!(error = %e, "typing: shared typers unreachable; not pushed");
+        return;
     }
+    if change == Change::Start {
+        // Applied by now, so due on Redis's clock by then: this expiry is
+        // pushed on time and on its own (the shared sweep is the backstop
+        // for a node that dies first).
+        expire_at(
+            state,
+            Instant::now() + EXPIRY,
+            app_id,
+            conversation_id,
+            identity,
+        );
+    }
+}
+
+/// At `at`, expires `identity` from the conversation's shared typers unless
+/// they typed again (dropped at shutdown).
+fn expire_at(state: &AppState, at: Instant, app_id: &str, conversation_id: &str, identity: &str) {
+    let state = state.clone();
+    let (a, c, i) = (
+        app_id.to_owned(),
+        conversation_id.to_owned(),
+        identity.to_owned(),
+    );
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = tokio::time::sleep_until(at) => {}
+            _ = state.shutdown.cancelled() => return,
+        }
+        if let Some(link) = state.hub.cluster() {
+            if let Err(e) = link.typing.expire(&a, &c, &i).await {
+                tracing::warn!(error = %e, "typing: shared typers unreachable; expiry left to the sweep");
+            }
+        }
+    });
 }
 
 async fn members_of(state: &AppState, conversation_id: &str) -> Option<Vec<String>> {
@@ -524,7 +559,8 @@ fn schedule(
         let notify = push_locally(&state, &a, &c, &members);
         let registry = &state.hub.typing;
         match timer {
-            // On a cluster node the shared typers expire by themselves.
+            // On a cluster node the shared typers are settled on their own
+            // clock (see `share`).
             Timer::Expiry(g) => {
                 registry.expire(&a, &c, &i, g, Instant::now(), notify);
             }

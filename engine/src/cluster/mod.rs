@@ -9,6 +9,7 @@
 
 pub(crate) mod bus;
 pub(crate) mod limits;
+pub(crate) mod nodes;
 pub(crate) mod presence;
 pub(crate) mod typing;
 
@@ -34,6 +35,8 @@ pub(crate) struct ClusterLink {
     pub limiter: limits::SharedLimiter,
     /// Shared chat typers.
     pub typing: Arc<typing::SharedTyping>,
+    /// This node's hold on its id.
+    pub node: Arc<nodes::NodeId>,
 }
 
 /// What [`connect`] hands to [`spawn`] once the engine's state exists.
@@ -53,6 +56,7 @@ pub(crate) async fn connect(
     let (bus, pushes) = RedisBus::connect(config.redis.expose(), config.node_id.clone(), metrics)
         .await
         .context("cannot connect to Redis")?;
+    let node = Arc::new(nodes::NodeId::take(bus.clone(), config.presence_ttl).await?);
     let (presence, changes) = SharedPresence::new(bus.clone(), config.presence_ttl);
     let limiter = limits::SharedLimiter::new(bus.clone());
     let typing = Arc::new(typing::SharedTyping::new(bus.clone()));
@@ -62,6 +66,7 @@ pub(crate) async fn connect(
             presence,
             limiter,
             typing,
+            node,
         },
         Receivers { pushes, changes },
     ))
@@ -78,6 +83,7 @@ pub(crate) fn spawn(state: &AppState, receivers: Receivers) {
         receivers.changes,
     ));
     tokio::spawn(typing::run(state.clone(), link.typing.clone()));
+    tokio::spawn(nodes::run(state.clone(), link.node.clone()));
     tokio::spawn(deliver_incoming(state.clone(), receivers.pushes));
 }
 

@@ -9,10 +9,14 @@
 //! inside the script: Redis runs scripts one at a time, so the lists reach
 //! every node in the order of the changes, whichever nodes made them.
 //!
-//! Expiry needs no timer on the node that took the `typing` message (it may
-//! be dead by then): an index of conversations by their first expiry is
-//! swept by every node a few times a second, by the same script, so exactly
-//! one node pushes each expiry. Time is Redis's own (`TIME`).
+//! Expiry: the node that applied a start expires that typer once due (it
+//! asks after the reply plus the expiry, which is never early on Redis's
+//! clock), so each typer's expiry is pushed on its own and on time, as in
+//! one process. A node may die before that: an index of conversations by
+//! their first expiry is swept by every node twice a second, by the same
+//! script, so a dead node's typers expire too. A list is pushed only when it
+//! differs from the one shown, so nothing is pushed twice. Time is Redis's
+//! own (`TIME`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,8 +28,9 @@ use crate::state::AppState;
 
 /// Conversations by the first expiry among their typers.
 const INDEX: &str = "utd:typing:expiry";
-/// How often each node sweeps the index.
-pub(crate) const SWEEP_EVERY: Duration = Duration::from_millis(250);
+/// How often each node sweeps the index (the backstop for typers whose
+/// node died; live nodes settle their own typers on time).
+const SWEEP_EVERY: Duration = Duration::from_millis(500);
 /// Most conversations one sweep settles (the next sweep takes the rest).
 const SWEEP_BATCH: usize = 200;
 
@@ -34,11 +39,12 @@ const SWEEP_BATCH: usize = 200;
 // every node delivers it, the one that ran the script too), whose text is
 // `chat::typing::typing_message`. The cluster tests decode both.
 //
-// KEYS: index. ARGV[1]: 'start', 'stop' or 'sweep'.
+// KEYS: index. ARGV[1]: 'start', 'stop', 'expire' or 'sweep'.
 // start / stop: ARGV[2] typers key, ARGV[3] identity, ARGV[4] expiry ms,
 // ARGV[5] app, ARGV[6] conversation id, ARGV[7] user channel prefix,
 // ARGV[8] members joined by the unit separator.
-// sweep: ARGV[2] batch size.
+// expire: ARGV[2] typers key, ARGV[3] identity (removed if due; the other
+// typers due have expiries of their own coming). sweep: ARGV[2] batch size.
 // Returns how many lists were pushed.
 const TYPING: &str = r#"
 local t = redis.call('TIME')
@@ -51,11 +57,11 @@ local function split(s)
   return out
 end
 
--- Drops the expired typers of `key`, pushes the list when it is not the one
--- shown, and files the conversation under its next expiry.
-local function settle(key)
+-- Drops the expired typers of `key` (with `prune`), pushes the list when it
+-- is not the one shown, and files the conversation under its next expiry.
+local function settle(key, prune)
   local meta = key .. US .. 'meta'
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  if prune then redis.call('ZREMRANGEBYSCORE', key, '-inf', now) end
   local typers = redis.call('ZRANGE', key, 0, -1)
   table.sort(typers)
   local list = table.concat(typers, US)
@@ -93,11 +99,16 @@ end
 if ARGV[1] == 'sweep' then
   local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
   local pushed = 0
-  for _, key in ipairs(due) do pushed = pushed + settle(key) end
+  for _, key in ipairs(due) do pushed = pushed + settle(key, true) end
   return pushed
 end
 
 local key = ARGV[2]
+if ARGV[1] == 'expire' then
+  local score = redis.call('ZSCORE', key, ARGV[3])
+  if score and tonumber(score) <= now then redis.call('ZREM', key, ARGV[3]) end
+  return settle(key, false)
+end
 if ARGV[1] == 'start' then
   redis.call('ZADD', key, now + tonumber(ARGV[4]), ARGV[3])
 else
@@ -105,7 +116,7 @@ else
 end
 redis.call('HSET', key .. US .. 'meta', 'app', ARGV[5], 'conversation', ARGV[6],
   'prefix', ARGV[7], 'members', ARGV[8])
-return settle(key)
+return settle(key, true)
 "#;
 
 /// One member's change of their typing state.
@@ -156,6 +167,25 @@ impl SharedTyping {
             .arg(conversation_id)
             .arg(user_channel(app, ""))
             .arg(members.join("\u{1f}"))
+            .invoke_async(&mut self.bus.commands())
+            .await?;
+        Ok(())
+    }
+
+    /// Expires `identity` in the conversation if due (they did not type
+    /// again meanwhile), and pushes the list if that changed it.
+    pub(crate) async fn expire(
+        &self,
+        app: &str,
+        conversation_id: &str,
+        identity: &str,
+    ) -> redis::RedisResult<()> {
+        let _: i64 = self
+            .script
+            .key(INDEX)
+            .arg("expire")
+            .arg(typers_key(app, conversation_id))
+            .arg(identity)
             .invoke_async(&mut self.bus.commands())
             .await?;
         Ok(())

@@ -21,7 +21,7 @@ const ADMIN_TOKEN: &str = "cluster-admin-token";
 /// The run's PostgreSQL and Redis, or ones of this test.
 pub struct Services {
     postgres: String,
-    redis: String,
+    pub redis: String,
     owned: Option<(Postgres, Redis)>,
 }
 
@@ -62,15 +62,17 @@ impl Services {
 /// One engine node (a child process), killed when dropped.
 pub struct Node {
     child: Child,
+    /// The node id it runs with.
+    pub id: String,
     base: String,
     http: reqwest::Client,
 }
 
 impl Node {
-    /// Starts `utd-engine` on a free port with `args` added.
-    fn start(database: &str, redis: &str, node_id: &str, args: &[&str]) -> Node {
-        let port = utd_testkit::ports::free_tcp_port().expect("a free port");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_utd-engine"))
+    /// The `utd-engine` command of a node on `port` with `args` added.
+    fn command(port: u16, database: &str, redis: &str, node_id: &str, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_utd-engine"));
+        command
             .args(["--bind", &format!("127.0.0.1:{port}")])
             .args(["--database", database, "--redis", redis])
             .args(["--node-id", node_id, "--admin-token", ADMIN_TOKEN])
@@ -79,7 +81,14 @@ impl Node {
             // replies and never waited for.
             .args(["--livekit-url", "ws://127.0.0.1:9"])
             .args(args)
-            .env("RUST_LOG", "error")
+            .env("RUST_LOG", "error");
+        command
+    }
+
+    /// Starts `utd-engine` on a free port with `args` added.
+    pub fn start(database: &str, redis: &str, node_id: &str, args: &[&str]) -> Node {
+        let port = utd_testkit::ports::free_tcp_port().expect("a free port");
+        let mut child = Self::command(port, database, redis, node_id, args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -95,9 +104,30 @@ impl Node {
         );
         Node {
             child,
+            id: node_id.to_owned(),
             base: format!("http://127.0.0.1:{port}"),
             http: reqwest::Client::new(),
         }
+    }
+
+    /// Runs a node that is expected not to start: its exit status and
+    /// what it printed on stderr.
+    pub async fn refused(
+        database: &str,
+        redis: &str,
+        node_id: &str,
+        args: &[&str],
+    ) -> (std::process::ExitStatus, String) {
+        let port = utd_testkit::ports::free_tcp_port().expect("a free port");
+        let mut command = Self::command(port, database, redis, node_id, args);
+        let output = tokio::task::spawn_blocking(move || command.output())
+            .await
+            .expect("the node ran")
+            .expect("utd-engine runs");
+        (
+            output.status,
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
     }
 
     /// SIGKILL: no goodbye to Redis, the database or the sockets.
@@ -187,6 +217,8 @@ pub struct TwoNodes {
     pub a: Node,
     pub b: Node,
     pub services: Services,
+    /// The database URL both use.
+    pub database: String,
 }
 
 impl TwoNodes {
@@ -202,9 +234,19 @@ impl TwoNodes {
             .expect("a database");
         // One after the other: the second waits on the first's migration lock
         // anyway, and a failed first start is clearer this way.
-        let a = Node::start(&database, &services.redis, "node-a", args);
-        let b = Node::start(&database, &services.redis, "node-b", args);
-        TwoNodes { a, b, services }
+        // Node ids are unique per Redis: the tests of this binary share one,
+        // and a node skips what comes back with its own id.
+        static PAIRS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let pair = PAIRS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = |name: &str| format!("{name}-{}-{pair}", std::process::id());
+        let a = Node::start(&database, &services.redis, &id("node-a"), args);
+        let b = Node::start(&database, &services.redis, &id("node-b"), args);
+        TwoNodes {
+            a,
+            b,
+            services,
+            database,
+        }
     }
 
     /// An app created through node A.

@@ -33,11 +33,16 @@ impl Harness {
 
     /// Starts an engine; when the tests run on PostgreSQL
     /// (`UTD_TEST_POSTGRES`), its database moves there (see
-    /// `utd_testkit::database`).
+    /// `utd_testkit::database`), and with `UTD_TEST_REDIS` it joins Redis.
     pub async fn with_config(mut config: EngineConfig) -> Harness {
         config.database = utd_testkit::database::for_tests(&config.database)
             .await
             .expect("a test database");
+        if let (Some(redis), None) = (utd_testkit::database::redis_server(), &config.cluster) {
+            config.cluster = Some(utd_engine::ClusterConfig::new(
+                utd_engine::ConnectionUrl::new(redis),
+            ));
+        }
         let engine = utd_engine::start(config).await.expect("engine starts");
         let admin = AdminClient::new(engine.base_url(), engine.admin_token());
         Harness {
