@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Rust suite: every test of the workspace (SDK, engine, testkit), with the
 # real livekit-server the testkit starts and each engine on SQLite; then the
-# engine's tests again with every engine on PostgreSQL (+ Redis), and the
+# engine's tests again with every engine on PostgreSQL and a node of a
+# cluster on Redis, and the
 # SDK's end-to-end tests against a two-node engine (PostgreSQL + Redis,
 # behind a round-robin balancer). Prints `rust: N passed, N failed` (summed
 # over cargo's "test result:" lines of all three) as its last line.
