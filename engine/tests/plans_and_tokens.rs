@@ -85,6 +85,14 @@ async fn unreported_capabilities_are_null_but_still_enforced() {
     let (_, me) = h.get("/api/v1/me", s["user_token"].as_str().unwrap()).await;
     assert_eq!(me["signaling_enabled"], true);
     assert_eq!(me["messaging_enabled"], true);
+    // So does a mint with the app headers (the mint above read the app, and
+    // an engine keeps what it read for a moment).
+    let (_, again) = h.mint(&app, "alice").await;
+    assert_eq!(
+        (again["plan"].as_str(), again["signaling_enabled"].as_bool()),
+        (Some("pro"), Some(true)),
+        "{again}"
+    );
     h.engine.shutdown().await;
 }
 

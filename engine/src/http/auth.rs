@@ -157,11 +157,20 @@ impl FromRequestParts<AppState> for AppAuth {
         if id.is_empty() || id.len() > 64 {
             return Err(ApiError::unauthenticated("unknown app or wrong app key"));
         }
-        let id = id.to_owned();
-        let app = state
-            .db
-            .read(move |c| crate::db::apps::get_app(c, &id))
-            .await?;
+        let app = match state.sessions.app(id) {
+            Some(app) => Some(app),
+            None => {
+                let id = id.to_owned();
+                let app = state
+                    .db
+                    .read(move |c| crate::db::apps::get_app(c, &id))
+                    .await?;
+                if let Some(app) = &app {
+                    state.sessions.put_app(app.clone());
+                }
+                app
+            }
+        };
         match app {
             Some(app) if constant_time_eq(key.as_bytes(), app.app_key.as_bytes()) => {
                 Ok(AppAuth(app))

@@ -138,7 +138,9 @@ pub(crate) async fn admit_identity(
     rate_limit(state, app, identity).await
 }
 
-/// Stores a new session and returns its bearer.
+/// Stores a new session and returns its bearer; refused with `banned` when
+/// the identity is banned, checked in the same transaction (so a ban that
+/// lands between a request's checks and its session wins).
 pub(crate) async fn store_session(
     state: &AppState,
     app: &AppRecord,
@@ -153,6 +155,9 @@ pub(crate) async fn store_session(
     let record = state
         .db
         .call(move |c| {
+            if crate::db::apps::is_banned(c, &app_id, &ident)? {
+                return Ok(None);
+            }
             crate::db::sessions::insert_session(
                 c,
                 &t,
@@ -162,8 +167,10 @@ pub(crate) async fn store_session(
                 device_id.as_deref(),
                 ttl_ms,
             )
+            .map(Some)
         })
-        .await?;
+        .await?
+        .ok_or_else(ApiError::banned)?;
     tracing::info!(app_id = %app.app_id, identity, "session minted");
     Ok((token, record))
 }
@@ -176,7 +183,9 @@ pub async fn mint(
 ) -> Result<Json<MintResponse>, ApiError> {
     validate_identity(&req.identity)?;
     validate_profile(req.name.as_deref(), req.device_id.as_deref())?;
-    admit_identity(&state, &app, &req.identity).await?;
+    // The ban is checked by the insert's own transaction: one database call
+    // per mint.
+    rate_limit(&state, &app, &req.identity).await?;
     let (user_token, record) = store_session(
         &state,
         &app,

@@ -1,5 +1,5 @@
-//! Bearers looked up in the last moments, so a request does not read the
-//! database for the session it read an instant ago.
+//! Bearers and apps looked up in the last moments, so a request does not
+//! read the database for the session or app it read an instant ago.
 //!
 //! An entry is used for at most [`TTL`]; whatever changes what it holds is
 //! forgotten at once on every node: a logout, a ban or unban, and any change
@@ -13,6 +13,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::cluster::bus::Event;
+use crate::db::apps::AppRecord;
 use crate::db::sessions::SessionLookup;
 use crate::state::AppState;
 
@@ -36,6 +37,9 @@ pub enum Forget {
 #[derive(Default)]
 pub struct SessionCache {
     entries: Mutex<HashMap<Vec<u8>, (SessionLookup, Instant)>>,
+    /// Apps by id (app-header requests; apps are never deleted and their
+    /// keys never change, so only app changes are forgotten).
+    apps: Mutex<HashMap<String, (AppRecord, Instant)>>,
 }
 
 impl SessionCache {
@@ -62,8 +66,28 @@ impl SessionCache {
         );
     }
 
+    /// The app `app_id` if it was read less than [`TTL`] ago.
+    pub fn app(&self, app_id: &str) -> Option<AppRecord> {
+        let apps = self.apps.lock().unwrap_or_else(|p| p.into_inner());
+        let (app, at) = apps.get(app_id)?;
+        (at.elapsed() < TTL).then(|| app.clone())
+    }
+
+    /// Remembers an app just read.
+    pub fn put_app(&self, app: AppRecord) {
+        let mut apps = self.apps.lock().unwrap_or_else(|p| p.into_inner());
+        if apps.len() >= PRUNE_ABOVE {
+            apps.retain(|_, (_, at)| at.elapsed() < TTL);
+        }
+        apps.insert(app.app_id.clone(), (app, Instant::now()));
+    }
+
     /// Forgets on this node only (what other nodes ask for).
     pub fn forget_here(&self, what: &Forget) {
+        if let Forget::App(app_id) = what {
+            let mut apps = self.apps.lock().unwrap_or_else(|p| p.into_inner());
+            apps.remove(app_id);
+        }
         let mut entries = self.lock();
         match what {
             Forget::Session(sha) => {
