@@ -4,7 +4,7 @@
 //! - [`db`]: the queries and the transactions of every change;
 //! - [`routes`]: the REST surface (bearer + `chat` capability);
 //! - [`pushes`]: WebSocket fan-out and the offline notification outbox;
-//! - [`typing`]: the in-memory typing state of the signal WebSocket;
+//! - [`typing`]: the typing state of the signal WebSocket (never stored);
 //! - [`purge`]: the retention purge.
 
 pub(crate) mod db;

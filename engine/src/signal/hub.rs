@@ -66,7 +66,8 @@ pub const MAX_ROOMS: usize = 100;
 pub struct Hub {
     inner: Mutex<Inner>,
     next_id: AtomicU64,
-    /// Chat typing state (in memory only; chat-api.md).
+    /// Chat typing state of this node's sockets (never stored; shared
+    /// through Redis on a cluster node, crate::cluster::typing).
     pub(crate) typing: crate::chat::typing::Registry,
     /// Set once at start on a node of a cluster.
     cluster: std::sync::OnceLock<ClusterLink>,
