@@ -442,7 +442,7 @@ fn admin_on_this_thread(
     // PostgreSQL can run it again after a serialization failure, which is
     // why it works on a copy of the command); a refusal (unknown plan or
     // app) is the inner error and writes nothing.
-    let out = db.call_blocking(|c| {
+    let out = db.call_blocking(move |c| {
         Ok(match command.clone() {
             AdminCommand::CreateApp { name, plan } => match parse_plan(&plan) {
                 Err(e) => Err(e),

@@ -1,11 +1,13 @@
 //! Storage: SQLite in one process (the embedded default) or PostgreSQL
 //! shared by several engine nodes, behind one SQL surface ([`sql::Conn`]).
 //!
-//! Every [`Db::call`] is one transaction run on a blocking thread, so a slow
-//! disk or database never stalls sockets. SQLite has one connection behind a
-//! mutex, which makes every call trivially atomic; PostgreSQL runs each call
-//! `SERIALIZABLE` and retries it on a serialization failure, which keeps the
-//! same promise across nodes (see [`postgres`]).
+//! Every [`Db::call`] is one transaction run off the runtime's threads, so a
+//! slow disk or database never stalls sockets. SQLite has one connection
+//! owned by a thread of its own, which runs calls one after the other and
+//! commits those that queued up together ([`sqlite_writer`]); PostgreSQL
+//! runs each call `SERIALIZABLE` on a blocking thread and retries it on a
+//! serialization failure, which keeps the same promise across nodes (see
+//! [`postgres`]).
 
 pub mod apps;
 pub mod calls;
@@ -16,11 +18,12 @@ pub mod rooms;
 pub mod seats;
 pub mod sessions;
 pub mod sql;
+mod sqlite_writer;
 pub mod stage;
 pub mod versions;
 pub mod webhooks;
 
-use std::sync::{Arc, Mutex};
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use crate::config::DatabaseLocation;
@@ -106,6 +109,11 @@ pub enum DbError {
     /// The blocking task died (panic) or the lock was poisoned by one.
     #[error("storage task failed: {0}")]
     Task(String),
+    /// The SQLite transaction this call shared with others (see
+    /// [`sqlite_writer`]) failed as a whole, so nothing of this call was
+    /// kept.
+    #[error("transaction failed: {0}")]
+    Batch(String),
 }
 
 impl DbError {
@@ -129,7 +137,7 @@ impl TxFailure for DbError {
 }
 
 enum Backend {
-    Sqlite(Mutex<rusqlite::Connection>),
+    Sqlite(mpsc::Sender<sqlite_writer::Job>),
     Postgres {
         pool: Arc<postgres::PgPool>,
         // Bounds the clients in use (the pool opens one per permit at most).
@@ -147,8 +155,10 @@ impl Db {
     /// Opens (creating if needed) and migrates the database. Blocking.
     pub fn open(location: &DatabaseLocation) -> Result<Db, DbError> {
         let backend = match location {
-            DatabaseLocation::Memory => Backend::Sqlite(Mutex::new(open_sqlite(None)?)),
-            DatabaseLocation::File(path) => Backend::Sqlite(Mutex::new(open_sqlite(Some(path))?)),
+            DatabaseLocation::Memory => Backend::Sqlite(sqlite_writer::spawn(open_sqlite(None)?)?),
+            DatabaseLocation::File(path) => {
+                Backend::Sqlite(sqlite_writer::spawn(open_sqlite(Some(path))?)?)
+            }
             DatabaseLocation::Postgres(url) => {
                 let pool = postgres::PgPool::open(url.expose())?;
                 let mut session = pool.take()?;
@@ -186,32 +196,25 @@ impl Db {
         F: FnMut(&Conn<'_>) -> Result<R, DbError> + Send + 'static,
         R: Send + 'static,
     {
-        let permit = match &*self.backend {
-            Backend::Postgres { permits, .. } => Some(
-                permits
-                    .clone()
-                    .acquire_owned()
-                    .await
-                    .map_err(|_| DbError::Task("the database pool closed".into()))?,
-            ),
-            Backend::Sqlite(_) => None,
+        let (pool, permits) = match &*self.backend {
+            Backend::Sqlite(jobs) => {
+                let (reply, answer) = tokio::sync::oneshot::channel();
+                let job = sqlite_writer::Job::Read(Box::new(move |conn| {
+                    let _ = reply.send(f(conn));
+                }));
+                send_job(jobs, job)?;
+                return answer.await.map_err(|_| thread_lost())?;
+            }
+            Backend::Postgres { pool, permits } => (pool.clone(), permits.clone()),
         };
-        let db = self.clone();
+        let permit = permits
+            .acquire_owned()
+            .await
+            .map_err(|_| DbError::Task("the database pool closed".into()))?;
         tokio::task::spawn_blocking(move || {
-            let result = match &*db.backend {
-                Backend::Sqlite(conn) => {
-                    let conn = conn
-                        .lock()
-                        .map_err(|_| DbError::Task("database lock poisoned".into()))?;
-                    f(&Conn::sqlite(&conn))
-                }
-                Backend::Postgres { pool, .. } => {
-                    let mut session = pool.take()?;
-                    let result = f(&Conn::postgres(&mut session));
-                    pool.give_back(session);
-                    result
-                }
-            };
+            let mut session = pool.take()?;
+            let result = f(&Conn::postgres(&mut session));
+            pool.give_back(session);
             drop(permit);
             result
         })
@@ -227,18 +230,25 @@ impl Db {
         R: Send + 'static,
         E: TxFailure + Send + 'static,
     {
+        let permits = match &*self.backend {
+            Backend::Sqlite(jobs) => {
+                let (reply, answer) = tokio::sync::oneshot::channel();
+                send_job(
+                    jobs,
+                    sqlite_write(f, move |result| {
+                        let _ = reply.send(result);
+                    }),
+                )?;
+                return answer.await.map_err(|_| E::from(thread_lost()))?;
+            }
+            Backend::Postgres { permits, .. } => permits.clone(),
+        };
         // Waiting for a PostgreSQL client happens here, on the runtime, not
         // on a blocking thread.
-        let permit = match &*self.backend {
-            Backend::Postgres { permits, .. } => Some(
-                permits
-                    .clone()
-                    .acquire_owned()
-                    .await
-                    .map_err(|_| E::from(DbError::Task("the database pool closed".into())))?,
-            ),
-            Backend::Sqlite(_) => None,
-        };
+        let permit = permits
+            .acquire_owned()
+            .await
+            .map_err(|_| E::from(DbError::Task("the database pool closed".into())))?;
         let db = self.clone();
         tokio::task::spawn_blocking(move || {
             let result = db.transact_blocking(f);
@@ -252,22 +262,30 @@ impl Db {
     /// [`Db::call`] on the current thread (CLI use, no runtime needed).
     pub fn call_blocking<F, R>(&self, f: F) -> Result<R, DbError>
     where
-        F: FnMut(&Conn<'_>) -> Result<R, DbError>,
+        F: FnMut(&Conn<'_>) -> Result<R, DbError> + Send + 'static,
+        R: Send + 'static,
     {
         self.transact_blocking(f)
     }
 
     fn transact_blocking<F, R, E>(&self, mut f: F) -> Result<R, E>
     where
-        F: FnMut(&Conn<'_>) -> Result<R, E>,
-        E: TxFailure,
+        F: FnMut(&Conn<'_>) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: TxFailure + Send + 'static,
     {
         match &*self.backend {
-            Backend::Sqlite(conn) => {
-                let conn = conn
-                    .lock()
-                    .map_err(|_| E::from(DbError::Task("database lock poisoned".into())))?;
-                sqlite_transaction(&conn, &mut f)
+            Backend::Sqlite(jobs) => {
+                // No runtime here (or one that may be blocked): wait on a
+                // plain channel.
+                let (reply, answer) = mpsc::sync_channel(1);
+                send_job(
+                    jobs,
+                    sqlite_write(f, move |result| {
+                        let _ = reply.send(result);
+                    }),
+                )?;
+                answer.recv().map_err(|_| E::from(thread_lost()))?
             }
             Backend::Postgres { pool, .. } => {
                 let mut session = pool.take()?;
@@ -296,28 +314,46 @@ fn open_sqlite(path: Option<&std::path::Path>) -> Result<rusqlite::Connection, D
     Ok(conn)
 }
 
-fn sqlite_transaction<F, R, E>(conn: &rusqlite::Connection, f: &mut F) -> Result<R, E>
+/// The job that runs `f` in the SQLite thread's batch and hands its result,
+/// once the batch has ended, to `reply`.
+fn sqlite_write<F, R, E>(
+    mut f: F,
+    reply: impl FnOnce(Result<R, E>) + Send + 'static,
+) -> sqlite_writer::Job
 where
-    F: FnMut(&Conn<'_>) -> Result<R, E>,
-    E: TxFailure,
+    F: FnMut(&Conn<'_>) -> Result<R, E> + Send + 'static,
+    R: Send + 'static,
+    E: TxFailure + Send + 'static,
 {
-    // IMMEDIATE: the write lock up front, so a CLI writing the same file
-    // never makes this transaction fail half-way.
-    conn.execute_batch("BEGIN IMMEDIATE")
-        .map_err(DbError::from)?;
-    match f(&Conn::sqlite(conn)) {
-        Ok(value) => {
-            if let Err(e) = conn.execute_batch("COMMIT") {
-                let _ = conn.execute_batch("ROLLBACK");
-                return Err(E::from(DbError::from(e)));
-            }
-            Ok(value)
+    sqlite_writer::Job::Write(Box::new(move |conn| {
+        // `None`: not run, as no transaction could be opened for it.
+        let outcome = conn.ok().map(&mut f);
+        sqlite_writer::WriteOutcome {
+            keep: matches!(outcome, Some(Ok(_))),
+            deliver: Box::new(move |failure| {
+                reply(match (outcome, failure) {
+                    // Its own refusal wins over the batch's fate.
+                    (Some(Err(e)), _) => Err(e),
+                    (_, Some(failure)) => Err(E::from(DbError::Batch(failure.to_string()))),
+                    (Some(Ok(value)), None) => Ok(value),
+                    (None, None) => Err(E::from(DbError::Batch("not run".into()))),
+                })
+            }),
         }
-        Err(e) => {
-            let _ = conn.execute_batch("ROLLBACK");
-            Err(e)
-        }
-    }
+    }))
+}
+
+fn send_job(
+    jobs: &mpsc::Sender<sqlite_writer::Job>,
+    job: sqlite_writer::Job,
+) -> Result<(), DbError> {
+    jobs.send(job).map_err(|_| thread_lost())
+}
+
+fn thread_lost() -> DbError {
+    DbError::Task(
+        "the call ended without an answer (it panicked, or the database thread stopped)".into(),
+    )
 }
 
 fn postgres_transaction<F, R, E>(session: &mut postgres::PgSession, f: &mut F) -> Result<R, E>
