@@ -106,7 +106,7 @@ pub enum DbError {
     /// A column did not hold what the storage code expected.
     #[error("unexpected column value: {0}")]
     Decode(String),
-    /// The blocking task died (panic) or the lock was poisoned by one.
+    /// A storage call died (a panic) or the thread that runs it is gone.
     #[error("storage task failed: {0}")]
     Task(String),
     /// The SQLite transaction this call shared with others (see
