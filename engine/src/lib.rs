@@ -152,6 +152,8 @@ pub async fn start(config: EngineConfig) -> anyhow::Result<RunningEngine> {
     push::spawn_dispatcher(&state);
     chat::spawn_sweeps(&state);
     uploads::spawn_sweeps(&state);
+    // Publish permissions a stopped engine (or a dead node) left unsent.
+    grants::spawn_sweep(&state);
     let app = http::router(state.clone());
     let server = tokio::spawn(http::serve::serve(
         listener,

@@ -7,6 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::calls::*;
+use common::livekit::join_livekit;
 use common::{connected, error_code, status_json, Harness, Ws};
 use livekit_api::access_token::{AccessToken, VideoGrants};
 use livekit_api::services::room::RoomClient;
@@ -254,19 +255,6 @@ async fn wait_room(rooms: &RoomClient, lk_room: &str) -> livekit_protocol::Room 
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-/// Connects to LiveKit's signal endpoint with `token` (enough to be a
-/// participant) and keeps reading in the background.
-async fn join_livekit(ws_url: &str, token: &str) -> tokio::task::JoinHandle<()> {
-    let url = format!("{ws_url}/rtc?access_token={token}&protocol=15&auto_subscribe=1");
-    let (mut ws, _) = tokio_tungstenite::connect_async(url)
-        .await
-        .expect("LiveKit join");
-    tokio::spawn(async move {
-        use futures_util::StreamExt as _;
-        while let Some(Ok(_)) = ws.next().await {}
-    })
 }
 
 async fn participant_ids(rooms: &RoomClient, lk_room: &str) -> Vec<String> {

@@ -8,8 +8,10 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::cluster::{next_of, Services, TwoNodes};
+use common::livekit::{join_livekit, wait_permission, wait_permission_within};
 use common::{error_code, send};
 use futures_util::future::join_all;
+use livekit_api::services::room::RoomClient;
 use serde_json::{json, Value};
 use utd_engine::Plan;
 
@@ -579,4 +581,101 @@ async fn a_second_node_with_a_running_nodes_id_refuses_to_start() {
     );
     let (s, _) = back.get("/api/v1/ready", "").await;
     assert_eq!(s, 200, "node B is back under its own id");
+}
+
+/// Takes seat `index` of `lobby` through `node` (answered at once even with
+/// LiveKit frozen).
+async fn take_seat(node: &common::cluster::Node, bearer: &str, index: u32) {
+    let path = format!("/api/v1/rooms/lobby/seats/{index}/take");
+    let (s, b) = node.post(&path, bearer, json!({})).await;
+    assert_eq!(s, 200, "{b}");
+}
+
+/// Publish permissions are recorded with the seat change that wants them
+/// (the grant outbox). Node A runs with a LiveKit secret LiveKit refuses,
+/// so its workers keep failing (as with an SFU it cannot reach) while
+/// holding their leases; livekit-server is also frozen for a while. Alice
+/// is seated through B, unseated through B and seated again through A, so
+/// B's worker is still sending her first grant when the newest change is
+/// made on the other node. Bob is seated through A, which is SIGKILLed while
+/// its worker retries. LiveKit ends with the newest permission of each: B's
+/// worker sends alice's newest when it settles, and B's sweep takes bob's
+/// row over once A's lease has run out.
+#[test]
+fn grants_reach_livekit_newest_last_across_nodes_and_outlive_a_killed_node() {
+    let lk = utd_testkit::LiveKitServer::start().expect("livekit-server");
+    let rt = tokio::runtime::Runtime::new().expect("a runtime");
+    rt.block_on(async {
+        let (url, key, secret) = (lk.ws_url(), lk.api_key(), lk.api_secret());
+        let livekit = |secret| {
+            [
+                "--livekit-url",
+                &url,
+                "--livekit-api-key",
+                key,
+                "--livekit-api-secret",
+                secret,
+            ]
+        };
+        let mut nodes = TwoNodes::start_each(
+            Services::get(),
+            &livekit("not-the-secret"),
+            &livekit(secret),
+        )
+        .await;
+        let app = nodes.app(Plan::Signaling).await;
+        lobby_with_host(&nodes, &app, 8).await;
+        let rooms = RoomClient::with_api_key(&lk.http_url(), key, secret);
+        let lk_room = format!("{}_lobby", app.app_id);
+        let mut bearers = Vec::new();
+        let mut in_livekit = Vec::new();
+        for who in ["alice", "bob"] {
+            // Room tokens from B, whose secret LiveKit accepts.
+            let bearer = nodes.b.token_for(&app, who).await;
+            let (s, b) = nodes
+                .b
+                .post(
+                    "/api/v1/token",
+                    &bearer,
+                    json!({"room_name": "lobby", "stream_type": "audio_room", "as_host": false}),
+                )
+                .await;
+            assert_eq!(s, 200, "{b}");
+            in_livekit.push(join_livekit(&url, b["token"].as_str().expect("a token")).await);
+            wait_permission(&rooms, &lk_room, who, |p| !p.can_publish).await;
+            bearers.push(bearer);
+        }
+        let (alice, bob) = (&bearers[0], &bearers[1]);
+
+        common::signal_process(lk.pid(), "-STOP");
+        take_seat(&nodes.b, alice, 1).await;
+        let (s, b) = nodes
+            .b
+            .post("/api/v1/rooms/lobby/seats/leave", alice, json!({}))
+            .await;
+        assert_eq!(s, 200, "{b}");
+        take_seat(&nodes.a, alice, 2).await;
+        common::signal_process(lk.pid(), "-CONT");
+        wait_permission(&rooms, &lk_room, "alice", |p| p.can_publish).await;
+
+        take_seat(&nodes.a, bob, 3).await;
+        // A's worker has leased bob's row and LiveKit has refused it.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        nodes.a.kill();
+        let killed = Instant::now();
+        // After A's 20 s lease, a sweep (every second) on B.
+        wait_permission_within(&rooms, &lk_room, "bob", Duration::from_secs(40), |p| {
+            p.can_publish
+        })
+        .await;
+        println!(
+            "bob's grant was sent by node B {:?} after A was killed",
+            killed.elapsed()
+        );
+        // Alice's newest stays: nothing older landed after it.
+        wait_permission(&rooms, &lk_room, "alice", |p| p.can_publish).await;
+        for participant in in_livekit {
+            participant.abort();
+        }
+    });
 }

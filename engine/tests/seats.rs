@@ -5,6 +5,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::livekit::{join_livekit, wait_permission};
 use common::{connected, error_code, next_msg, send, Harness};
 use futures_util::future::join_all;
 use livekit_api::services::room::RoomClient;
@@ -496,49 +497,6 @@ async fn subscribers_get_seats_updated() {
     h.engine.shutdown().await;
 }
 
-/// Joins LiveKit's signal endpoint with a room token, which makes the
-/// participant appear in the room (no media is needed for permissions).
-async fn join_livekit(ws_url: &str, token: &str) -> common::Ws {
-    let url = format!("{ws_url}/rtc?access_token={token}&protocol=15&auto_subscribe=1");
-    let (ws, _) = tokio_tungstenite::connect_async(url)
-        .await
-        .expect("livekit signal connect");
-    ws
-}
-
-async fn permission_of(
-    rooms: &RoomClient,
-    lk_room: &str,
-    identity: &str,
-) -> Option<livekit_protocol::ParticipantPermission> {
-    let list = rooms.list_participants(lk_room).await.ok()?;
-    list.into_iter()
-        .find(|p| p.identity == identity)
-        .and_then(|p| p.permission)
-}
-
-async fn wait_permission(
-    rooms: &RoomClient,
-    lk_room: &str,
-    identity: &str,
-    want: impl Fn(&livekit_protocol::ParticipantPermission) -> bool,
-) -> livekit_protocol::ParticipantPermission {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(p) = permission_of(rooms, lk_room, identity).await {
-            if want(&p) {
-                return p;
-            }
-            if tokio::time::Instant::now() > deadline {
-                panic!("permission never matched: {p:?}");
-            }
-        } else if tokio::time::Instant::now() > deadline {
-            panic!("{identity} never appeared in {lk_room}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 #[test]
 fn seating_updates_the_livekit_permission() {
     let lk = utd_testkit::LiveKitServer::start().expect("livekit-server");
@@ -554,12 +512,7 @@ fn seating_updates_the_livekit_permission() {
         let alice = h.token_for(&app, "alice").await;
         let (s, b) = room_token(&h, &alice, "lobby", false).await;
         assert_eq!((s, b["role"].as_str()), (200, Some("audience")), "{b}");
-        let mut lk_ws = join_livekit(&lk.ws_url(), b["token"].as_str().unwrap()).await;
-        // Drain LiveKit's signal frames so the connection stays healthy.
-        let drain = tokio::spawn(async move {
-            use futures_util::StreamExt as _;
-            while let Some(Ok(_)) = lk_ws.next().await {}
-        });
+        let drain = join_livekit(&lk.ws_url(), b["token"].as_str().unwrap()).await;
 
         let rooms = RoomClient::with_api_key(&lk.http_url(), lk.api_key(), lk.api_secret());
         let lk_room = format!("{}_lobby", app.app_id);
@@ -637,11 +590,7 @@ fn a_seat_taken_while_livekit_is_frozen_is_answered_at_once_and_granted_later() 
         let alice = h.token_for(&app, "alice").await;
         let (s, b) = room_token(&h, &alice, "lobby", false).await;
         assert_eq!(s, 200, "{b}");
-        let mut lk_ws = join_livekit(&lk.ws_url(), b["token"].as_str().unwrap()).await;
-        let drain = tokio::spawn(async move {
-            use futures_util::StreamExt as _;
-            while let Some(Ok(_)) = lk_ws.next().await {}
-        });
+        let drain = join_livekit(&lk.ws_url(), b["token"].as_str().unwrap()).await;
         let rooms = RoomClient::with_api_key(&lk.http_url(), lk.api_key(), lk.api_secret());
         let lk_room = format!("{}_lobby", app.app_id);
         wait_permission(&rooms, &lk_room, "alice", |p| !p.can_publish).await;

@@ -5,9 +5,10 @@ mod common;
 
 use std::time::Duration;
 
+use common::livekit::{join_livekit, wait_permission};
 use common::{connected, error_code, next_msg, send, Harness};
 use livekit_api::services::room::RoomClient;
-use livekit_protocol::{ParticipantPermission, TrackSource};
+use livekit_protocol::TrackSource;
 use serde_json::{json, Value};
 use utd_engine::{EngineConfig, Plan};
 
@@ -18,30 +19,6 @@ async fn live_token(h: &Harness, bearer: &str, as_host: bool) -> (u16, Value) {
         json!({"room_name": "show", "stream_type": "live_stream", "as_host": as_host}),
     )
     .await
-}
-
-async fn wait_permission(
-    rooms: &RoomClient,
-    lk_room: &str,
-    identity: &str,
-    want: impl Fn(&ParticipantPermission) -> bool,
-) -> ParticipantPermission {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let list = rooms.list_participants(lk_room).await.unwrap_or_default();
-        let found = list
-            .into_iter()
-            .find(|p| p.identity == identity)
-            .and_then(|p| p.permission);
-        match found {
-            Some(p) if want(&p) => return p,
-            other => assert!(
-                tokio::time::Instant::now() < deadline,
-                "{identity}: permission never matched: {other:?}"
-            ),
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 #[test]
@@ -63,16 +40,7 @@ fn stage_invite_request_remove_and_leave() {
         assert_eq!((s, b["role"].as_str()), (200, Some("audience")), "{b}");
 
         // v7 joins LiveKit's signal endpoint (enough to be a participant).
-        let url = format!(
-            "{}/rtc?access_token={}&protocol=15&auto_subscribe=1",
-            lk.ws_url(),
-            b["token"].as_str().unwrap()
-        );
-        let (mut lk_ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-        let drain = tokio::spawn(async move {
-            use futures_util::StreamExt as _;
-            while let Some(Ok(_)) = lk_ws.next().await {}
-        });
+        let drain = join_livekit(&lk.ws_url(), b["token"].as_str().unwrap()).await;
         let rooms = RoomClient::with_api_key(&lk.http_url(), lk.api_key(), lk.api_secret());
         let lk_room = format!("{}_show", app.app_id);
         let p = wait_permission(&rooms, &lk_room, "v7", |_| true).await;

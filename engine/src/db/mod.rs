@@ -11,6 +11,7 @@
 
 pub mod apps;
 pub mod calls;
+pub mod grants;
 pub mod postgres;
 pub mod presence;
 pub mod push;
@@ -52,6 +53,10 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
         8,
         include_str!("../../migrations/sqlite/0008_webhook_events.sql"),
     ),
+    (
+        9,
+        include_str!("../../migrations/sqlite/0009_grant_outbox.sql"),
+    ),
 ];
 
 /// The same schema for PostgreSQL (same numbers, same tables and columns;
@@ -79,6 +84,10 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (
         8,
         include_str!("../../migrations/postgres/0008_webhook_events.sql"),
+    ),
+    (
+        9,
+        include_str!("../../migrations/postgres/0009_grant_outbox.sql"),
     ),
 ];
 
@@ -453,6 +462,7 @@ pub fn row_counts(conn: &Conn<'_>) -> Result<std::collections::BTreeMap<String, 
         "calls",
         "push_outbox",
         "push_deliveries",
+        "grant_outbox",
     ] {
         let n: i64 = conn.query_row(
             &format!("SELECT COUNT(*) FROM {table}"),

@@ -19,6 +19,9 @@ use crate::state::AppState;
 /// Sources a seated speaker may publish.
 const SEAT_SOURCES: &[TrackSource] = &[TrackSource::Microphone];
 
+/// Publish permissions a seat change sets: identity, may publish.
+type Grants = Vec<(String, bool)>;
+
 impl From<Refusal> for ApiError {
     fn from(r: Refusal) -> Self {
         match r {
@@ -62,20 +65,33 @@ impl TxFailure for SeatTx {
 /// the same transaction: the state (and its `version`) is exactly the one
 /// the operation produced, even with other changes racing. A refusal rolls
 /// the transaction back.
-async fn apply<T, F>(
+///
+/// `grants_of` names the publish permissions the operation's result changes;
+/// they are recorded in the same transaction (crate::grants) and returned
+/// for [`changed`] to send.
+async fn apply<T, F, G>(
     state: &AppState,
     caller: &RoomCaller,
     mut op: F,
-) -> Result<(T, SeatsState), ApiError>
+    grants_of: G,
+) -> Result<(T, SeatsState, Grants), ApiError>
 where
     T: Send + 'static,
     F: FnMut(&Conn<'_>, &str, &str) -> Result<Outcome<T>, DbError> + Send + 'static,
+    G: Fn(&T) -> Grants + Send + 'static,
 {
     let (a, r) = (caller.app_id.clone(), caller.room.clone());
+    let lk_room = livekit_room(&a, &r);
     let out = state
         .db
         .transact(move |c| match op(c, &a, &r)? {
-            Ok(v) => Ok((v, seats::state(c, &a, &r)?)),
+            Ok(v) => {
+                let grants = grants_of(&v);
+                for (identity, publish) in &grants {
+                    crate::grants::record(c, &lk_room, identity, *publish, SEAT_SOURCES)?;
+                }
+                Ok((v, seats::state(c, &a, &r)?, grants))
+            }
             Err(refusal) => Err(SeatTx::Refused(refusal)),
         })
         .await;
@@ -86,8 +102,8 @@ where
     }
 }
 
-/// Applies publish changes in LiveKit, then pushes `current` (when `push`)
-/// and returns it.
+/// Sends the recorded publish changes to LiveKit, then pushes `current`
+/// (when `push`) and returns it.
 async fn changed(
     state: &AppState,
     caller: &RoomCaller,
@@ -96,11 +112,11 @@ async fn changed(
     push: bool,
 ) -> Result<Json<SeatsState>, ApiError> {
     let lk_room = livekit_room(&caller.app_id, &caller.room);
-    for (identity, publish) in grants {
+    for (identity, _) in grants {
         // Beside the reply, retried while LiveKit fails (crate::grants); a
         // participant not in the LiveKit room yet gets the grant through the
         // room token (`speaker`), so the seat stands either way.
-        crate::grants::apply(state, &lk_room, identity, *publish, SEAT_SOURCES);
+        crate::grants::send(state, &lk_room, identity);
     }
     if push {
         state
@@ -108,6 +124,15 @@ async fn changed(
             .send_room(&caller.app_id, &caller.room, &seats_message(&current));
     }
     Ok(Json(current))
+}
+
+/// `identity`'s permission when `changes`, none otherwise.
+fn only_if(changes: bool, identity: &str, publish: bool) -> Grants {
+    if changes {
+        vec![(identity.to_owned(), publish)]
+    } else {
+        Vec::new()
+    }
 }
 
 /// The message a new room subscriber gets first: `seats.updated` for an
@@ -181,11 +206,13 @@ pub async fn setup(
         SeatMode::Request => "request",
     };
     let n = req.seat_count;
-    let (removed, current) = apply(&state, &caller, move |c, a, r| {
-        Ok(Ok(seats::setup(c, a, r, n, mode)?))
-    })
+    let (_, current, grants) = apply(
+        &state,
+        &caller,
+        move |c, a, r| Ok(Ok(seats::setup(c, a, r, n, mode)?)),
+        |removed: &Vec<String>| removed.iter().map(|i| (i.clone(), false)).collect(),
+    )
     .await?;
-    let grants: Vec<(String, bool)> = removed.into_iter().map(|i| (i, false)).collect();
     // A layout change is a change even when nobody moved.
     changed(&state, &caller, &grants, current, true).await
 }
@@ -210,15 +237,14 @@ pub async fn take(
 ) -> Result<Json<SeatsState>, ApiError> {
     let caller = RoomCaller::resolve(&state, &user, &room, "audio_room").await?;
     let (i, host) = (caller.identity.clone(), caller.is_host);
-    let (seated, current) = apply(&state, &caller, move |c, a, r| {
-        seats::take(c, a, r, index, &i, host)
-    })
+    let me = caller.identity.clone();
+    let (seated, current, grants) = apply(
+        &state,
+        &caller,
+        move |c, a, r| seats::take(c, a, r, index, &i, host),
+        move |seated: &bool| only_if(*seated, &me, true),
+    )
     .await?;
-    let grants = if seated {
-        vec![(caller.identity.clone(), true)]
-    } else {
-        vec![]
-    };
     changed(&state, &caller, &grants, current, seated).await
 }
 
@@ -229,17 +255,19 @@ pub async fn leave(
     ApiPath(room): ApiPath<String>,
 ) -> Result<Json<SeatsState>, ApiError> {
     let caller = RoomCaller::resolve(&state, &user, &room, "audio_room").await?;
-    let i = caller.identity.clone();
-    let (left, current) = apply(&state, &caller, move |c, a, r| {
-        Ok(Ok(seats::leave(c, a, r, &i)?))
-    })
+    let (i, me, host) = (
+        caller.identity.clone(),
+        caller.identity.clone(),
+        caller.is_host,
+    );
+    let (left, current, grants) = apply(
+        &state,
+        &caller,
+        move |c, a, r| Ok(Ok(seats::leave(c, a, r, &i)?)),
+        // The host keeps publishing rights as host even off a seat.
+        move |left: &seats::Left| only_if(left.was_seated && !host, &me, false),
+    )
     .await?;
-    // The host keeps publishing rights as host even off a seat.
-    let grants = if left.was_seated && !caller.is_host {
-        vec![(caller.identity.clone(), false)]
-    } else {
-        vec![]
-    };
     changed(&state, &caller, &grants, current, left.changed).await
 }
 
@@ -257,8 +285,13 @@ pub async fn request(
 ) -> Result<Json<RequestResponse>, ApiError> {
     let caller = RoomCaller::resolve(&state, &user, &room, "audio_room").await?;
     let i = caller.identity.clone();
-    let (request_id, current) =
-        apply(&state, &caller, move |c, a, r| seats::request(c, a, r, &i)).await?;
+    let (request_id, current, _) = apply(
+        &state,
+        &caller,
+        move |c, a, r| seats::request(c, a, r, &i),
+        |_| Vec::new(),
+    )
+    .await?;
     state
         .hub
         .send_room(&caller.app_id, &caller.room, &seats_message(&current));
@@ -273,11 +306,14 @@ pub async fn approve(
 ) -> Result<Json<SeatsState>, ApiError> {
     let caller = RoomCaller::resolve(&state, &user, &room, "audio_room").await?;
     caller.require_host()?;
-    let (identity, current) = apply(&state, &caller, move |c, a, r| {
-        seats::approve(c, a, r, request_id)
-    })
+    let (_, current, grants) = apply(
+        &state,
+        &caller,
+        move |c, a, r| seats::approve(c, a, r, request_id),
+        |identity: &String| vec![(identity.clone(), true)],
+    )
     .await?;
-    changed(&state, &caller, &[(identity, true)], current, true).await
+    changed(&state, &caller, &grants, current, true).await
 }
 
 /// Body of a seat invite.
@@ -298,15 +334,13 @@ pub async fn invite(
     let caller = RoomCaller::resolve(&state, &user, &room, "audio_room").await?;
     caller.require_host()?;
     super::session::validate_identity(&req.identity)?;
-    let (i, idx) = (req.identity.clone(), req.seat_index);
-    let (seated, current) = apply(&state, &caller, move |c, a, r| {
-        seats::invite(c, a, r, &i, idx)
-    })
+    let (i, idx, invited) = (req.identity.clone(), req.seat_index, req.identity);
+    let (seated, current, grants) = apply(
+        &state,
+        &caller,
+        move |c, a, r| seats::invite(c, a, r, &i, idx),
+        move |seated: &bool| only_if(*seated, &invited, true),
+    )
     .await?;
-    let grants = if seated {
-        vec![(req.identity, true)]
-    } else {
-        vec![]
-    };
     changed(&state, &caller, &grants, current, seated).await
 }

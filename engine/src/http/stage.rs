@@ -16,6 +16,7 @@ use super::room_caller::RoomCaller;
 use super::token::livekit_room;
 use crate::db::sql::Conn;
 use crate::db::stage::{self, StageState};
+use crate::db::DbError;
 use crate::livekit::{set_publish, Applied};
 use crate::state::AppState;
 
@@ -134,19 +135,38 @@ pub async fn invite(
             ))
         }
     }
-    // A revoke of an earlier removal may still be retrying: this grant is
-    // the newest.
-    crate::grants::supersede(&state, &lk_room, &body.identity, true, STAGE_SOURCES);
-    let i = body.identity;
-    let (_, current) = apply(&state, &caller, move |c, a, r| stage::add(c, a, r, &i)).await?;
+    // A revoke of an earlier removal may still be on its way: this grant is
+    // the newest, and the worker sending that revoke sends it instead.
+    let (i, lk) = (body.identity.clone(), lk_room.clone());
+    let sources = crate::grants::source_names(STAGE_SOURCES);
+    let (superseded, current) = apply(&state, &caller, move |c, a, r| {
+        stage::add(c, a, r, &i)?;
+        crate::db::grants::supersede(c, &lk, &i, true, &sources)
+    })
+    .await?;
+    if superseded {
+        crate::grants::send(&state, &lk_room, &body.identity);
+    }
     Ok(push(&state, &caller, current))
 }
 
-/// Revokes publishing from a former stage member (tolerating their
-/// absence), beside the reply and retried while LiveKit fails.
+/// Records, in a stage change's transaction, that a former stage member
+/// loses publishing; [`revoke`] sends it.
+fn record_revoke(c: &Conn<'_>, app_id: &str, room: &str, identity: &str) -> Result<(), DbError> {
+    crate::grants::record(
+        c,
+        &livekit_room(app_id, room),
+        identity,
+        false,
+        STAGE_SOURCES,
+    )
+}
+
+/// Sends a recorded revoke to LiveKit (tolerating the member's absence),
+/// beside the reply and retried while LiveKit fails.
 fn revoke(state: &AppState, caller: &RoomCaller, identity: &str) {
     let lk_room = livekit_room(&caller.app_id, &caller.room);
-    crate::grants::apply(state, &lk_room, identity, false, STAGE_SOURCES);
+    crate::grants::send(state, &lk_room, identity);
 }
 
 /// `POST /api/v1/rooms/{room}/stage/remove`.
@@ -165,7 +185,14 @@ pub async fn remove(
         ));
     }
     let i = body.identity.clone();
-    let (was, current) = apply(&state, &caller, move |c, a, r| stage::remove(c, a, r, &i)).await?;
+    let (was, current) = apply(&state, &caller, move |c, a, r| {
+        let was = stage::remove(c, a, r, &i)?;
+        if was {
+            record_revoke(c, a, r, &i)?;
+        }
+        Ok(was)
+    })
+    .await?;
     if !was {
         return Err(ApiError::not_found("that identity is not on the stage"));
     }
@@ -213,7 +240,14 @@ pub async fn leave(
         return Err(ApiError::invalid_state("the host cannot leave the stage"));
     }
     let i = caller.identity.clone();
-    let (was, current) = apply(&state, &caller, move |c, a, r| stage::forget(c, a, r, &i)).await?;
+    let (was, current) = apply(&state, &caller, move |c, a, r| {
+        let was = stage::forget(c, a, r, &i)?;
+        if was {
+            record_revoke(c, a, r, &i)?;
+        }
+        Ok(was)
+    })
+    .await?;
     if !was {
         return Ok(Json(current));
     }

@@ -77,11 +77,13 @@ impl Node {
             .args(["--database", database, "--redis", redis])
             .args(["--node-id", node_id, "--admin-token", ADMIN_TOKEN])
             .args(["--log-format", "text"])
-            // No LiveKit in these tests: rooms are prepared beside the
-            // replies and never waited for.
-            .args(["--livekit-url", "ws://127.0.0.1:9"])
             .args(args)
             .env("RUST_LOG", "error");
+        if !args.contains(&"--livekit-url") {
+            // No LiveKit in most of these tests: rooms are prepared beside
+            // the replies and never waited for.
+            command.args(["--livekit-url", "ws://127.0.0.1:9"]);
+        }
         command
     }
 
@@ -229,6 +231,11 @@ impl TwoNodes {
 
     /// Both nodes on `services`.
     pub async fn start_on(services: Services, args: &[&str]) -> TwoNodes {
+        Self::start_each(services, args, args).await
+    }
+
+    /// Node A with `a_args`, node B with `b_args`, on `services`.
+    pub async fn start_each(services: Services, a_args: &[&str], b_args: &[&str]) -> TwoNodes {
         let database = utd_testkit::database::fresh_postgres(&services.postgres)
             .await
             .expect("a database");
@@ -239,8 +246,8 @@ impl TwoNodes {
         static PAIRS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let pair = PAIRS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let id = |name: &str| format!("{name}-{}-{pair}", std::process::id());
-        let a = Node::start(&database, &services.redis, &id("node-a"), args);
-        let b = Node::start(&database, &services.redis, &id("node-b"), args);
+        let a = Node::start(&database, &services.redis, &id("node-a"), a_args);
+        let b = Node::start(&database, &services.redis, &id("node-b"), b_args);
         TwoNodes {
             a,
             b,

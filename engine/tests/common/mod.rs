@@ -5,6 +5,7 @@
 pub mod calls;
 pub mod chat;
 pub mod cluster;
+pub mod livekit;
 pub mod push;
 
 use std::time::Duration;
